@@ -1,0 +1,79 @@
+//! Every environment variable the `mquery` command reads, read once into a typed struct.
+
+use registry::ClientConfig;
+use registry::config::{ConfigError, parse_base_url, parse_insecure_registries};
+
+/// The command's settings from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub client: ClientConfig,
+    /// `RUST_LOG`-style filter for diagnostics on stderr (default `warn`).
+    pub log_filter: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut client = ClientConfig::default();
+        if let Some(value) = lookup("MQUERY_INSECURE_REGISTRIES") {
+            client.insecure_registries =
+                parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &value)?;
+        }
+        if let Some(value) = lookup("MQUERY_DOCKER_HUB_MIRROR").filter(|v| !v.trim().is_empty()) {
+            client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &value)?);
+        }
+        Ok(Config {
+            client,
+            log_filter: lookup("RUST_LOG").unwrap_or_else(|| "warn".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_values() {
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        assert!(config.client.insecure_registries.is_empty());
+        assert!(config.client.docker_hub_mirror.is_none());
+        assert_eq!(config.log_filter, "warn");
+
+        let config = Config::from_lookup(|name| match name {
+            "MQUERY_INSECURE_REGISTRIES" => Some("127.0.0.1:5000".into()),
+            "MQUERY_DOCKER_HUB_MIRROR" => Some("http://127.0.0.1:5001".into()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(config.client.insecure_registries, vec!["127.0.0.1:5000"]);
+        assert_eq!(
+            config.client.docker_hub_mirror.map(|u| u.to_string()),
+            Some("http://127.0.0.1:5001/".into())
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let err = Config::from_lookup(|name| {
+            (name == "MQUERY_DOCKER_HUB_MIRROR").then(|| "not a url".to_owned())
+        })
+        .expect_err("invalid mirror");
+        assert!(
+            err.to_string().starts_with("MQUERY_DOCKER_HUB_MIRROR"),
+            "{err}"
+        );
+        let err = Config::from_lookup(|name| {
+            (name == "MQUERY_INSECURE_REGISTRIES").then(|| "http://x:1".to_owned())
+        })
+        .expect_err("invalid registry");
+        assert!(
+            err.to_string().starts_with("MQUERY_INSECURE_REGISTRIES"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! `mquery IMAGE...`: is a container image multi-platform, and which platforms does it
+//! support? Prints mquery's text (or the v1 JSON document with `--json`).
+//!
+//! Exit codes: 0 success, 1 any error, 3 an image does not support `--platform`.
+
+mod config;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use registry::{CacheInfo, Client, ErrorBody, ErrorReport, PlatformSpec, Reference, Report};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+
+const EXIT_ERROR: u8 = 1;
+const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mquery",
+    version,
+    about = "Is a container image multi-platform, and which platforms does it support?",
+    after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform.\n\
+                  Environment: MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
+)]
+struct Args {
+    /// Print the v1 JSON document (an array when several images are given).
+    #[arg(long)]
+    json: bool,
+    /// Exit 3 unless every IMAGE supports PLATFORM: os/arch[/variant], or an architecture
+    /// such as arm64, x86_64 or armhf (matched as containerd matches).
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
+    /// Image references: alpine, golang:1.22, ghcr.io/org/app:v1, name@sha256:...
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // --help and --version are not errors
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return fail(&e.to_string()),
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let platform = match args.platform.as_deref().map(str::parse::<PlatformSpec>) {
+        None => None,
+        Some(Ok(spec)) => Some(spec),
+        Some(Err(e)) => return fail(&format!("--platform: {e}")),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let client = match Client::new(config.client) {
+        Ok(client) => client,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let outcomes = runtime.block_on(lookup_all(&client, &args.images));
+    ExitCode::from(print(&outcomes, args.json, platform.as_ref()))
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("mquery: {message}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+type Outcome = Result<Report, ErrorReport>;
+
+/// Looks all images up concurrently; answers come back in the order given.
+async fn lookup_all(client: &Client, images: &[String]) -> Vec<Outcome> {
+    let mut tasks = JoinSet::new();
+    for (i, image) in images.iter().enumerate() {
+        let client = client.clone();
+        let image = image.clone();
+        tasks.spawn(async move { (i, lookup(&client, &image).await) });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, outcome)) => outcomes[i] = Some(outcome),
+            Err(e) => tracing::error!(error = %e, "lookup task failed"),
+        }
+    }
+    outcomes
+        .into_iter()
+        .zip(images)
+        .map(|(outcome, image)| {
+            outcome.unwrap_or_else(|| Err(error_report(image, None, "INTERNAL", "lookup failed")))
+        })
+        .collect()
+}
+
+async fn lookup(client: &Client, image: &str) -> Outcome {
+    let reference = Reference::parse(image).map_err(|source| {
+        let e = registry::Error::InvalidReference {
+            input: image.to_owned(),
+            source,
+        };
+        error_report(image, None, e.code(), &e.to_string())
+    })?;
+    let summary = client
+        .summarize(&reference)
+        .await
+        .map_err(|e| error_report(image, Some(reference.canonical()), e.code(), &e.to_string()))?;
+    Ok(Report {
+        image: image.to_owned(),
+        reference: reference.canonical(),
+        summary,
+        cache: CacheInfo::fresh_from_registry(),
+    })
+}
+
+fn error_report(image: &str, reference: Option<String>, code: &str, message: &str) -> ErrorReport {
+    ErrorReport {
+        image: image.to_owned(),
+        reference,
+        error: ErrorBody {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        },
+    }
+}
+
+/// Prints the outcomes and returns the exit code.
+fn print(outcomes: &[Outcome], json: bool, platform: Option<&PlatformSpec>) -> u8 {
+    let any_error = outcomes.iter().any(Result::is_err);
+    let unsupported: Vec<&Report> = match platform {
+        Some(spec) => outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .filter(|r| {
+                !r.summary
+                    .platforms
+                    .iter()
+                    .any(|p| spec.matches(&p.platform))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        #[derive(serde::Serialize)]
+        #[serde(untagged)]
+        enum Doc<'a> {
+            Report(&'a Report),
+            Error(&'a ErrorReport),
+        }
+        let docs: Vec<Doc> = outcomes
+            .iter()
+            .map(|o| match o {
+                Ok(report) => Doc::Report(report),
+                Err(error) => Doc::Error(error),
+            })
+            .collect();
+        let text = match docs.as_slice() {
+            [one] => serde_json::to_string_pretty(one),
+            many => serde_json::to_string_pretty(many),
+        };
+        // serializing these plain structs cannot fail
+        let _ = writeln!(stdout, "{}", text.unwrap_or_default());
+    } else {
+        let mut first = true;
+        for outcome in outcomes {
+            match outcome {
+                Ok(report) => {
+                    if !first {
+                        let _ = writeln!(stdout);
+                    }
+                    first = false;
+                    let _ = write!(stdout, "{}", report.to_text());
+                }
+                Err(error) => eprintln!("mquery: {}", error.error.message),
+            }
+        }
+        if let Some(spec) = platform {
+            for report in &unsupported {
+                eprintln!("mquery: {} does not support {spec}", report.image);
+            }
+        }
+    }
+    let _ = stdout.flush();
+    if any_error {
+        EXIT_ERROR
+    } else if !unsupported.is_empty() {
+        EXIT_PLATFORM_UNSUPPORTED
+    } else {
+        0
+    }
+}

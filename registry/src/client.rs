@@ -1,0 +1,844 @@
+//! The registry client: one narrow API (`summarize`, `fetch_manifest`) over the OCI
+//! distribution HTTP API, with anonymous token auth, retries and limits hidden inside.
+//!
+//! Request budget (what tests count): a cold lookup of an index on an open registry is one
+//! manifest GET (no `/v2/` ping); behind token auth it is challenge + token + GET, and later
+//! lookups of the same registry skip the challenge; Docker Hub's challenge is known in
+//! advance. A single image adds one config blob GET.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use crate::auth::{
+    BearerChallenge, Challenge, Token, TokenCache, parse_challenge, parse_token_response,
+};
+use crate::config::ClientConfig;
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::manifest::{
+    EntryKind, MANIFEST_ACCEPT, Manifest, ManifestError, classify_entry, is_image_config,
+    parse_manifest, platform_from_config,
+};
+use crate::reference::{DEFAULT_DOMAIN, Reference};
+use crate::summary::{PlatformEntry, Summary};
+
+const DOCKER_HUB_REGISTRY: &str = "https://registry-1.docker.io";
+const DOCKER_HUB_REALM: &str = "https://auth.docker.io/token";
+const DOCKER_HUB_SERVICE: &str = "registry.docker.io";
+const MAX_TOKEN_BODY: usize = 64 << 10;
+const MAX_ERROR_BODY: usize = 16 << 10;
+const MAX_REDIRECTS: usize = 3;
+
+/// A manifest as the registry sent it, its digest verified.
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    pub digest: Digest,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Where a registry domain is reached.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    /// `scheme://host[:port][/prefix]`, without a trailing slash.
+    base: String,
+    /// The host, for messages and logs.
+    host: String,
+}
+
+/// The registry client. Cheap to clone: clones share connections, tokens and challenges.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    tokens: TokenCache,
+    /// Bearer challenges per registry base URL, so a second repository skips the probe.
+    challenges: Mutex<HashMap<String, BearerChallenge>>,
+}
+
+/// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
+pub fn parse_ratelimit(value: &str) -> Option<(u64, Option<u64>)> {
+    let mut parts = value.split(';');
+    let count = parts.next()?.trim().parse().ok()?;
+    let window = parts
+        .filter_map(|p| p.trim().strip_prefix("w="))
+        .find_map(|w| w.parse().ok());
+    Some((count, window))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .build()
+            .map_err(|e| Error::Upstream {
+                registry: String::new(),
+                detail: format!("cannot build the HTTP client: {e}"),
+                status: None,
+            })?;
+        let mut challenges = HashMap::new();
+        if config.docker_hub_mirror.is_none() {
+            challenges.insert(
+                DOCKER_HUB_REGISTRY.to_owned(),
+                BearerChallenge {
+                    realm: DOCKER_HUB_REALM.to_owned(),
+                    service: Some(DOCKER_HUB_SERVICE.to_owned()),
+                    scope: None,
+                },
+            );
+        }
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                tokens: TokenCache::new(config.token_cache_capacity),
+                challenges: Mutex::new(challenges),
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    fn endpoint(&self, domain: &str) -> Endpoint {
+        let config = &self.inner.config;
+        if domain == DEFAULT_DOMAIN {
+            if let Some(mirror) = &config.docker_hub_mirror {
+                return Endpoint {
+                    base: mirror.as_str().trim_end_matches('/').to_owned(),
+                    host: mirror.host_str().unwrap_or_default().to_owned(),
+                };
+            }
+            return Endpoint {
+                base: DOCKER_HUB_REGISTRY.to_owned(),
+                host: "registry-1.docker.io".to_owned(),
+            };
+        }
+        let scheme = if config.insecure_registries.iter().any(|r| r == domain) {
+            "http"
+        } else {
+            "https"
+        };
+        Endpoint {
+            base: format!("{scheme}://{domain}"),
+            host: domain.to_owned(),
+        }
+    }
+
+    /// Resolves a reference to its platform summary: the manifest, and for a single image its
+    /// config blob, for an index its nested indexes one level deep.
+    pub async fn summarize(&self, reference: &Reference) -> Result<Summary, Error> {
+        let ep = self.endpoint(reference.domain());
+        let deadline = self.inner.config.lookup_timeout;
+        match tokio::time::timeout(deadline, self.summarize_at(&ep, reference)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { registry: ep.host }),
+        }
+    }
+
+    async fn summarize_at(&self, ep: &Endpoint, reference: &Reference) -> Result<Summary, Error> {
+        let fetched = self
+            .fetch_manifest_at(
+                ep,
+                reference,
+                reference.manifest_reference(),
+                reference.digest(),
+            )
+            .await?;
+        self.summarize_manifest_at(ep, reference, fetched).await
+    }
+
+    /// Fetches and verifies the manifest a reference names.
+    pub async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
+        let ep = self.endpoint(reference.domain());
+        let deadline = self.inner.config.lookup_timeout;
+        let fetch = self.fetch_manifest_at(
+            &ep,
+            reference,
+            reference.manifest_reference(),
+            reference.digest(),
+        );
+        match tokio::time::timeout(deadline, fetch).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { registry: ep.host }),
+        }
+    }
+
+    async fn summarize_manifest_at(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        fetched: FetchedManifest,
+    ) -> Result<Summary, Error> {
+        let config = &self.inner.config;
+        let manifest = parse_manifest(
+            fetched.content_type.as_deref(),
+            &fetched.body,
+            config.max_index_entries,
+        )
+        .map_err(|e| manifest_error(ep, e))?;
+        match manifest {
+            Manifest::Index {
+                media_type,
+                entries,
+            } => {
+                let mut summary = Summary {
+                    digest: fetched.digest.to_string(),
+                    media_type,
+                    is_list: true,
+                    platforms: Vec::with_capacity(entries.len()),
+                    attestations: 0,
+                    unlabeled: 0,
+                    artifact_type: None,
+                };
+                let mut seen = entries.len();
+                for entry in &entries {
+                    match classify_entry(entry) {
+                        EntryKind::NestedIndex => {
+                            let children = self.fetch_nested(ep, reference, entry).await?;
+                            seen += children.len();
+                            if seen > config.max_index_entries {
+                                return Err(manifest_error(
+                                    ep,
+                                    ManifestError::TooManyEntries {
+                                        count: seen,
+                                        limit: config.max_index_entries,
+                                    },
+                                ));
+                            }
+                            for child in &children {
+                                match classify_entry(child) {
+                                    EntryKind::NestedIndex => {
+                                        return Err(manifest_error(
+                                            ep,
+                                            ManifestError::NestedTooDeep,
+                                        ));
+                                    }
+                                    kind => add_entry(&mut summary, child, kind),
+                                }
+                            }
+                        }
+                        kind => add_entry(&mut summary, entry, kind),
+                    }
+                }
+                Ok(summary)
+            }
+            Manifest::Image {
+                media_type,
+                config: config_descriptor,
+                artifact_type,
+            } => {
+                let size = fetched.body.len() as u64;
+                let digest = fetched.digest.to_string();
+                if !is_image_config(&config_descriptor.media_type) {
+                    return Ok(Summary {
+                        digest,
+                        media_type,
+                        is_list: false,
+                        platforms: Vec::new(),
+                        attestations: 0,
+                        unlabeled: 0,
+                        artifact_type: Some(artifact_type.unwrap_or(config_descriptor.media_type)),
+                    });
+                }
+                let platform = self
+                    .fetch_config(ep, reference, &config_descriptor.digest)
+                    .await?;
+                Ok(Summary {
+                    platforms: vec![PlatformEntry {
+                        platform,
+                        digest: digest.clone(),
+                        media_type: media_type.clone(),
+                        size,
+                    }],
+                    digest,
+                    media_type,
+                    is_list: false,
+                    attestations: 0,
+                    unlabeled: 0,
+                    artifact_type: None,
+                })
+            }
+        }
+    }
+
+    /// The entries of an index inside the index.
+    async fn fetch_nested(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        entry: &crate::manifest::Descriptor,
+    ) -> Result<Vec<crate::manifest::Descriptor>, Error> {
+        let digest: Digest = entry.digest.parse().map_err(|e| {
+            manifest_error(
+                ep,
+                ManifestError::InvalidJson(format!("index entry digest {:?}: {e}", entry.digest)),
+            )
+        })?;
+        let child = self
+            .fetch_manifest_at(ep, reference, digest.as_str(), Some(&digest))
+            .await
+            .map_err(|e| missing_is_upstream(e, ep, "nested index", &digest))?;
+        match parse_manifest(
+            child.content_type.as_deref(),
+            &child.body,
+            self.inner.config.max_index_entries,
+        )
+        .map_err(|e| manifest_error(ep, e))?
+        {
+            Manifest::Index { entries, .. } => Ok(entries),
+            Manifest::Image { .. } => Err(manifest_error(
+                ep,
+                ManifestError::UnsupportedMediaType(format!(
+                    "entry {digest} is declared an index but is an image manifest"
+                )),
+            )),
+        }
+    }
+
+    async fn fetch_config(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        digest: &str,
+    ) -> Result<crate::platform::Platform, Error> {
+        let digest: Digest = digest.parse().map_err(|e| {
+            manifest_error(
+                ep,
+                ManifestError::InvalidConfig(format!("config digest: {e}")),
+            )
+        })?;
+        let response = self
+            .request(ep, reference, Method::GET, &format!("blobs/{digest}"), None)
+            .await
+            .map_err(|e| missing_is_upstream(e, ep, "config blob", &digest))?;
+        let body = self
+            .read_body(
+                ep,
+                response,
+                self.inner.config.max_config_bytes,
+                "image config",
+            )
+            .await?;
+        digest
+            .verify(&body)
+            .map_err(|actual| Error::DigestMismatch {
+                reference: format!("{} config", reference.canonical()),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            })?;
+        platform_from_config(&body).map_err(|e| manifest_error(ep, e))
+    }
+
+    async fn fetch_manifest_at(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        tag_or_digest: &str,
+        expected: Option<&Digest>,
+    ) -> Result<FetchedManifest, Error> {
+        let response = self
+            .request(
+                ep,
+                reference,
+                Method::GET,
+                &format!("manifests/{tag_or_digest}"),
+                Some(MANIFEST_ACCEPT),
+            )
+            .await?;
+        let headers = response.headers();
+        let content_type = header_str(headers, CONTENT_TYPE.as_str()).map(str::to_owned);
+        let header_digest = header_str(headers, "docker-content-digest").map(str::to_owned);
+        let body = self
+            .read_body(
+                ep,
+                response,
+                self.inner.config.max_manifest_bytes,
+                "manifest",
+            )
+            .await?;
+        let digest = verify_manifest_digest(reference, expected, header_digest.as_deref(), &body)?;
+        Ok(FetchedManifest {
+            digest,
+            content_type,
+            body,
+        })
+    }
+
+    /// One registry request with auth, the 429 wait and the one 5xx retry. Returns a 2xx
+    /// response or the error it stands for.
+    async fn request(
+        &self,
+        ep: &Endpoint,
+        reference: &Reference,
+        method: Method,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, Error> {
+        let repository = reference.repository();
+        let url = format!("{}/v2/{repository}/{path}", ep.base);
+        let mut token = self.inner.tokens.get(&ep.base, repository, Instant::now());
+        if token.is_none()
+            && let Some(challenge) = self.known_challenge(&ep.base)
+        {
+            token = Some(self.fetch_token(ep, &challenge, repository).await?);
+        }
+        let (mut auth_retry, mut rate_retry, mut server_retry) = (true, true, true);
+        loop {
+            let mut request = self.inner.http.request(method.clone(), &url);
+            if let Some(accept) = accept {
+                request = request.header(ACCEPT, accept);
+            }
+            if let Some(token) = &token {
+                request = request.bearer_auth(token.secret());
+            }
+            let response = request.send().await.map_err(|e| transport_error(ep, e))?;
+            let status = response.status();
+            if status.is_success() {
+                log_ratelimit(ep, response.headers());
+                return Ok(response);
+            }
+            match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    let challenge = bearer_challenge(response.headers());
+                    let not_found = || Error::NotFound {
+                        reference: reference.canonical(),
+                    };
+                    if !auth_retry {
+                        // a token was just fetched and still refused: denied, not public
+                        return Err(not_found());
+                    }
+                    auth_retry = false;
+                    let challenge = match challenge {
+                        Ok(Some(challenge)) => {
+                            self.remember_challenge(&ep.base, &challenge);
+                            challenge
+                        }
+                        // ghcr.io and ECR Public answer 403 without a challenge to an
+                        // expired token: fetch a new one from the challenge we know
+                        Ok(None) if token.is_some() => match self.known_challenge(&ep.base) {
+                            Some(challenge) => challenge,
+                            None => return Err(not_found()),
+                        },
+                        // Basic auth or no challenge: anonymous access is impossible
+                        _ => return Err(not_found()),
+                    };
+                    self.inner.tokens.remove(&ep.base, repository);
+                    token = Some(self.fetch_token(ep, &challenge, repository).await?);
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = header_str(response.headers(), RETRY_AFTER.as_str())
+                        .and_then(parse_retry_after);
+                    match wait {
+                        Some(wait) if rate_retry && wait <= self.inner.config.max_retry_wait => {
+                            rate_retry = false;
+                            tracing::info!(registry = %ep.host, wait_ms = wait.as_millis() as u64, "rate limited; waiting once");
+                            tokio::time::sleep(wait).await;
+                        }
+                        _ => {
+                            return Err(Error::RateLimited {
+                                registry: ep.host.clone(),
+                                retry_after: wait,
+                            });
+                        }
+                    }
+                }
+                StatusCode::NOT_FOUND => {
+                    return Err(Error::NotFound {
+                        reference: reference.canonical(),
+                    });
+                }
+                s if s.is_server_error() && server_retry => {
+                    server_retry = false;
+                    tracing::info!(registry = %ep.host, status = s.as_u16(), "server error; retrying once");
+                    tokio::time::sleep(self.inner.config.retry_backoff).await;
+                }
+                s => {
+                    let detail = self.error_detail(ep, response).await;
+                    return Err(Error::Upstream {
+                        registry: ep.host.clone(),
+                        detail: format!("HTTP {}{detail}", s.as_u16()),
+                        status: Some(s.as_u16()),
+                    });
+                }
+            }
+        }
+    }
+
+    fn known_challenge(&self, base: &str) -> Option<BearerChallenge> {
+        lock(&self.inner.challenges).get(base).cloned()
+    }
+
+    fn remember_challenge(&self, base: &str, challenge: &BearerChallenge) {
+        let mut challenges = lock(&self.inner.challenges);
+        // bounded like the token cache: registries are few, but hosts come from users
+        if challenges.len() >= self.inner.config.token_cache_capacity {
+            challenges.retain(|k, _| k == DOCKER_HUB_REGISTRY);
+        }
+        challenges.insert(base.to_owned(), challenge.clone());
+    }
+
+    async fn fetch_token(
+        &self,
+        ep: &Endpoint,
+        challenge: &BearerChallenge,
+        repository: &str,
+    ) -> Result<Token, Error> {
+        let upstream = |detail: String, status: Option<u16>| Error::Upstream {
+            registry: ep.host.clone(),
+            detail,
+            status,
+        };
+        let mut url = Url::parse(&challenge.realm)
+            .map_err(|_| upstream(format!("invalid token realm {:?}", challenge.realm), None))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(upstream(
+                format!("invalid token realm {:?}", challenge.realm),
+                None,
+            ));
+        }
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = &challenge.service {
+                query.append_pair("service", service);
+            }
+            query.append_pair("scope", &format!("repository:{repository}:pull"));
+        }
+        let realm_host = url.host_str().unwrap_or_default().to_owned();
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| transport_error(ep, e))?;
+        let status = response.status();
+        match status {
+            s if s.is_success() => {
+                let body = self
+                    .read_body(ep, response, MAX_TOKEN_BODY, "token response")
+                    .await?;
+                let (token, lifetime) = parse_token_response(&body)
+                    .map_err(|e| upstream(format!("token server {realm_host}: {e}"), None))?;
+                self.inner.tokens.insert(
+                    &ep.base,
+                    repository,
+                    token.clone(),
+                    lifetime,
+                    Instant::now(),
+                );
+                Ok(token)
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Error::NotFound {
+                reference: format!("{}/{repository}", ep.host),
+            }),
+            StatusCode::TOO_MANY_REQUESTS => Err(Error::RateLimited {
+                registry: ep.host.clone(),
+                retry_after: header_str(response.headers(), RETRY_AFTER.as_str())
+                    .and_then(parse_retry_after),
+            }),
+            s => Err(upstream(
+                format!("token server {realm_host} answered HTTP {}", s.as_u16()),
+                Some(s.as_u16()),
+            )),
+        }
+    }
+
+    /// Reads a body, refusing more than `limit` bytes (before reading, when the length is
+    /// announced).
+    async fn read_body(
+        &self,
+        ep: &Endpoint,
+        mut response: Response,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Vec<u8>, Error> {
+        let too_large = || Error::TooLarge {
+            registry: ep.host.clone(),
+            what,
+            limit,
+        };
+        let announced = response.content_length();
+        if announced.is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(announced.map_or(8 << 10, |len| len as usize));
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(ep, e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// The registry's own error code, if its body has one (`: MANIFEST_INVALID`).
+    async fn error_detail(&self, ep: &Endpoint, response: Response) -> String {
+        #[derive(serde::Deserialize)]
+        struct Errors {
+            errors: Vec<ErrorEntry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ErrorEntry {
+            code: String,
+        }
+        match self
+            .read_body(ep, response, MAX_ERROR_BODY, "error body")
+            .await
+        {
+            Ok(body) => match serde_json::from_slice::<Errors>(&body) {
+                Ok(errors) if !errors.errors.is_empty() => {
+                    let codes: Vec<String> = errors
+                        .errors
+                        .into_iter()
+                        .take(3)
+                        .map(|e| e.code.chars().take(64).collect())
+                        .collect();
+                    format!(": {}", codes.join(", "))
+                }
+                _ => String::new(),
+            },
+            Err(_) => String::new(),
+        }
+    }
+}
+
+fn add_entry(summary: &mut Summary, entry: &crate::manifest::Descriptor, kind: EntryKind) {
+    match kind {
+        EntryKind::Platform(platform) => summary.platforms.push(PlatformEntry {
+            platform,
+            digest: entry.digest.clone(),
+            media_type: entry.media_type.clone(),
+            size: entry.size,
+        }),
+        EntryKind::Attestation => summary.attestations += 1,
+        EntryKind::Unlabeled | EntryKind::NestedIndex => summary.unlabeled += 1,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // the maps behind these locks stay consistent even if a holder panicked
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The first Bearer challenge; `Err(())` when the registry asks for Basic auth.
+fn bearer_challenge(headers: &HeaderMap) -> Result<Option<BearerChallenge>, ()> {
+    let mut basic = false;
+    for value in headers.get_all(WWW_AUTHENTICATE) {
+        match value.to_str().ok().and_then(parse_challenge) {
+            Some(Challenge::Bearer(challenge)) => return Ok(Some(challenge)),
+            Some(Challenge::Basic) => basic = true,
+            _ => {}
+        }
+    }
+    if basic { Err(()) } else { Ok(None) }
+}
+
+fn verify_manifest_digest(
+    reference: &Reference,
+    expected: Option<&Digest>,
+    header: Option<&str>,
+    body: &[u8],
+) -> Result<Digest, Error> {
+    let mismatch = |expected: &Digest, actual: Digest| Error::DigestMismatch {
+        reference: reference.canonical(),
+        expected: expected.to_string(),
+        actual: actual.to_string(),
+    };
+    if let Some(expected) = expected {
+        expected
+            .verify(body)
+            .map_err(|actual| mismatch(expected, actual))?;
+    }
+    let header = header.and_then(|h| h.trim().parse::<Digest>().ok());
+    if let Some(header) = &header {
+        header
+            .verify(body)
+            .map_err(|actual| mismatch(header, actual))?;
+    }
+    Ok(expected
+        .cloned()
+        .or(header)
+        .unwrap_or_else(|| Digest::sha256(body)))
+}
+
+fn manifest_error(ep: &Endpoint, e: ManifestError) -> Error {
+    match e {
+        ManifestError::Schema1 | ManifestError::UnsupportedMediaType(_) => {
+            Error::UnsupportedManifest {
+                registry: ep.host.clone(),
+                source: e,
+            }
+        }
+        e => Error::InvalidManifest {
+            registry: ep.host.clone(),
+            source: e,
+        },
+    }
+}
+
+/// Content an index or manifest points at is missing: the registry is broken, the image
+/// itself was found.
+fn missing_is_upstream(e: Error, ep: &Endpoint, what: &str, digest: &Digest) -> Error {
+    match e {
+        Error::NotFound { .. } => Error::Upstream {
+            registry: ep.host.clone(),
+            detail: format!("{what} {digest} is missing"),
+            status: Some(404),
+        },
+        e => e,
+    }
+}
+
+fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
+    let registry = ep.host.clone();
+    if e.is_timeout() {
+        return Error::Timeout { registry };
+    }
+    let detail = if e.is_connect() {
+        "cannot connect".to_owned()
+    } else if e.is_redirect() {
+        "too many redirects".to_owned()
+    } else {
+        e.without_url().to_string()
+    };
+    Error::Upstream {
+        registry,
+        detail,
+        status: None,
+    }
+}
+
+fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) {
+    if let Some((remaining, window)) =
+        header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)
+    {
+        let limit = header_str(headers, "ratelimit-limit")
+            .and_then(parse_ratelimit)
+            .map(|(l, _)| l);
+        if remaining < 10 {
+            tracing::warn!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit nearly used up");
+        } else {
+            tracing::debug!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratelimit_header() {
+        assert_eq!(parse_ratelimit("76;w=21600"), Some((76, Some(21600))));
+        assert_eq!(parse_ratelimit("100"), Some((100, None)));
+        assert_eq!(parse_ratelimit("x;w=1"), None);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        let wait = parse_retry_after(&later).expect("http date");
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn endpoints() {
+        let client = Client::new(ClientConfig {
+            insecure_registries: vec!["localhost:5000".into()],
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        assert_eq!(
+            client.endpoint("docker.io").base,
+            "https://registry-1.docker.io"
+        );
+        assert_eq!(
+            client.endpoint("localhost:5000").base,
+            "http://localhost:5000"
+        );
+        assert_eq!(
+            client.endpoint("localhost:5001").base,
+            "https://localhost:5001"
+        );
+        assert_eq!(client.endpoint("ghcr.io").base, "https://ghcr.io");
+        assert!(
+            client
+                .known_challenge("https://registry-1.docker.io")
+                .is_some()
+        );
+
+        let mirrored = Client::new(ClientConfig {
+            docker_hub_mirror: Some(Url::parse("http://127.0.0.1:9/").expect("url")),
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        assert_eq!(mirrored.endpoint("docker.io").base, "http://127.0.0.1:9");
+        assert!(mirrored.known_challenge("http://127.0.0.1:9").is_none());
+    }
+
+    #[test]
+    fn digest_verification() {
+        let r = Reference::parse("a.io/x").expect("ref");
+        let body = b"{}";
+        let good = Digest::sha256(body);
+        assert_eq!(
+            verify_manifest_digest(&r, None, None, body).expect("ok"),
+            good
+        );
+        assert_eq!(
+            verify_manifest_digest(&r, Some(&good), Some(good.as_str()), body).expect("ok"),
+            good
+        );
+        let other = Digest::sha256(b"other");
+        assert!(matches!(
+            verify_manifest_digest(&r, Some(&other), None, body),
+            Err(Error::DigestMismatch { .. })
+        ));
+        assert!(matches!(
+            verify_manifest_digest(&r, None, Some(other.as_str()), body),
+            Err(Error::DigestMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,33 @@
+//! Pure domain types and a minimal registry client for mquery.
+//!
+//! # Layout
+//!
+//! - [`reference`]: image references, parsed and normalized as distribution/reference does.
+//! - [`digest`]: content digests and their verification.
+//! - [`platform`]: platforms, mquery's display rule, containerd-style `--platform` matching.
+//! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.
+//! - [`summary`]: the answer for one image and the output contract (v1 JSON, mquery text).
+//! - [`auth`]: `WWW-Authenticate` challenges, token responses, the token cache.
+//! - [`client`]: the HTTP client that fetches manifests with the fewest requests.
+//! - [`config`]: the client's settings and the parsers binaries use for the environment.
+//! - [`error`]: the crate's one error type, with the stable codes of the status table.
+//!
+//! Nothing here knows about HTTP servers, Lambda or DynamoDB.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod platform;
+pub mod reference;
+pub mod summary;
+
+pub use client::{Client, FetchedManifest};
+pub use config::ClientConfig;
+pub use digest::Digest;
+pub use error::Error;
+pub use platform::{Platform, PlatformSpec};
+pub use reference::Reference;
+pub use summary::{CacheInfo, ErrorBody, ErrorReport, PlatformEntry, Report, Source, Summary};

@@ -1,0 +1,284 @@
+//! The answer for one image, and the output contract of DESIGN.md: the v1 JSON document and
+//! mquery's text. The CLI and the service render from these same types, so their outputs
+//! cannot drift apart.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::Platform;
+
+/// One platform of an image, with the manifest that implements it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformEntry {
+    #[serde(flatten)]
+    pub platform: Platform,
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// What a manifest digest means. Immutable for a digest, so it can be cached for a long time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub digest: String,
+    pub media_type: String,
+    pub is_list: bool,
+    pub platforms: Vec<PlatformEntry>,
+    /// Attestation manifests (SBOM, provenance) in the index: not platforms.
+    pub attestations: usize,
+    /// Index entries that declare no platform.
+    #[serde(default)]
+    pub unlabeled: usize,
+    /// For an OCI artifact (a manifest whose config is not an image config): its type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Memory,
+    Dynamodb,
+    Registry,
+}
+
+/// Cache metadata of an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheInfo {
+    pub source: Source,
+    /// When the registry was asked, RFC 3339.
+    pub fetched_at: String,
+    /// When the answer stops being fresh, RFC 3339; `None` when it is not cached.
+    pub expires_at: Option<String>,
+    pub stale: bool,
+}
+
+impl CacheInfo {
+    /// Metadata for an answer fetched just now and not cached (the CLI's direct mode).
+    pub fn fresh_from_registry() -> CacheInfo {
+        CacheInfo {
+            source: Source::Registry,
+            fetched_at: rfc3339(SystemTime::now()),
+            expires_at: None,
+            stale: false,
+        }
+    }
+}
+
+/// The v1 JSON document for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The reference as the user wrote it.
+    pub image: String,
+    /// The canonical reference (`docker.io/library/alpine:latest`).
+    pub reference: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub cache: CacheInfo,
+}
+
+impl Report {
+    /// mquery's text format.
+    pub fn to_text(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::with_capacity(128 + 32 * s.platforms.len());
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "Image: {} (digest: {})", self.image, s.digest);
+        let list = if s.is_list { "Yes" } else { "No" };
+        let _ = writeln!(
+            out,
+            " * Manifest List: {list} (Image type: {})",
+            s.media_type
+        );
+        if s.is_list {
+            if s.platforms.is_empty() {
+                let _ = writeln!(out, " * Supported platforms: none");
+            } else {
+                let _ = writeln!(out, " * Supported platforms:");
+                for p in &s.platforms {
+                    let _ = writeln!(out, "   - {}", p.platform);
+                }
+            }
+        } else if let Some(artifact) = &s.artifact_type {
+            let _ = writeln!(out, " * Artifact: {artifact} (not a runnable image)");
+        } else {
+            let platforms: Vec<String> =
+                s.platforms.iter().map(|p| p.platform.to_string()).collect();
+            let _ = writeln!(out, " * Supports: {}", platforms.join(", "));
+        }
+        out
+    }
+}
+
+/// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// Formats a time as RFC 3339 UTC with second precision (`2026-11-22T19:23:55Z`).
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(platform: Platform) -> PlatformEntry {
+        PlatformEntry {
+            platform,
+            digest: "sha256:1".into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: 10,
+        }
+    }
+
+    fn report(summary: Summary) -> Report {
+        Report {
+            image: "alpine".into(),
+            reference: "docker.io/library/alpine:latest".into(),
+            summary,
+            cache: CacheInfo {
+                source: Source::Registry,
+                fetched_at: "2026-01-01T00:00:00Z".into(),
+                expires_at: None,
+                stale: false,
+            },
+        }
+    }
+
+    #[test]
+    fn text_for_an_index() {
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            is_list: true,
+            platforms: vec![
+                entry(Platform::new("linux", "amd64", None)),
+                entry(Platform::new("linux", "arm64", Some("v8"))),
+            ],
+            attestations: 2,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        assert_eq!(
+            r.to_text(),
+            "Image: alpine (digest: sha256:abc)\n \
+             * Manifest List: Yes (Image type: application/vnd.oci.image.index.v1+json)\n \
+             * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n"
+        );
+    }
+
+    #[test]
+    fn text_for_a_single_image_and_an_artifact() {
+        let single = Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+            is_list: false,
+            platforms: vec![entry(Platform::new("linux", "arm", Some("v6")))],
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        };
+        assert_eq!(
+            report(single.clone()).to_text(),
+            "Image: alpine (digest: sha256:abc)\n \
+             * Manifest List: No (Image type: application/vnd.docker.distribution.manifest.v2+json)\n \
+             * Supports: linux/arm/v6\n"
+        );
+        let artifact = Summary {
+            platforms: vec![],
+            artifact_type: Some("application/vnd.example".into()),
+            ..single
+        };
+        assert!(
+            report(artifact)
+                .to_text()
+                .ends_with(" * Artifact: application/vnd.example (not a runnable image)\n")
+        );
+    }
+
+    #[test]
+    fn json_shape_round_trips() {
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "m".into(),
+            is_list: true,
+            platforms: vec![entry(Platform::new("linux", "arm64", Some("v8")))],
+            attestations: 1,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let json = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(json["reference"], "docker.io/library/alpine:latest");
+        assert_eq!(json["isList"], true);
+        assert_eq!(json["mediaType"], "m");
+        assert_eq!(json["attestations"], 1);
+        assert_eq!(json["platforms"][0]["variant"], "v8");
+        assert_eq!(
+            json["platforms"][0]["mediaType"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(json["cache"]["source"], "registry");
+        assert_eq!(json["cache"]["expiresAt"], serde_json::Value::Null);
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_375_435)),
+            "2026-11-22T19:23:55Z"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! The real CNCF distribution registry, started as a child process on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+use crate::token::TokenServer;
+
+/// One request the registry served, from its access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// A running `docker-registry serve`. Killed on drop.
+#[derive(Debug)]
+pub struct Distribution {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<Vec<Served>>>,
+    output: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn binary() -> PathBuf {
+    let path = std::env::var_os("MQUERY_TEST_REGISTRY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-registry"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test.sh, which installs Debian's docker-registry",
+        path.display()
+    );
+    path
+}
+
+/// Parses one line of the registry's combined access log:
+/// `127.0.0.1 - - [date] "GET /v2/x/manifests/latest HTTP/1.1" 200 123 "" "agent"`.
+pub fn parse_access_line(line: &str) -> Option<Served> {
+    let start = line.find('"')?;
+    let rest = &line[start + 1..];
+    let end = rest.find('"')?;
+    let mut request = rest[..end].split(' ');
+    let method = request.next()?.to_owned();
+    let path = request.next()?.to_owned();
+    if !request.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let status = rest[end + 1..].split_whitespace().next()?.parse().ok()?;
+    Some(Served {
+        method,
+        path,
+        status,
+    })
+}
+
+impl Distribution {
+    /// An open registry: anyone may pull and push.
+    pub fn start_open() -> Distribution {
+        Distribution::start(None)
+    }
+
+    /// A registry with `auth: token`, trusting `token`'s certificate.
+    pub fn start_with_token(token: &TokenServer) -> Distribution {
+        Distribution::start(Some(token))
+    }
+
+    fn start(token: Option<&TokenServer>) -> Distribution {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match Distribution::try_start(token) {
+                Ok(registry) => return registry,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("docker-registry did not start: {last_error}");
+    }
+
+    fn try_start(token: Option<&TokenServer>) -> Result<Distribution, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = free_port();
+        let auth = match token {
+            Some(token) => {
+                let bundle = dir.path().join("root.pem");
+                std::fs::write(&bundle, token.certificate_pem()).map_err(|e| e.to_string())?;
+                format!(
+                    "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                    token.realm(),
+                    token.service(),
+                    token.issuer(),
+                    bundle.display()
+                )
+            }
+            None => String::new(),
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  \
+             maintenance:\n    uploadpurging:\n      enabled: false\n\
+             http:\n  addr: 127.0.0.1:{port}\n  secret: mquery-test-secret\n{auth}",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn docker-registry: {e}"))?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = Arc::clone(&log);
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(served) = parse_access_line(&line) {
+                        log.lock().expect("log lock").push(served);
+                    } else {
+                        output.lock().expect("output lock").push(line);
+                    }
+                }
+            });
+        }
+        let mut registry = Distribution {
+            child,
+            port,
+            log,
+            output,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = registry.child.try_wait() {
+                return Err(format!(
+                    "docker-registry exited with {status}: {:?}",
+                    registry.output.lock().expect("output lock")
+                ));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(registry);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("docker-registry did not listen within 10s".to_owned())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:PORT`: the registry domain of references to it.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests have been logged so far: a mark for [`Distribution::served_since`].
+    pub fn mark(&self) -> usize {
+        self.settled().len()
+    }
+
+    /// The requests served after `mark`, once the access log has settled (the registry logs
+    /// a request just after answering it).
+    pub fn served_since(&self, mark: usize) -> Vec<Served> {
+        self.settled().split_off(mark)
+    }
+
+    fn settled(&self) -> Vec<Served> {
+        let mut last = self.log.lock().expect("log lock").len();
+        let mut stable_since = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(150) {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = self.log.lock().expect("log lock").len();
+            if now != last {
+                last = now;
+                stable_since = Instant::now();
+            }
+        }
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Stops the registry (for tests of a registry that went away).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_log_lines() {
+        let line = r#"127.0.0.1 - - [22/Nov/2026:19:40:00 +0000] "GET /v2/a/b/manifests/latest HTTP/1.1" 200 512 "" "mquery/0.1.0""#;
+        assert_eq!(
+            parse_access_line(line),
+            Some(Served {
+                method: "GET".into(),
+                path: "/v2/a/b/manifests/latest".into(),
+                status: 200
+            })
+        );
+        assert_eq!(
+            parse_access_line(r#"time="x" level=info msg="listening on 127.0.0.1:5000""#),
+            None
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! Servers that misbehave on purpose: what a real registry will not do (wrong digests,
+//! oversized or broken bodies, 429s, 500s, silence, redirects, 403 to expired tokens).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+use crate::bind_loopback;
+
+/// One request a fake server saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+}
+
+/// An in-process HTTP server running a test's own router, recording every request.
+#[derive(Debug, Clone)]
+pub struct FakeServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeServer {
+    pub async fn start(router: Router) -> FakeServer {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Arc::clone(&seen);
+        let app = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let recorder = Arc::clone(&recorder);
+            async move {
+                recorder.lock().expect("seen lock").push(Seen {
+                    method: request.method().to_string(),
+                    path: request.uri().path().to_owned(),
+                    authorization: request
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                });
+                let response: Response = next.run(request).await;
+                response
+            }
+        }));
+        let (listener, addr) = bind_loopback().await;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeServer { addr, seen }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen lock").clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().expect("seen lock").len()
+    }
+}
+
+/// A server that accepts connections and never answers. Holds them until dropped.
+#[derive(Debug)]
+pub struct Silent {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Silent {
+    pub async fn start() -> Silent {
+        let (listener, addr) = bind_loopback().await;
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        Silent { addr, task }
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

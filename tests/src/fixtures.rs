@@ -1,0 +1,275 @@
+//! Pushes fixture images over the registry HTTP API (monolithic blob uploads, manifest PUTs),
+//! as any client would.
+
+use registry::Digest;
+use registry::manifest::media_type;
+use serde_json::{Value, json};
+
+use crate::token::TokenServer;
+
+/// A pushed manifest: what an index entry needs to point at it.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+impl Pushed {
+    /// An index entry for this manifest with the given platform object (or none).
+    pub fn entry(&self, platform: Option<Value>) -> Value {
+        let mut entry = json!({
+            "mediaType": self.media_type,
+            "digest": self.digest.as_str(),
+            "size": self.size,
+        });
+        if let Some(platform) = platform {
+            entry["platform"] = platform;
+        }
+        entry
+    }
+}
+
+/// Whether an image manifest is written in Docker's or OCI's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Docker,
+    Oci,
+}
+
+/// Pushes to one registry, with push tokens when it uses token auth.
+#[derive(Debug, Clone)]
+pub struct Pusher {
+    http: reqwest::Client,
+    base: String,
+    token: Option<TokenServer>,
+}
+
+impl Pusher {
+    pub fn new(base_url: &str, token: Option<&TokenServer>) -> Pusher {
+        Pusher {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.cloned(),
+        }
+    }
+
+    fn auth(&self, request: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token.push_token(repo)),
+            None => request,
+        }
+    }
+
+    /// Uploads a blob (POST then PUT with the digest) and returns its digest.
+    pub async fn blob(&self, repo: &str, bytes: &[u8]) -> Digest {
+        let digest = Digest::sha256(bytes);
+        let start = self
+            .auth(
+                self.http
+                    .post(format!("{}/v2/{repo}/blobs/uploads/", self.base)),
+                repo,
+            )
+            .send()
+            .await
+            .expect("start blob upload");
+        assert_eq!(
+            start.status(),
+            202,
+            "start upload: {:?}",
+            start.text().await
+        );
+        let location = start
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("upload location")
+            .to_owned();
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", self.base)
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let put = self
+            .auth(
+                self.http
+                    .put(format!("{location}{separator}digest={digest}"))
+                    .header("content-type", "application/octet-stream")
+                    .body(bytes.to_vec()),
+                repo,
+            )
+            .send()
+            .await
+            .expect("finish blob upload");
+        assert_eq!(put.status(), 201, "finish upload: {:?}", put.text().await);
+        digest
+    }
+
+    /// PUTs a manifest under `reference` (a tag or its digest).
+    pub async fn manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Pushed {
+        let response = self
+            .auth(
+                self.http
+                    .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+                    .header("content-type", media_type)
+                    .body(body.to_vec()),
+                repo,
+            )
+            .send()
+            .await
+            .expect("put manifest");
+        let status = response.status();
+        assert_eq!(status, 201, "put manifest: {:?}", response.text().await);
+        Pushed {
+            digest: Digest::sha256(body),
+            media_type: media_type.to_owned(),
+            size: body.len() as u64,
+        }
+    }
+
+    /// Pushes a single-platform image: a config declaring `platform` (an object with `os`,
+    /// `architecture` and optional `variant`, `os.version`), one small layer and the manifest.
+    /// Tagged `tag` when given, otherwise pushed by digest only.
+    pub async fn image(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        format: Format,
+        platform: Value,
+    ) -> Pushed {
+        let mut config = json!({
+            "created": "2026-01-01T00:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "config": {},
+        });
+        if let (Some(config), Some(platform)) = (config.as_object_mut(), platform.as_object()) {
+            for (k, v) in platform {
+                config.insert(k.clone(), v.clone());
+            }
+        }
+        let config_bytes = serde_json::to_vec(&config).expect("json");
+        let config_digest = self.blob(repo, &config_bytes).await;
+        let layer = format!("layer of {repo} {platform}").into_bytes();
+        let layer_digest = self.blob(repo, &layer).await;
+        let (manifest_type, config_type, layer_type) = match format {
+            Format::Docker => (
+                media_type::DOCKER_MANIFEST,
+                media_type::DOCKER_CONFIG,
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            ),
+            Format::Oci => (
+                media_type::OCI_MANIFEST,
+                media_type::OCI_CONFIG,
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            ),
+        };
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": manifest_type,
+            "config": {"mediaType": config_type, "digest": config_digest.as_str(), "size": config_bytes.len()},
+            "layers": [{"mediaType": layer_type, "digest": layer_digest.as_str(), "size": layer.len()}],
+        });
+        self.put_json(repo, tag, manifest_type, &manifest).await
+    }
+
+    /// Pushes an attestation manifest (in-toto layer), as BuildKit attaches to an index.
+    pub async fn attestation(&self, repo: &str) -> Pushed {
+        let config = b"{}".to_vec();
+        let config_digest = self.blob(repo, &config).await;
+        let statement =
+            format!("{{\"_type\":\"https://in-toto.io/Statement/v0.1\",\"repo\":\"{repo}\"}}");
+        let layer_digest = self.blob(repo, statement.as_bytes()).await;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.as_str(), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": layer_digest.as_str(), "size": statement.len(),
+                        "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}],
+        });
+        self.put_json(repo, None, media_type::OCI_MANIFEST, &manifest)
+            .await
+    }
+
+    /// Pushes an OCI artifact: a manifest whose config is not an image config.
+    pub async fn artifact(&self, repo: &str, tag: &str, artifact_type: &str) -> Pushed {
+        let config = b"{}".to_vec();
+        let config_digest = self.blob(repo, &config).await;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config_digest.as_str(), "size": config.len()},
+            "layers": [],
+        });
+        self.put_json(repo, Some(tag), media_type::OCI_MANIFEST, &manifest)
+            .await
+    }
+
+    /// Pushes an index (OCI index or Docker manifest list) of `entries`.
+    pub async fn index(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        media_type: &str,
+        entries: Vec<Value>,
+    ) -> Pushed {
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "manifests": entries,
+        });
+        self.put_json(repo, tag, media_type, &index).await
+    }
+
+    async fn put_json(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        media_type: &str,
+        value: &Value,
+    ) -> Pushed {
+        let body = serde_json::to_vec(value).expect("json");
+        let digest = Digest::sha256(&body);
+        self.manifest(repo, tag.unwrap_or(digest.as_str()), media_type, &body)
+            .await
+    }
+}
+
+/// `{"os": os, "architecture": arch}` plus `variant` when given.
+pub fn platform(os: &str, architecture: &str, variant: Option<&str>) -> Value {
+    let mut p = json!({"os": os, "architecture": architecture});
+    if let Some(variant) = variant {
+        p["variant"] = json!(variant);
+    }
+    p
+}
+
+/// Pushes the standard five-platform OCI index `repo:tag` and returns it with its children,
+/// in index order: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/ppc64le, linux/s390x.
+pub async fn five_platform_index(pusher: &Pusher, repo: &str, tag: &str) -> (Pushed, Vec<Pushed>) {
+    let platforms = [
+        platform("linux", "amd64", None),
+        platform("linux", "arm64", Some("v8")),
+        platform("linux", "arm", Some("v7")),
+        platform("linux", "ppc64le", None),
+        platform("linux", "s390x", None),
+    ];
+    let mut children = Vec::new();
+    let mut entries = Vec::new();
+    for p in platforms {
+        let child = pusher.image(repo, None, Format::Oci, p.clone()).await;
+        entries.push(child.entry(Some(p)));
+        children.push(child);
+    }
+    let index = pusher
+        .index(repo, Some(tag), media_type::OCI_INDEX, entries)
+        .await;
+    (index, children)
+}

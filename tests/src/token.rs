@@ -1,0 +1,226 @@
+//! A token server of our own for distribution's `auth: token` mode.
+//!
+//! distribution 2.8 verifies RS256/ES256 JWTs whose header carries an `x5c` chain ending in a
+//! certificate of its `rootcertbundle`, with `iss`, `aud` (the service, as a string), `exp`,
+//! `nbf` and an `access` list. This server signs such tokens with a fresh P-256 key.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::json;
+
+use crate::bind_loopback;
+
+/// How the token response is written: registries differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// `{"token": ..., "expires_in": 300}` (distribution's reference server)
+    Token,
+    /// `{"access_token": ...}` without `expires_in` (OAuth style; lifetime defaults to 60 s)
+    AccessTokenOnly,
+}
+
+#[derive(Debug)]
+struct Shared {
+    key: EcdsaKeyPair,
+    cert_der: Vec<u8>,
+    service: String,
+    issuer: String,
+    style: Mutex<TokenStyle>,
+    /// Repositories whose tokens carry no access: what Docker Hub does for private or missing
+    /// repositories.
+    denied: Mutex<HashSet<String>>,
+    requests: AtomicUsize,
+    scopes: Mutex<Vec<String>>,
+}
+
+/// A running token server on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct TokenServer {
+    addr: SocketAddr,
+    cert_pem: String,
+    shared: Arc<Shared>,
+}
+
+impl TokenServer {
+    pub async fn start() -> TokenServer {
+        let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .expect("generate a P-256 key");
+        let params = rcgen::CertificateParams::new(vec!["mquery-test-token-issuer".to_owned()])
+            .expect("certificate parameters");
+        let cert = params
+            .self_signed(&key_pair)
+            .expect("self-signed certificate");
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &key_pair.serialize_der())
+                .expect("the generated key is PKCS#8");
+        let shared = Arc::new(Shared {
+            key,
+            cert_der: cert.der().to_vec(),
+            service: "mquery-test-registry".to_owned(),
+            issuer: "mquery-test-issuer".to_owned(),
+            style: Mutex::new(TokenStyle::Token),
+            denied: Mutex::new(HashSet::new()),
+            requests: AtomicUsize::new(0),
+            scopes: Mutex::new(Vec::new()),
+        });
+        let (listener, addr) = bind_loopback().await;
+        let app = Router::new()
+            .route("/token", get(issue))
+            .with_state(Arc::clone(&shared));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TokenServer {
+            addr,
+            cert_pem: cert.pem(),
+            shared,
+        }
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    pub fn service(&self) -> &str {
+        &self.shared.service
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.shared.issuer
+    }
+
+    pub fn certificate_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    pub fn set_style(&self, style: TokenStyle) {
+        *self.shared.style.lock().expect("style lock") = style;
+    }
+
+    pub fn deny(&self, repository: &str) {
+        self.shared
+            .denied
+            .lock()
+            .expect("denied lock")
+            .insert(repository.to_owned());
+    }
+
+    /// How many tokens were asked for.
+    pub fn requests(&self) -> usize {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The scopes asked for, in order.
+    pub fn scopes(&self) -> Vec<String> {
+        self.shared.scopes.lock().expect("scopes lock").clone()
+    }
+
+    /// A token for `repository:NAME:pull,push`, for the fixtures' pushes.
+    pub fn push_token(&self, repository: &str) -> String {
+        sign(
+            &self.shared,
+            &[(repository.to_owned(), vec!["pull".into(), "push".into()])],
+        )
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn sign(shared: &Shared, access: &[(String, Vec<String>)]) -> String {
+    let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&shared.cert_der)]});
+    let now = now();
+    let access: Vec<serde_json::Value> = access
+        .iter()
+        .map(|(name, actions)| json!({"type": "repository", "name": name, "actions": actions}))
+        .collect();
+    let claims = json!({
+        "iss": shared.issuer,
+        "sub": "",
+        "aud": shared.service,
+        "exp": now + 300,
+        "nbf": now - 10,
+        "iat": now,
+        "jti": format!("{now}-{}", shared.requests.load(Ordering::SeqCst)),
+        "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = shared
+        .key
+        .sign(&SystemRandom::new(), signing_input.as_bytes())
+        .expect("ECDSA signing");
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.as_ref())
+    )
+}
+
+async fn issue(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let query = query.unwrap_or_default();
+    let mut service_ok = false;
+    let mut access = Vec::new();
+    for (key, value) in url_pairs(&query) {
+        match key.as_str() {
+            "service" => service_ok = value == shared.service,
+            "scope" => {
+                shared
+                    .scopes
+                    .lock()
+                    .expect("scopes lock")
+                    .push(value.clone());
+                let mut parts = value.splitn(3, ':');
+                if let (Some("repository"), Some(name), Some(actions)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
+                    let denied = shared.denied.lock().expect("denied lock").contains(name);
+                    let actions = if denied {
+                        Vec::new()
+                    } else {
+                        actions.split(',').map(str::to_owned).collect()
+                    };
+                    access.push((name.to_owned(), actions));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !service_ok {
+        return (StatusCode::BAD_REQUEST, "unknown service").into_response();
+    }
+    let token = sign(&shared, &access);
+    let style = *shared.style.lock().expect("style lock");
+    let body = match style {
+        TokenStyle::Token => json!({"token": token, "expires_in": 300}),
+        TokenStyle::AccessTokenOnly => json!({"access_token": token}),
+    };
+    axum::Json(body).into_response()
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs.
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{query}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
