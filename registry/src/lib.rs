@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - [`reference`]: image references, parsed and normalized as distribution/reference does.
+//! - [`reference`](mod@reference): image references, parsed and normalized as distribution/reference does.
 //! - [`digest`]: content digests and their verification.
 //! - [`platform`]: platforms, mquery's display rule, containerd-style `--platform` matching.
 //! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.

@@ -116,7 +116,7 @@ pub enum Manifest {
     },
     Image {
         media_type: String,
-        config: Descriptor,
+        config: Box<Descriptor>,
         artifact_type: Option<String>,
     },
 }
@@ -182,7 +182,7 @@ pub fn parse_manifest(
             })?;
             Ok(Manifest::Image {
                 media_type,
-                config,
+                config: Box::new(config),
                 artifact_type: raw.artifact_type,
             })
         }

@@ -1,0 +1,166 @@
+//! The `mquery` binary against the real registry: text, JSON, exit codes, `--platform`.
+
+use std::process::{Command, Output};
+
+use mquery_tests::distribution::Distribution;
+use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+
+fn mquery(registry: &Distribution, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mquery"))
+        .args(args)
+        .env("MQUERY_INSECURE_REGISTRIES", registry.host())
+        .env_remove("MQUERY_DOCKER_HUB_MIRROR")
+        .env_remove("MQUERY_ENDPOINT")
+        .output()
+        .expect("run mquery")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8")
+}
+
+struct Fixture {
+    registry: Distribution,
+    index_digest: String,
+    single_digest: String,
+}
+
+async fn fixture() -> Fixture {
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let single = pusher
+        .image("acme/pi", Some("v6"), Format::Docker, platform("linux", "arm", Some("v6")))
+        .await;
+    Fixture {
+        registry,
+        index_digest: index.digest.to_string(),
+        single_digest: single.digest.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_output_is_mquerys() {
+    let f = fixture().await;
+    let image = format!("{}/acme/app:v1", f.registry.host());
+    let out = mquery(&f.registry, &[&image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Image: {image} (digest: {})\n \
+             * Manifest List: Yes (Image type: application/vnd.oci.image.index.v1+json)\n \
+             * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n   - linux/arm/v7\n   \
+             - linux/ppc64le\n   - linux/s390x\n",
+            f.index_digest
+        )
+    );
+
+    let single = format!("{}/acme/pi:v6", f.registry.host());
+    let out = mquery(&f.registry, &[&single]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Image: {single} (digest: {})\n \
+             * Manifest List: No (Image type: application/vnd.docker.distribution.manifest.v2+json)\n \
+             * Supports: linux/arm/v6\n",
+            f.single_digest
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_document_and_arrays() {
+    let f = fixture().await;
+    let image = format!("{}/acme/app:v1", f.registry.host());
+    let out = mquery(&f.registry, &["--json", &image]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(doc["image"], image.as_str());
+    assert_eq!(doc["reference"], image.as_str());
+    assert_eq!(doc["digest"], f.index_digest.as_str());
+    assert_eq!(doc["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(doc["isList"], true);
+    assert_eq!(doc["attestations"], 0);
+    assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));
+    let arm64 = &doc["platforms"][1];
+    assert_eq!(arm64["os"], "linux");
+    assert_eq!(arm64["architecture"], "arm64");
+    assert_eq!(arm64["variant"], "v8");
+    assert!(arm64["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")));
+    assert_eq!(arm64["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert!(arm64["size"].as_u64().is_some_and(|s| s > 0));
+    assert_eq!(doc["cache"]["source"], "registry");
+    assert_eq!(doc["cache"]["stale"], false);
+
+    // several images: an array, errors included as error documents on stdout
+    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let out = mquery(&f.registry, &["--json", &image, &missing, "Bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    let docs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let docs = docs.as_array().expect("an array");
+    assert_eq!(docs.len(), 3);
+    assert_eq!(docs[0]["isList"], true);
+    assert_eq!(docs[1]["error"]["code"], "NOT_FOUND");
+    assert_eq!(docs[1]["reference"], missing.as_str());
+    assert_eq!(docs[2]["error"]["code"], "INVALID_REFERENCE");
+    assert!(docs[2].get("reference").is_none(), "an unparsed reference has no canonical form");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn platform_check_exit_codes() {
+    let f = fixture().await;
+    let index = format!("{}/acme/app:v1", f.registry.host());
+    let single = format!("{}/acme/pi:v6", f.registry.host());
+    for spec in ["arm64", "linux/arm64", "linux/arm64/v8", "aarch64", "x86_64", "armhf"] {
+        let out = mquery(&f.registry, &["--platform", spec, &index]);
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}", stderr(&out));
+    }
+    let out = mquery(&f.registry, &["--platform", "windows/amd64", &index]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("does not support windows/amd64"), "{}", stderr(&out));
+    // every image must support it
+    let out = mquery(&f.registry, &["--platform", "linux/arm64", &index, &single]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("linux/arm/v6"), "both answers are still printed");
+    let out = mquery(&f.registry, &["--platform", "linux/arm/v6", &single]);
+    assert_eq!(out.status.code(), Some(0));
+    // with --json the exit code is the same
+    let out = mquery(&f.registry, &["--json", "--platform", "s390x", &single]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = mquery(&f.registry, &["--platform", "toaster", &single]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown operating system or architecture"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_sentences_on_stderr() {
+    let f = fixture().await;
+    let out = mquery(&f.registry, &["Alpine"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "mquery: invalid reference \"Alpine\": repository name must be lowercase\n"
+    );
+    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let out = mquery(&f.registry, &[&missing]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), format!("mquery: image not found or not public: {missing}\n"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_mquery"))
+        .arg("alpine")
+        .env("MQUERY_DOCKER_HUB_MIRROR", "not a url")
+        .output()
+        .expect("run mquery");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("MQUERY_DOCKER_HUB_MIRROR"), "{}", stderr(&out));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_mquery")).output().expect("run mquery");
+    assert_eq!(out.status.code(), Some(1), "usage errors exit 1");
+}

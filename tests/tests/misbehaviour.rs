@@ -1,0 +1,413 @@
+//! Misbehaviour a real registry will not produce, from an in-process fake: wrong digests,
+//! oversized and broken bodies, 429s, 500s, silence, redirects, 403 to an expired token,
+//! schema 1, Basic auth and a dead token server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mquery_tests::fake::{FakeServer, Silent};
+use mquery_tests::{client_config, client_for, free_port};
+use registry::manifest::media_type;
+use registry::{Client, ClientConfig, Digest, Error, Reference};
+use serde_json::json;
+
+/// A router whose every request is answered by `f(path, headers, call number)`.
+fn router<F>(f: F) -> Router
+where
+    F: Fn(&str, &HeaderMap, usize) -> Response + Clone + Send + Sync + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    Router::new().fallback(move |request: Request| {
+        let f = f.clone();
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        async move { f(request.uri().path(), request.headers(), n) }
+    })
+}
+
+fn index_body() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": [{
+            "mediaType": media_type::OCI_MANIFEST,
+            "digest": Digest::sha256(b"child").as_str(),
+            "size": 5,
+            "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}
+        }]
+    }))
+    .expect("json")
+}
+
+fn manifest_response(body: Vec<u8>, digest_header: Option<String>) -> Response {
+    let mut response = Response::builder()
+        .status(200)
+        .header("content-type", media_type::OCI_INDEX);
+    if let Some(digest) = digest_header {
+        response = response.header("docker-content-digest", digest);
+    }
+    response.body(Body::from(body)).expect("response")
+}
+
+fn reference(server: &str, rest: &str) -> Reference {
+    Reference::parse(&format!("{server}/{rest}")).expect("valid reference")
+}
+
+#[tokio::test]
+async fn digest_mismatch_against_header_and_reference() {
+    let wrong = Digest::sha256(b"something else");
+    let header = wrong.to_string();
+    let fake = FakeServer::start(router(move |_, _, _| {
+        manifest_response(index_body(), Some(header.clone()))
+    }))
+    .await;
+    let client = client_for(&[&fake.host()]);
+    let err = client
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect_err("header digest does not match the body");
+    assert_eq!(err.code(), "DIGEST_MISMATCH");
+    assert!(err.to_string().contains(wrong.as_str()), "{err}");
+
+    let honest = FakeServer::start(router(|_, _, _| manifest_response(index_body(), None))).await;
+    let client = client_for(&[&honest.host()]);
+    let err = client
+        .summarize(&reference(&honest.host(), &format!("a/b@{wrong}")))
+        .await
+        .expect_err("body does not match the requested digest");
+    match err {
+        Error::DigestMismatch { expected, actual, .. } => {
+            assert_eq!(expected, wrong.as_str());
+            assert_eq!(actual, Digest::sha256(&index_body()).as_str());
+        }
+        other => panic!("expected a digest mismatch, got {other:?}"),
+    }
+    // the same body under its true digest is fine
+    let right = Digest::sha256(&index_body());
+    let summary = client
+        .summarize(&reference(&honest.host(), &format!("a/b@{right}")))
+        .await
+        .expect("matching digest");
+    assert_eq!(summary.digest, right.as_str());
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    // announced by Content-Length
+    let big = FakeServer::start(router(|_, _, _| {
+        manifest_response(vec![b' '; 64 << 10], None)
+    }))
+    .await;
+    let config = ClientConfig {
+        max_manifest_bytes: 16 << 10,
+        ..client_config(&[&big.host()])
+    };
+    let client = Client::new(config.clone()).expect("client");
+    let err = client
+        .summarize(&reference(&big.host(), "a/b"))
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), "INVALID_MANIFEST");
+    assert!(err.to_string().contains("larger than the 16384-byte limit"), "{err}");
+
+    // streamed without a length
+    let streamed = FakeServer::start(router(|_, _, _| {
+        let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024]));
+        Response::builder()
+            .status(200)
+            .header("content-type", media_type::OCI_INDEX)
+            .body(Body::from_stream(futures_stream(chunks)))
+            .expect("response")
+    }))
+    .await;
+    let client = Client::new(ClientConfig {
+        insecure_registries: vec![streamed.host()],
+        ..config
+    })
+    .expect("client");
+    let err = client
+        .summarize(&reference(&streamed.host(), "a/b"))
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+}
+
+/// A stream of chunks without a known length.
+fn futures_stream(
+    chunks: impl Iterator<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    tokio_stream::iter(chunks)
+}
+
+#[tokio::test]
+async fn invalid_json_is_an_invalid_manifest() {
+    let fake = FakeServer::start(router(|_, _, _| {
+        manifest_response(b"{\"manifests\": [".to_vec(), None)
+    }))
+    .await;
+    let err = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "a/b"))
+        .await
+        .expect_err("broken JSON");
+    assert_eq!(err.code(), "INVALID_MANIFEST");
+    assert!(err.to_string().contains("not valid manifest JSON"), "{err}");
+}
+
+#[tokio::test]
+async fn rate_limits_short_waits_are_honoured_long_ones_reported() {
+    let short = FakeServer::start(router(|_, _, n| {
+        if n == 0 {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")]).into_response()
+        } else {
+            manifest_response(index_body(), None)
+        }
+    }))
+    .await;
+    let started = Instant::now();
+    let summary = client_for(&[&short.host()])
+        .summarize(&reference(&short.host(), "a/b"))
+        .await
+        .expect("succeeds after waiting once");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(summary.platforms.len(), 1);
+    assert_eq!(short.count(), 2);
+
+    let long = FakeServer::start(router(|_, _, _| {
+        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")]).into_response()
+    }))
+    .await;
+    let err = client_for(&[&long.host()])
+        .summarize(&reference(&long.host(), "a/b"))
+        .await
+        .expect_err("rate limited");
+    assert_eq!(err.to_string(), "registry rate limit, retry after 30s");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(long.count(), 1, "a long Retry-After is not waited out");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_once() {
+    let flaky = FakeServer::start(router(|_, _, n| {
+        if n == 0 {
+            StatusCode::BAD_GATEWAY.into_response()
+        } else {
+            manifest_response(index_body(), None)
+        }
+    }))
+    .await;
+    client_for(&[&flaky.host()])
+        .summarize(&reference(&flaky.host(), "a/b"))
+        .await
+        .expect("the retry succeeds");
+    assert_eq!(flaky.count(), 2);
+
+    let broken = FakeServer::start(router(|_, _, _| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"errors": [{"code": "UNKNOWN", "message": "boom"}]})),
+        )
+            .into_response()
+    }))
+    .await;
+    let err = client_for(&[&broken.host()])
+        .summarize(&reference(&broken.host(), "a/b"))
+        .await
+        .expect_err("still failing");
+    assert_eq!(err.code(), "UPSTREAM_ERROR");
+    assert_eq!(
+        err.to_string(),
+        format!("registry {} failed: HTTP 500: UNKNOWN", broken.host())
+    );
+    assert_eq!(broken.count(), 2, "exactly one retry");
+}
+
+#[tokio::test]
+async fn a_registry_that_never_answers_times_out() {
+    let silent = Silent::start().await;
+    let client = Client::new(ClientConfig {
+        request_timeout: Duration::from_millis(300),
+        ..client_config(&[&silent.host()])
+    })
+    .expect("client");
+    let started = Instant::now();
+    let err = client
+        .summarize(&reference(&silent.host(), "a/b"))
+        .await
+        .expect_err("no answer");
+    assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+    // the whole lookup has its own deadline too
+    let client = Client::new(ClientConfig {
+        request_timeout: Duration::from_secs(30),
+        lookup_timeout: Duration::from_millis(300),
+        ..client_config(&[&silent.host()])
+    })
+    .expect("client");
+    let started = Instant::now();
+    let err = client
+        .summarize(&reference(&silent.host(), "a/b"))
+        .await
+        .expect_err("no answer");
+    assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// ghcr.io and ECR Public answer 403 without a challenge to an expired token.
+#[tokio::test]
+async fn expired_token_answered_with_403_gets_a_new_token() {
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let issued = Arc::clone(&tokens);
+    let token_server = FakeServer::start(Router::new().fallback(move || {
+        let n = issued.fetch_add(1, Ordering::SeqCst);
+        async move { axum::Json(json!({"token": format!("t{n}"), "expires_in": 300})) }
+    }))
+    .await;
+    let realm = format!("{}/token", token_server.url());
+    let registry = FakeServer::start(router(move |_, headers, n| {
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        match (n, authorization) {
+            (_, None) => (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", format!("Bearer realm=\"{realm}\",service=\"fake\""))],
+            )
+                .into_response(),
+            // t0 works for the first lookup, then "expires": a bare 403, no challenge
+            (1, Some("Bearer t0")) | (_, Some("Bearer t1")) => {
+                manifest_response(index_body(), None)
+            }
+            _ => StatusCode::FORBIDDEN.into_response(),
+        }
+    }))
+    .await;
+    let client = client_for(&[&registry.host()]);
+    for _ in 0..2 {
+        let summary = client
+            .summarize(&reference(&registry.host(), "a/b"))
+            .await
+            .expect("a fresh token is fetched after the 403");
+        assert_eq!(summary.platforms.len(), 1);
+    }
+    assert_eq!(tokens.load(Ordering::SeqCst), 2);
+    let auth: Vec<Option<String>> = registry.seen().into_iter().map(|s| s.authorization).collect();
+    assert_eq!(
+        auth,
+        [
+            None,
+            Some("Bearer t0".into()),
+            Some("Bearer t0".into()),
+            Some("Bearer t1".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn schema1_is_unsupported_with_a_clear_message() {
+    let fake = FakeServer::start(router(|_, _, _| {
+        Response::builder()
+            .status(200)
+            .header("content-type", media_type::DOCKER_SCHEMA1_SIGNED)
+            .body(Body::from(
+                r#"{"schemaVersion":1,"name":"a/b","tag":"old","architecture":"amd64","fsLayers":[]}"#,
+            ))
+            .expect("response")
+    }))
+    .await;
+    let err = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "a/b:old"))
+        .await
+        .expect_err("schema 1");
+    assert_eq!(err.code(), "UNSUPPORTED_MANIFEST");
+    assert!(err.to_string().contains("Docker schema 1 manifests are not supported"), "{err}");
+}
+
+#[tokio::test]
+async fn config_blob_redirect_is_followed_without_credentials() {
+    let config = br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#.to_vec();
+    let config_digest = Digest::sha256(&config);
+    let cdn_config = config.clone();
+    let cdn = FakeServer::start(router(move |_, _, _| cdn_config.clone().into_response())).await;
+    let cdn_url = cdn.url();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
+        "layers": []
+    }))
+    .expect("json");
+    let tokens = FakeServer::start(Router::new().fallback(|| async {
+        axum::Json(json!({"token": "secret-token"}))
+    }))
+    .await;
+    let realm = format!("{}/token", tokens.url());
+    let registry = FakeServer::start(router(move |path, headers, _| {
+        if headers.get("authorization").is_none() {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", format!("Bearer realm=\"{realm}\""))],
+            )
+                .into_response();
+        }
+        if path.contains("/blobs/") {
+            (StatusCode::TEMPORARY_REDIRECT, [("location", format!("{cdn_url}/blob?sig=1"))])
+                .into_response()
+        } else {
+            Response::builder()
+                .status(200)
+                .header("content-type", media_type::OCI_MANIFEST)
+                .body(Body::from(manifest.clone()))
+                .expect("response")
+        }
+    }))
+    .await;
+    let summary = client_for(&[&registry.host()])
+        .summarize(&reference(&registry.host(), "a/b"))
+        .await
+        .expect("redirect followed");
+    assert_eq!(summary.platforms[0].platform.to_string(), "linux/arm64/v8");
+    let cdn_seen = cdn.seen();
+    assert_eq!(cdn_seen.len(), 1);
+    assert_eq!(cdn_seen[0].authorization, None, "the token must not leak to the CDN");
+}
+
+#[tokio::test]
+async fn basic_auth_means_not_public() {
+    let fake = FakeServer::start(router(|_, _, _| {
+        (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Basic realm=\"registry\"")],
+        )
+            .into_response()
+    }))
+    .await;
+    let err = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "private/app"))
+        .await
+        .expect_err("private");
+    assert_eq!(err.code(), "NOT_FOUND");
+    assert_eq!(fake.count(), 1);
+}
+
+#[tokio::test]
+async fn token_server_down_is_an_upstream_error() {
+    let realm = format!("http://127.0.0.1:{}/token", free_port());
+    let fake = FakeServer::start(router(move |_, _, _| {
+        (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", format!("Bearer realm=\"{realm}\",service=\"x\""))],
+        )
+            .into_response()
+    }))
+    .await;
+    let err = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "a/b"))
+        .await
+        .expect_err("token server is down");
+    assert_eq!(err.code(), "UPSTREAM_ERROR");
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+}
