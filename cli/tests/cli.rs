@@ -34,7 +34,12 @@ async fn fixture() -> Fixture {
     let pusher = Pusher::new(&registry.base_url(), None);
     let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
     let single = pusher
-        .image("acme/pi", Some("v6"), Format::Docker, platform("linux", "arm", Some("v6")))
+        .image(
+            "acme/pi",
+            Some("v6"),
+            Format::Docker,
+            platform("linux", "arm", Some("v6")),
+        )
         .await;
     Fixture {
         registry,
@@ -92,8 +97,15 @@ async fn json_document_and_arrays() {
     assert_eq!(arm64["os"], "linux");
     assert_eq!(arm64["architecture"], "arm64");
     assert_eq!(arm64["variant"], "v8");
-    assert!(arm64["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")));
-    assert_eq!(arm64["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert!(
+        arm64["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    assert_eq!(
+        arm64["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
     assert!(arm64["size"].as_u64().is_some_and(|s| s > 0));
     assert_eq!(doc["cache"]["source"], "registry");
     assert_eq!(doc["cache"]["stale"], false);
@@ -109,7 +121,10 @@ async fn json_document_and_arrays() {
     assert_eq!(docs[1]["error"]["code"], "NOT_FOUND");
     assert_eq!(docs[1]["reference"], missing.as_str());
     assert_eq!(docs[2]["error"]["code"], "INVALID_REFERENCE");
-    assert!(docs[2].get("reference").is_none(), "an unparsed reference has no canonical form");
+    assert!(
+        docs[2].get("reference").is_none(),
+        "an unparsed reference has no canonical form"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,17 +132,31 @@ async fn platform_check_exit_codes() {
     let f = fixture().await;
     let index = format!("{}/acme/app:v1", f.registry.host());
     let single = format!("{}/acme/pi:v6", f.registry.host());
-    for spec in ["arm64", "linux/arm64", "linux/arm64/v8", "aarch64", "x86_64", "armhf"] {
+    for spec in [
+        "arm64",
+        "linux/arm64",
+        "linux/arm64/v8",
+        "aarch64",
+        "x86_64",
+        "armhf",
+    ] {
         let out = mquery(&f.registry, &["--platform", spec, &index]);
         assert_eq!(out.status.code(), Some(0), "{spec}: {}", stderr(&out));
     }
     let out = mquery(&f.registry, &["--platform", "windows/amd64", &index]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("does not support windows/amd64"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not support windows/amd64"),
+        "{}",
+        stderr(&out)
+    );
     // every image must support it
     let out = mquery(&f.registry, &["--platform", "linux/arm64", &index, &single]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stdout(&out).contains("linux/arm/v6"), "both answers are still printed");
+    assert!(
+        stdout(&out).contains("linux/arm/v6"),
+        "both answers are still printed"
+    );
     let out = mquery(&f.registry, &["--platform", "linux/arm/v6", &single]);
     assert_eq!(out.status.code(), Some(0));
     // with --json the exit code is the same
@@ -151,7 +180,10 @@ async fn errors_are_sentences_on_stderr() {
     let missing = format!("{}/acme/nope:v1", f.registry.host());
     let out = mquery(&f.registry, &[&missing]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), format!("mquery: image not found or not public: {missing}\n"));
+    assert_eq!(
+        stderr(&out),
+        format!("mquery: image not found or not public: {missing}\n")
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_mquery"))
         .arg("alpine")
@@ -159,8 +191,14 @@ async fn errors_are_sentences_on_stderr() {
         .output()
         .expect("run mquery");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("MQUERY_DOCKER_HUB_MIRROR"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("MQUERY_DOCKER_HUB_MIRROR"),
+        "{}",
+        stderr(&out)
+    );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_mquery")).output().expect("run mquery");
+    let out = Command::new(env!("CARGO_BIN_EXE_mquery"))
+        .output()
+        .expect("run mquery");
     assert_eq!(out.status.code(), Some(1), "usage errors exit 1");
 }

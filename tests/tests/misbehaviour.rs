@@ -81,7 +81,9 @@ async fn digest_mismatch_against_header_and_reference() {
         .await
         .expect_err("body does not match the requested digest");
     match err {
-        Error::DigestMismatch { expected, actual, .. } => {
+        Error::DigestMismatch {
+            expected, actual, ..
+        } => {
             assert_eq!(expected, wrong.as_str());
             assert_eq!(actual, Digest::sha256(&index_body()).as_str());
         }
@@ -113,7 +115,10 @@ async fn oversized_bodies_are_refused() {
         .await
         .expect_err("too large");
     assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(err.to_string().contains("larger than the 16384-byte limit"), "{err}");
+    assert!(
+        err.to_string().contains("larger than the 16384-byte limit"),
+        "{err}"
+    );
 
     // streamed without a length
     let streamed = FakeServer::start(router(|_, _, _| {
@@ -240,7 +245,11 @@ async fn a_registry_that_never_answers_times_out() {
         .await
         .expect_err("no answer");
     assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // the whole lookup has its own deadline too
     let client = Client::new(ClientConfig {
@@ -274,7 +283,10 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
         match (n, authorization) {
             (_, None) => (
                 StatusCode::UNAUTHORIZED,
-                [("www-authenticate", format!("Bearer realm=\"{realm}\",service=\"fake\""))],
+                [(
+                    "www-authenticate",
+                    format!("Bearer realm=\"{realm}\",service=\"fake\""),
+                )],
             )
                 .into_response(),
             // t0 works for the first lookup, then "expires": a bare 403, no challenge
@@ -294,7 +306,11 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
         assert_eq!(summary.platforms.len(), 1);
     }
     assert_eq!(tokens.load(Ordering::SeqCst), 2);
-    let auth: Vec<Option<String>> = registry.seen().into_iter().map(|s| s.authorization).collect();
+    let auth: Vec<Option<String>> = registry
+        .seen()
+        .into_iter()
+        .map(|s| s.authorization)
+        .collect();
     assert_eq!(
         auth,
         [
@@ -323,7 +339,11 @@ async fn schema1_is_unsupported_with_a_clear_message() {
         .await
         .expect_err("schema 1");
     assert_eq!(err.code(), "UNSUPPORTED_MANIFEST");
-    assert!(err.to_string().contains("Docker schema 1 manifests are not supported"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Docker schema 1 manifests are not supported"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -340,9 +360,9 @@ async fn config_blob_redirect_is_followed_without_credentials() {
         "layers": []
     }))
     .expect("json");
-    let tokens = FakeServer::start(Router::new().fallback(|| async {
-        axum::Json(json!({"token": "secret-token"}))
-    }))
+    let tokens = FakeServer::start(
+        Router::new().fallback(|| async { axum::Json(json!({"token": "secret-token"})) }),
+    )
     .await;
     let realm = format!("{}/token", tokens.url());
     let registry = FakeServer::start(router(move |path, headers, _| {
@@ -354,7 +374,10 @@ async fn config_blob_redirect_is_followed_without_credentials() {
                 .into_response();
         }
         if path.contains("/blobs/") {
-            (StatusCode::TEMPORARY_REDIRECT, [("location", format!("{cdn_url}/blob?sig=1"))])
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [("location", format!("{cdn_url}/blob?sig=1"))],
+            )
                 .into_response()
         } else {
             Response::builder()
@@ -372,7 +395,10 @@ async fn config_blob_redirect_is_followed_without_credentials() {
     assert_eq!(summary.platforms[0].platform.to_string(), "linux/arm64/v8");
     let cdn_seen = cdn.seen();
     assert_eq!(cdn_seen.len(), 1);
-    assert_eq!(cdn_seen[0].authorization, None, "the token must not leak to the CDN");
+    assert_eq!(
+        cdn_seen[0].authorization, None,
+        "the token must not leak to the CDN"
+    );
 }
 
 #[tokio::test]
@@ -399,7 +425,10 @@ async fn token_server_down_is_an_upstream_error() {
     let fake = FakeServer::start(router(move |_, _, _| {
         (
             StatusCode::UNAUTHORIZED,
-            [("www-authenticate", format!("Bearer realm=\"{realm}\",service=\"x\""))],
+            [(
+                "www-authenticate",
+                format!("Bearer realm=\"{realm}\",service=\"x\""),
+            )],
         )
             .into_response()
     }))

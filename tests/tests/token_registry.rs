@@ -1,10 +1,10 @@
 //! Lookups against the real registry in `auth: token` mode, with our own token server:
 //! the anonymous Bearer flow, token and challenge reuse, and denied repositories.
 
+use mquery_tests::client_for;
 use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{Pusher, five_platform_index};
 use mquery_tests::token::{TokenServer, TokenStyle};
-use mquery_tests::client_for;
 use registry::Reference;
 
 struct Setup {
@@ -32,7 +32,11 @@ fn reference(s: &Setup, rest: &str) -> Reference {
 }
 
 fn statuses(s: &Setup, mark: usize) -> Vec<u16> {
-    s.registry.served_since(mark).iter().map(|r| r.status).collect()
+    s.registry
+        .served_since(mark)
+        .iter()
+        .map(|r| r.status)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -84,7 +88,10 @@ async fn denied_token_means_not_found() {
         .await
         .expect_err("denied");
     assert_eq!(err.code(), "NOT_FOUND");
-    assert!(err.to_string().starts_with("image not found or not public"), "{err}");
+    assert!(
+        err.to_string().starts_with("image not found or not public"),
+        "{err}"
+    );
     // challenge, token, refused GET: no loop of retries
     assert_eq!(statuses(&s, mark), [401, 401]);
     assert_eq!(s.token.requests(), 1);
