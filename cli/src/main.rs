@@ -132,7 +132,7 @@ async fn lookup(client: &Client, image: &str) -> Outcome {
 
 fn error_report(image: &str, reference: Option<String>, code: &str, message: &str) -> ErrorReport {
     ErrorReport {
-        image: image.to_owned(),
+        image: Some(image.to_owned()),
         reference,
         error: ErrorBody {
             code: code.to_owned(),

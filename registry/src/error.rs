@@ -80,6 +80,31 @@ impl Error {
         }
     }
 
+    /// A sentence safe to show to anyone: for upstream failures it names the registry but
+    /// repeats nothing the registry sent (those details belong in logs).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Upstream { registry, .. } => format!("registry {registry} failed"),
+            Error::InvalidManifest { registry, .. } | Error::TooLarge { registry, .. } => {
+                format!("invalid manifest from {registry}")
+            }
+            Error::UnsupportedManifest {
+                registry,
+                source: ManifestError::Schema1,
+            } => format!(
+                "unsupported manifest from {registry}: {}",
+                ManifestError::Schema1
+            ),
+            Error::UnsupportedManifest { registry, .. } => {
+                format!("unsupported manifest media type from {registry}")
+            }
+            Error::DigestMismatch { reference, .. } => {
+                format!("digest mismatch for {reference}: the registry sent other content")
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// How long the registry asked us to wait, for a rate-limit error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -102,6 +127,13 @@ mod tests {
         assert_eq!(e.to_string(), "registry rate limit, retry after 30s");
         assert_eq!(e.code(), "UPSTREAM_RATE_LIMITED");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+        assert_eq!(e.public_message(), "registry rate limit, retry after 30s");
+        let e = Error::Upstream {
+            registry: "ghcr.io".into(),
+            detail: "HTTP 500: <script>".into(),
+            status: Some(500),
+        };
+        assert_eq!(e.public_message(), "registry ghcr.io failed");
         let e = Error::NotFound {
             reference: "docker.io/library/nope:latest".into(),
         };

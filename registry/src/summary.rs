@@ -120,7 +120,9 @@ impl Report {
 /// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReport {
-    pub image: String,
+    /// The image as given; absent when the request named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     pub error: ErrorBody,

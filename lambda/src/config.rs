@@ -1,0 +1,156 @@
+//! Every environment variable `mquery-lambda` reads, read once at start-up into a typed
+//! struct. A bad value is a start-up error, never a silent fallback.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use registry::ClientConfig;
+use registry::config::{parse_base_url, parse_insecure_registries};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Registry(#[from] registry::config::ConfigError),
+    #[error("MQUERY_LISTEN: {0:?} is not an address such as 127.0.0.1:8080")]
+    Listen(String),
+    #[error("MQUERY_CACHE_TTL: {0:?} is not a number of seconds from 1 to 86400")]
+    CacheTtl(String),
+    #[error("MQUERY_TABLE: {0:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)")]
+    Table(String),
+}
+
+/// The service's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the local server listens (`MQUERY_LISTEN`).
+    pub listen: SocketAddr,
+    /// DynamoDB table of the second cache tier (`MQUERY_TABLE`); `None`: memory only.
+    pub table: Option<String>,
+    /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds).
+    pub cache_ttl: Duration,
+    /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
+    pub client: ClientConfig,
+    /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
+    pub lambda: bool,
+    /// `RUST_LOG` filter (default `info`).
+    pub log_filter: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let listen = match get("MQUERY_LISTEN") {
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::Listen(v))?,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| ConfigError::Listen(DEFAULT_LISTEN.into()))?,
+        };
+        let cache_ttl = match get("MQUERY_CACHE_TTL") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if (1..=86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => return Err(ConfigError::CacheTtl(v)),
+            },
+            None => DEFAULT_CACHE_TTL,
+        };
+        let table = match get("MQUERY_TABLE") {
+            Some(v) if is_table_name(v.trim()) => Some(v.trim().to_owned()),
+            Some(v) => return Err(ConfigError::Table(v)),
+            None => None,
+        };
+        let mut client = ClientConfig::default();
+        if let Some(v) = get("MQUERY_INSECURE_REGISTRIES") {
+            client.insecure_registries =
+                parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &v)?;
+        }
+        if let Some(v) = get("MQUERY_DOCKER_HUB_MIRROR") {
+            client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &v)?);
+        }
+        Ok(Config {
+            listen,
+            table,
+            cache_ttl,
+            client,
+            lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
+            log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn is_table_name(s: &str) -> bool {
+    (3..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_local_and_memory_only() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.table, None);
+        assert_eq!(c.cache_ttl, DEFAULT_CACHE_TTL);
+        assert!(!c.lambda);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(&[
+            ("MQUERY_LISTEN", "127.0.0.1:9999"),
+            ("MQUERY_TABLE", "mquery-cache"),
+            ("MQUERY_CACHE_TTL", "60"),
+            ("MQUERY_INSECURE_REGISTRIES", "127.0.0.1:5000"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ])
+        .expect("valid");
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.table.as_deref(), Some("mquery-cache"));
+        assert_eq!(c.cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.client.insecure_registries, ["127.0.0.1:5000"]);
+        assert!(c.lambda);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert_eq!(
+            config(&[("MQUERY_LISTEN", "localhost")]).err(),
+            Some(ConfigError::Listen("localhost".into()))
+        );
+        assert_eq!(
+            config(&[("MQUERY_CACHE_TTL", "0")]).err(),
+            Some(ConfigError::CacheTtl("0".into()))
+        );
+        assert_eq!(
+            config(&[("MQUERY_CACHE_TTL", "5m")]).err(),
+            Some(ConfigError::CacheTtl("5m".into()))
+        );
+        assert_eq!(
+            config(&[("MQUERY_TABLE", "a b")]).err(),
+            Some(ConfigError::Table("a b".into()))
+        );
+        assert!(matches!(
+            config(&[("MQUERY_DOCKER_HUB_MIRROR", "nope")]),
+            Err(ConfigError::Registry(_))
+        ));
+    }
+}

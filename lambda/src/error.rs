@@ -1,0 +1,156 @@
+//! The service's one error type and the one place that maps errors to HTTP statuses
+//! (DESIGN.md's status table).
+
+use axum::http::StatusCode;
+use registry::{ErrorBody, ErrorReport};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Registry(#[from] registry::Error),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("no such route: {0}")]
+    RouteNotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Registry(e) => e.code(),
+            AppError::InvalidParameter(_) => "INVALID_PARAMETER",
+            AppError::RouteNotFound(_) => "NOT_FOUND",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The status table. Every error response's status comes from here.
+    pub fn status(&self) -> StatusCode {
+        match self.code() {
+            "INVALID_REFERENCE" | "INVALID_PARAMETER" => StatusCode::BAD_REQUEST,
+            "REGISTRY_NOT_ALLOWED" => StatusCode::FORBIDDEN,
+            "NOT_FOUND" => StatusCode::NOT_FOUND,
+            "METHOD_NOT_ALLOWED" => StatusCode::METHOD_NOT_ALLOWED,
+            "UPSTREAM_RATE_LIMITED" => StatusCode::SERVICE_UNAVAILABLE,
+            "UPSTREAM_TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_ERROR" | "INVALID_MANIFEST" | "UNSUPPORTED_MANIFEST" | "DIGEST_MISMATCH" => {
+                StatusCode::BAD_GATEWAY
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told. 5xx answers name the failing registry but repeat nothing it
+    /// sent; the full detail is logged.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Registry(e) => e.public_message(),
+            AppError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Seconds for a `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::Registry(e) => e.retry_after().map(|d| d.as_secs().max(1)),
+            _ => None,
+        }
+    }
+
+    pub fn to_report(&self, image: Option<&str>, reference: Option<&str>) -> ErrorReport {
+        ErrorReport {
+            image: image.map(str::to_owned),
+            reference: reference.map(str::to_owned),
+            error: ErrorBody {
+                code: self.code().to_owned(),
+                message: self.public_message(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn registry_error(code: &str) -> AppError {
+        let registry = "r.io".to_owned();
+        AppError::Registry(match code {
+            "NOT_FOUND" => registry::Error::NotFound {
+                reference: "r.io/a:b".into(),
+            },
+            "UPSTREAM_RATE_LIMITED" => registry::Error::RateLimited {
+                registry,
+                retry_after: Some(Duration::from_secs(30)),
+            },
+            "UPSTREAM_TIMEOUT" => registry::Error::Timeout { registry },
+            "UPSTREAM_ERROR" => registry::Error::Upstream {
+                registry,
+                detail: "secret detail".into(),
+                status: Some(500),
+            },
+            "DIGEST_MISMATCH" => registry::Error::DigestMismatch {
+                reference: "r.io/a:b".into(),
+                expected: "sha256:1".into(),
+                actual: "sha256:2".into(),
+            },
+            "REGISTRY_NOT_ALLOWED" => registry::Error::NotAllowed {
+                host: "10.0.0.1".into(),
+                reason: "private address".into(),
+            },
+            _ => registry::Error::InvalidReference {
+                input: "A".into(),
+                source: registry::reference::ParseError::NameContainsUppercase,
+            },
+        })
+    }
+
+    #[test]
+    fn status_table() {
+        let cases = [
+            ("INVALID_REFERENCE", 400),
+            ("NOT_FOUND", 404),
+            ("REGISTRY_NOT_ALLOWED", 403),
+            ("UPSTREAM_RATE_LIMITED", 503),
+            ("UPSTREAM_TIMEOUT", 504),
+            ("UPSTREAM_ERROR", 502),
+            ("DIGEST_MISMATCH", 502),
+        ];
+        for (code, status) in cases {
+            let e = registry_error(code);
+            assert_eq!(e.code(), code);
+            assert_eq!(e.status().as_u16(), status, "{code}");
+        }
+        assert_eq!(AppError::InvalidParameter("x".into()).status(), 400);
+        assert_eq!(AppError::RouteNotFound("/x".into()).status(), 404);
+        assert_eq!(AppError::Internal("boom".into()).status(), 500);
+    }
+
+    #[test]
+    fn server_errors_do_not_leak_detail() {
+        let e = registry_error("UPSTREAM_ERROR");
+        assert_eq!(e.public_message(), "registry r.io failed");
+        assert!(
+            !e.to_report(Some("x"), None)
+                .error
+                .message
+                .contains("secret")
+        );
+        assert_eq!(
+            AppError::Internal("stack".into()).public_message(),
+            "internal error"
+        );
+        assert_eq!(
+            registry_error("UPSTREAM_RATE_LIMITED").retry_after_secs(),
+            Some(30)
+        );
+    }
+}

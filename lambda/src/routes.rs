@@ -1,0 +1,506 @@
+//! The HTTP interface: routes, content negotiation, caching headers and error responses.
+//! `app(state)` is the whole service; Lambda and the local server both run it unchanged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lambda_http::request::RequestContext;
+use lambda_http::tower::Layer as _;
+use tracing::Instrument as _;
+
+use crate::error::AppError;
+use crate::inspect::{Answer, Failure, Inspector, parse_image};
+use crate::render::badge::Badge;
+use crate::render::html::{self, Outcome};
+use crate::render::mquery;
+
+/// Shared state of every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inspector: Inspector,
+}
+
+impl AppState {
+    pub fn new(inspector: Inspector) -> AppState {
+        AppState { inspector }
+    }
+}
+
+/// The service. Tests call `app(state).oneshot(request)` without a socket.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/", get(page))
+        .route("/v1/inspect", get(inspect))
+        .route("/mquery", get(mquery_compat))
+        .route("/v1/badge", get(badge))
+        .route("/v1/shields", get(shields))
+        .route("/healthz", get(healthz))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    // The stage prefix must go before routing, so this wraps the whole router.
+    Router::new()
+        .fallback_service(middleware::map_request(strip_stage).layer(routes))
+        .layer(middleware::from_fn(common))
+}
+
+/// The formats an answer is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Json,
+    Text,
+    Html,
+    Mquery,
+    Svg,
+    Shields,
+}
+
+impl Kind {
+    fn content_type(self) -> &'static str {
+        match self {
+            Kind::Json | Kind::Mquery | Kind::Shields => "application/json",
+            Kind::Text => "text/plain; charset=utf-8",
+            Kind::Html => "text/html; charset=utf-8",
+            Kind::Svg => "image/svg+xml",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Kind::Json => "json",
+            Kind::Text => "text",
+            Kind::Html => "html",
+            Kind::Mquery => "mquery",
+            Kind::Svg => "svg",
+            Kind::Shields => "shields",
+        }
+    }
+
+    fn is_badge(self) -> bool {
+        matches!(self, Kind::Svg | Kind::Shields)
+    }
+}
+
+/// Cache-Control for an answer: immutable for digest references; short for tags; badges a
+/// little longer, as GitHub's image proxy and shields.io expect, and revalidated by ETag.
+fn cache_control(answer: &Answer, kind: Kind) -> &'static str {
+    if answer.pinned() && !answer.stale {
+        "public, max-age=31536000, immutable"
+    } else if kind.is_badge() {
+        "public, max-age=300, s-maxage=300, stale-while-revalidate=86400"
+    } else {
+        "public, max-age=60"
+    }
+}
+
+/// A weak ETag from the manifest digest and the format: the same digest in the same format
+/// is the same answer, whatever the cache metadata says.
+fn etag(answer: &Answer, kind: Kind) -> String {
+    let digest = &answer.summary.digest;
+    let hex = digest.split_once(':').map_or(digest.as_str(), |(_, h)| h);
+    format!("W/\"{hex}.{}\"", kind.tag())
+}
+
+fn not_modified(request: &HeaderMap, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let ours = strip(etag);
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || strip(t) == ours)
+}
+
+#[derive(Debug, Default)]
+struct Params {
+    image: Option<String>,
+    format: Option<String>,
+}
+
+fn params(query: Option<String>) -> Params {
+    let mut p = Params::default();
+    if let Some(query) = query {
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "image" if p.image.is_none() => p.image = Some(value.into_owned()),
+                "format" if p.format.is_none() => p.format = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+    }
+    p
+}
+
+async fn lookup(state: &AppState, image: Option<&str>) -> Result<(String, Answer), Failure> {
+    let (image, reference) = parse_image(image)?;
+    let answer = state.inspector.inspect(&image, &reference).await?;
+    Ok((image, answer))
+}
+
+fn respond(
+    request: &HeaderMap,
+    answer: &Answer,
+    kind: Kind,
+    body: impl FnOnce() -> Vec<u8>,
+) -> Response {
+    let etag = etag(answer, kind);
+    let mut response = if not_modified(request, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(body()));
+        set(&mut r, header::CONTENT_TYPE, kind.content_type());
+        r
+    };
+    set(&mut response, header::ETAG, &etag);
+    set(
+        &mut response,
+        header::CACHE_CONTROL,
+        cache_control(answer, kind),
+    );
+    let source = format!(
+        "{}{}",
+        source_name(answer),
+        if answer.stale { ", stale" } else { "" }
+    );
+    set(&mut response, "x-cache", &source);
+    response
+}
+
+fn source_name(answer: &Answer) -> &'static str {
+    match answer.source {
+        registry::Source::Memory => "memory",
+        registry::Source::Dynamodb => "dynamodb",
+        registry::Source::Registry => "registry",
+    }
+}
+
+fn set(response: &mut Response, name: impl header::IntoHeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+/// The error response of a failed request, in the format the route speaks.
+fn failure(failure: Failure, kind: Kind) -> Response {
+    let error = &failure.error;
+    let status = error.status();
+    if status.is_server_error() {
+        tracing::error!(code = error.code(), detail = %error, image = failure.image.as_deref(), "request failed");
+    } else {
+        tracing::debug!(code = error.code(), detail = %error, "request refused");
+    }
+    let report = error.to_report(failure.image.as_deref(), failure.reference.as_deref());
+    let (status, body) = match kind {
+        Kind::Json => (status, serde_json::to_vec(&report).unwrap_or_default()),
+        Kind::Text => (
+            status,
+            format!("error: {}\n", report.error.message).into_bytes(),
+        ),
+        Kind::Html => (
+            status,
+            html::page(failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
+        ),
+        Kind::Mquery => (status, mquery::error(&report.error.message)),
+        // a README never shows a broken image: badges answer 200 with an error badge
+        Kind::Svg => (
+            StatusCode::OK,
+            Badge::for_error(error.code()).svg().into_bytes(),
+        ),
+        Kind::Shields => (
+            StatusCode::OK,
+            Badge::for_error(error.code()).shields_json(),
+        ),
+    };
+    let mut response = (status, body).into_response();
+    set(&mut response, header::CONTENT_TYPE, kind.content_type());
+    let cache = if kind.is_badge() {
+        "no-cache, max-age=0"
+    } else {
+        "no-store"
+    };
+    set(&mut response, header::CACHE_CONTROL, cache);
+    if let Some(secs) = error.retry_after_secs().filter(|_| !kind.is_badge()) {
+        set(&mut response, header::RETRY_AFTER, &secs.to_string());
+    }
+    response
+}
+
+/// Whether the client prefers text/plain over JSON (`Accept: text/plain`).
+fn wants_text(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|range| range.split(';').next().unwrap_or("").trim())
+        .find(|media| *media == "text/plain" || *media == "application/json")
+        == Some("text/plain")
+}
+
+async fn inspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = params(query);
+    let kind = match p.format.as_deref() {
+        Some("text") => Kind::Text,
+        Some("json") => Kind::Json,
+        None if wants_text(&headers) => Kind::Text,
+        None => Kind::Json,
+        Some(other) => {
+            let error = AppError::InvalidParameter(format!(
+                "format must be json or text, not {:?}",
+                crate::render::clip(other, 20)
+            ));
+            return failure(Failure::new(p.image.as_deref(), None, error), Kind::Json);
+        }
+    };
+    let mut response = match lookup(&state, p.image.as_deref()).await {
+        Ok((image, answer)) => respond(&headers, &answer, kind, || {
+            let report = answer.report(&image);
+            match kind {
+                Kind::Text => report.to_text().into_bytes(),
+                _ => serde_json::to_vec(&report).unwrap_or_default(),
+            }
+        }),
+        Err(f) => failure(f, kind),
+    };
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = params(query);
+    if p.image.as_deref().map(str::trim).is_none_or(str::is_empty) {
+        let mut response = html::page(None, &Outcome::Nothing).into_response();
+        set(
+            &mut response,
+            header::CONTENT_TYPE,
+            Kind::Html.content_type(),
+        );
+        set(&mut response, header::CACHE_CONTROL, "public, max-age=3600");
+        return response;
+    }
+    match lookup(&state, p.image.as_deref()).await {
+        Ok((image, answer)) => respond(&headers, &answer, Kind::Html, || {
+            let report = answer.report(&image);
+            html::page(Some(&image), &Outcome::Answer(&report)).into_bytes()
+        }),
+        Err(f) => failure(f, Kind::Html),
+    }
+}
+
+async fn mquery_compat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = params(query);
+    match lookup(&state, p.image.as_deref()).await {
+        Ok((image, answer)) => respond(&headers, &answer, Kind::Mquery, || {
+            mquery::answer(&answer, &image)
+        }),
+        Err(f) => failure(f, Kind::Mquery),
+    }
+}
+
+async fn badge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = params(query);
+    match lookup(&state, p.image.as_deref()).await {
+        Ok((_, answer)) => respond(&headers, &answer, Kind::Svg, || {
+            Badge::for_summary(&answer.summary).svg().into_bytes()
+        }),
+        Err(f) => failure(f, Kind::Svg),
+    }
+}
+
+async fn shields(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = params(query);
+    match lookup(&state, p.image.as_deref()).await {
+        Ok((_, answer)) => respond(&headers, &answer, Kind::Shields, || {
+            Badge::for_summary(&answer.summary).shields_json()
+        }),
+        Err(f) => failure(f, Kind::Shields),
+    }
+}
+
+async fn healthz() -> Response {
+    let mut response = r#"{"status":"ok"}"#.into_response();
+    set(&mut response, header::CONTENT_TYPE, "application/json");
+    set(&mut response, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+async fn route_not_found(uri: Uri) -> Response {
+    let path = crate::render::clip(uri.path(), 100);
+    failure(
+        Failure::new(None, None, AppError::RouteNotFound(path)),
+        Kind::Json,
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = failure(
+        Failure::new(None, None, AppError::MethodNotAllowed),
+        Kind::Json,
+    );
+    set(&mut response, header::ALLOW, "GET, HEAD");
+    response
+}
+
+/// API Gateway puts a named stage in front of the path (`/prod/v1/inspect`); routes are
+/// written without it.
+async fn strip_stage(mut request: Request) -> Request {
+    let stage = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+        _ => None,
+    };
+    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
+        return request;
+    };
+    let path = request.uri().path();
+    let Some(rest) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(stage.as_str()))
+    else {
+        return request;
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return request;
+    }
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let new = match request.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    if let Ok(uri) = new.parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A request id for logs: Lambda's own when there is one, else process-unique.
+fn request_id(request: &Request) -> String {
+    use lambda_http::RequestExt as _;
+    if let Some(context) = request.lambda_context_ref() {
+        return context.request_id.clone();
+    }
+    if let Some(Some(id)) = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(c)) => Some(c.request_id.clone()),
+        Some(RequestContext::ApiGatewayV2(c)) => Some(c.request_id.clone()),
+        _ => None,
+    } {
+        return id;
+    }
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "{start:x}-{}",
+        REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Headers every response carries (CORS, request id) and one log line per request.
+async fn common(request: Request, next: Next) -> Response {
+    let id = request_id(&request);
+    let span = tracing::info_span!("request", request_id = %id);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path = %path,
+            status = response.status().as_u16(),
+            cache = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            micros = started.elapsed().as_micros() as u64,
+            "served"
+        );
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_text(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/plain"));
+        assert!(wants_text(&h));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/plain;q=0.5"),
+        );
+        assert!(!wants_text(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert!(!wants_text(&h));
+    }
+
+    #[test]
+    fn if_none_match_is_weak_and_listed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", W/\"abc.json\""),
+        );
+        assert!(not_modified(&h, "W/\"abc.json\""));
+        assert!(!not_modified(&h, "W/\"abc.text\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(not_modified(&h, "W/\"anything\""));
+    }
+
+    #[test]
+    fn query_parameters_decode() {
+        let p = params(Some(
+            "image=ghcr.io%2Forg%2Fapp%3Av1%40sha256%3Aabc&format=text&image=second".into(),
+        ));
+        assert_eq!(p.image.as_deref(), Some("ghcr.io/org/app:v1@sha256:abc"));
+        assert_eq!(p.format.as_deref(), Some("text"));
+        let p = params(Some("image=a+b".into()));
+        assert_eq!(p.image.as_deref(), Some("a b"));
+    }
+}
