@@ -1,12 +1,16 @@
 //! Every environment variable the `mquery` command reads, read once into a typed struct.
 
 use registry::ClientConfig;
+use registry::client::Url;
 use registry::config::{ConfigError, parse_base_url, parse_insecure_registries};
 
 /// The command's settings from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub client: ClientConfig,
+    /// Base URL of a deployed mquery service (`MQUERY_ENDPOINT`); `None`: ask registries
+    /// directly.
+    pub endpoint: Option<Url>,
     /// `RUST_LOG`-style filter for diagnostics on stderr (default `warn`).
     pub log_filter: String,
 }
@@ -26,8 +30,13 @@ impl Config {
         if let Some(value) = lookup("MQUERY_DOCKER_HUB_MIRROR").filter(|v| !v.trim().is_empty()) {
             client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &value)?);
         }
+        let endpoint = match lookup("MQUERY_ENDPOINT").filter(|v| !v.trim().is_empty()) {
+            Some(value) => Some(parse_base_url("MQUERY_ENDPOINT", &value)?),
+            None => None,
+        };
         Ok(Config {
             client,
+            endpoint,
             log_filter: lookup("RUST_LOG").unwrap_or_else(|| "warn".to_owned()),
         })
     }
@@ -47,6 +56,9 @@ mod tests {
         let config = Config::from_lookup(|name| match name {
             "MQUERY_INSECURE_REGISTRIES" => Some("127.0.0.1:5000".into()),
             "MQUERY_DOCKER_HUB_MIRROR" => Some("http://127.0.0.1:5001".into()),
+            "MQUERY_ENDPOINT" => {
+                Some("https://abc.execute-api.eu-west-1.amazonaws.com/prod".into())
+            }
             _ => None,
         })
         .expect("valid");
@@ -54,6 +66,10 @@ mod tests {
         assert_eq!(
             config.client.docker_hub_mirror.map(|u| u.to_string()),
             Some("http://127.0.0.1:5001/".into())
+        );
+        assert_eq!(
+            config.endpoint.map(|u| u.to_string()),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com/prod".into())
         );
     }
 

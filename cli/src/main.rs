@@ -23,7 +23,7 @@ const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
     version,
     about = "Is a container image multi-platform, and which platforms does it support?",
     after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform.\n\
-                  Environment: MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
+                  Environment: MQUERY_ENDPOINT, MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
 )]
 struct Args {
     /// Print the v1 JSON document (an array when several images are given).
@@ -33,6 +33,9 @@ struct Args {
     /// such as arm64, x86_64 or armhf (matched as containerd matches).
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// Ask the mquery service at URL instead of the registries (default: MQUERY_ENDPOINT).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
     /// Image references: alpine, golang:1.22, ghcr.io/org/app:v1, name@sha256:...
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
@@ -71,11 +74,24 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    let client = match Client::new(config.client) {
-        Ok(client) => client,
-        Err(e) => return fail(&e.to_string()),
+    let endpoint = match args.endpoint.as_deref() {
+        Some(url) => match registry::config::parse_base_url("--endpoint", url) {
+            Ok(url) => Some(url),
+            Err(e) => return fail(&e.to_string()),
+        },
+        None => config.endpoint,
     };
-    let outcomes = runtime.block_on(lookup_all(&client, &args.images));
+    let backend = match endpoint {
+        Some(base) => match Service::new(base, &config.client) {
+            Ok(service) => Backend::Service(service),
+            Err(e) => return fail(&e),
+        },
+        None => match Client::new(config.client) {
+            Ok(client) => Backend::Direct(client),
+            Err(e) => return fail(&e.to_string()),
+        },
+    };
+    let outcomes = runtime.block_on(lookup_all(&backend, &args.images));
     ExitCode::from(print(&outcomes, args.json, platform.as_ref()))
 }
 
@@ -86,13 +102,83 @@ fn fail(message: &str) -> ExitCode {
 
 type Outcome = Result<Report, ErrorReport>;
 
+/// Where answers come from: the registries themselves, or a deployed mquery service.
+#[derive(Debug, Clone)]
+enum Backend {
+    Direct(Client),
+    Service(Service),
+}
+
+/// A deployed mquery service, asked through `/v1/inspect`.
+#[derive(Debug, Clone)]
+struct Service {
+    http: reqwest::Client,
+    inspect: reqwest::Url,
+}
+
+impl Service {
+    fn new(base: reqwest::Url, client: &registry::ClientConfig) -> Result<Service, String> {
+        let inspect = reqwest::Url::parse(&format!(
+            "{}/v1/inspect",
+            base.as_str().trim_end_matches('/')
+        ))
+        .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
+        let http = reqwest::Client::builder()
+            .user_agent(client.user_agent.clone())
+            .connect_timeout(client.connect_timeout)
+            // the service has its own registry deadline; leave it room to answer
+            .timeout(client.lookup_timeout + std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Service { http, inspect })
+    }
+
+    async fn lookup(&self, image: &str, reference: &Reference) -> Outcome {
+        let mut url = self.inspect.clone();
+        url.query_pairs_mut().append_pair("image", image);
+        let canonical = Some(reference.canonical());
+        let unreachable = |detail: String| {
+            error_report(
+                image,
+                canonical.clone(),
+                "UPSTREAM_ERROR",
+                &format!(
+                    "mquery service at {} failed: {detail}",
+                    self.inspect.origin().ascii_serialization()
+                ),
+            )
+        };
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unreachable(e.without_url().to_string()))?;
+        if status.is_success() {
+            serde_json::from_slice::<Report>(&body)
+                .map_err(|e| unreachable(format!("unexpected answer: {e}")))
+        } else {
+            match serde_json::from_slice::<ErrorReport>(&body) {
+                Ok(error) => Err(error),
+                Err(_) => Err(unreachable(format!("HTTP {}", status.as_u16()))),
+            }
+        }
+    }
+}
+
 /// Looks all images up concurrently; answers come back in the order given.
-async fn lookup_all(client: &Client, images: &[String]) -> Vec<Outcome> {
+async fn lookup_all(backend: &Backend, images: &[String]) -> Vec<Outcome> {
     let mut tasks = JoinSet::new();
     for (i, image) in images.iter().enumerate() {
-        let client = client.clone();
+        let backend = backend.clone();
         let image = image.clone();
-        tasks.spawn(async move { (i, lookup(&client, &image).await) });
+        tasks.spawn(async move { (i, lookup(&backend, &image).await) });
     }
     let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
@@ -110,7 +196,7 @@ async fn lookup_all(client: &Client, images: &[String]) -> Vec<Outcome> {
         .collect()
 }
 
-async fn lookup(client: &Client, image: &str) -> Outcome {
+async fn lookup(backend: &Backend, image: &str) -> Outcome {
     let reference = Reference::parse(image).map_err(|source| {
         let e = registry::Error::InvalidReference {
             input: image.to_owned(),
@@ -118,6 +204,10 @@ async fn lookup(client: &Client, image: &str) -> Outcome {
         };
         error_report(image, None, e.code(), &e.to_string())
     })?;
+    let client = match backend {
+        Backend::Direct(client) => client,
+        Backend::Service(service) => return service.lookup(image, &reference).await,
+    };
     let summary = client
         .summarize(&reference)
         .await

@@ -202,3 +202,86 @@ async fn errors_are_sentences_on_stderr() {
         .expect("run mquery");
     assert_eq!(out.status.code(), Some(1), "usage errors exit 1");
 }
+
+/// `--endpoint` asks the service (here the real router on a real socket) and prints exactly
+/// what direct mode prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_mode_prints_what_direct_mode_prints() {
+    let f = fixture().await;
+    let host = f.registry.host();
+    let config = service::config::Config::from_lookup(|name| {
+        (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone())
+    })
+    .expect("config");
+    let app = service::app(service::server::state(&config).expect("state"));
+    let (listener, addr) = mquery_tests::bind_loopback().await;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let endpoint = format!("http://{addr}");
+
+    let index = format!("{}/acme/app:v1", f.registry.host());
+    let single = format!("{}/acme/pi:v6", f.registry.host());
+    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let run = |args: Vec<String>, via_service: bool| {
+        let registry_host = f.registry.host();
+        let endpoint = endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_mquery"));
+            command
+                .args(&args)
+                .env("MQUERY_INSECURE_REGISTRIES", registry_host)
+                .env_remove("MQUERY_ENDPOINT");
+            if via_service {
+                command.env("MQUERY_ENDPOINT", endpoint);
+            }
+            command.output().expect("run mquery")
+        })
+    };
+    let args = vec![index.clone(), single.clone()];
+    let direct = run(args.clone(), false).await.expect("join");
+    let served = run(args, true).await.expect("join");
+    assert_eq!(direct.status.code(), Some(0));
+    assert_eq!(served.status.code(), Some(0), "{}", stderr(&served));
+    assert_eq!(stdout(&served), stdout(&direct));
+
+    // --endpoint on the command line, --platform and errors behave the same way
+    let flag = vec![
+        "--endpoint".to_owned(),
+        endpoint.clone(),
+        "--platform".to_owned(),
+        "linux/arm64".to_owned(),
+        single.clone(),
+    ];
+    let out = run(flag, false).await.expect("join");
+    assert_eq!(out.status.code(), Some(3));
+    let out = run(vec![missing.clone()], true).await.expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("mquery: image not found or not public: {missing}\n")
+    );
+
+    // JSON documents agree but for the cache metadata
+    let direct = run(vec!["--json".into(), index.clone()], false)
+        .await
+        .expect("join");
+    let served = run(vec!["--json".into(), index], true).await.expect("join");
+    let mut a: serde_json::Value = serde_json::from_str(&stdout(&direct)).expect("JSON");
+    let mut b: serde_json::Value = serde_json::from_str(&stdout(&served)).expect("JSON");
+    a["cache"] = serde_json::Value::Null;
+    b["cache"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+
+    // a service that is not there is a clear error
+    let dead = format!("http://127.0.0.1:{}", mquery_tests::free_port());
+    let out = run(vec!["--endpoint".into(), dead, single], false)
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("mquery service at"),
+        "{}",
+        stderr(&out)
+    );
+}
