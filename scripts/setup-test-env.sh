@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, idempotently: each step checks first and installs only
 # what is missing, so a second run changes nothing.
-#   - docker-registry (Debian): the real CNCF distribution registry the tests start
+#   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests)
+#   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
+#   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -10,10 +13,28 @@ as_root() {
 
 apt_packages=()
 [ -x /usr/bin/docker-registry ] || apt_packages+=(docker-registry)
-
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "setup: installing ${apt_packages[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q
   as_root apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
+fi
+
+venv=.cache/venv
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv"
+  python3 -m venv "$venv"
+fi
+if ! cmp -s scripts/requirements-ci.txt "$stamp"; then
+  echo "setup: installing Python tools into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-ci.txt
+  cp scripts/requirements-ci.txt "$stamp"
+fi
+
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: adding the aarch64-unknown-linux-gnu target"
+  rustup target add aarch64-unknown-linux-gnu
 fi

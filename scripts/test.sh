@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Testing"; CI runs exactly this through .ci/run).
-# Installs what is missing, then: format check, clippy with warnings as errors, the suite.
+# Installs what is missing, then: format check, clippy with warnings as errors, the suite,
+# the SAM template checks and the arm64 Lambda build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+echo "== template.yaml"
+scripts/validate-template.sh
+echo "== arm64 Lambda build"
+scripts/build-lambda.sh arm64

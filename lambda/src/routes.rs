@@ -206,7 +206,7 @@ fn failure(failure: Failure, kind: Kind) -> Response {
         ),
         Kind::Html => (
             status,
-            html::page(failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
+            html::page("", failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
         ),
         Kind::Mquery => (status, mquery::error(&report.error.message)),
         // a README never shows a broken image: badges answer 200 with an error badge
@@ -287,7 +287,7 @@ async fn page(
 ) -> Response {
     let p = params(query);
     if p.image.as_deref().map(str::trim).is_none_or(str::is_empty) {
-        let mut response = html::page(None, &Outcome::Nothing).into_response();
+        let mut response = html::page("", None, &Outcome::Nothing).into_response();
         set(
             &mut response,
             header::CONTENT_TYPE,
@@ -299,10 +299,40 @@ async fn page(
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => respond(&headers, &answer, Kind::Html, || {
             let report = answer.report(&image);
-            html::page(Some(&image), &Outcome::Answer(&report)).into_bytes()
+            html::page(
+                &public_origin(&headers),
+                Some(&image),
+                &Outcome::Answer(&report),
+            )
+            .into_bytes()
         }),
         Err(f) => failure(f, Kind::Html),
     }
+}
+
+/// `scheme://host` as the client reached us (API Gateway sets `X-Forwarded-Proto`); empty
+/// when the Host header is missing or odd, so links stay relative.
+fn public_origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let valid = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if !valid {
+        return String::new();
+    }
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 async fn mquery_compat(

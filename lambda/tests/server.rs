@@ -1,70 +1,15 @@
 //! The real `mquery-lambda` binary as a local server on a free port, against the real
 //! registry: start-up, answers over a socket, configuration errors, graceful shutdown.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{Pusher, five_platform_index};
-use mquery_tests::free_port;
+use mquery_tests::process::ServiceProcess;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(envs: &[(&str, String)]) -> Server {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mquery-lambda"));
-        command
-            .env_clear()
-            .env("MQUERY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let child = command.spawn().expect("start mquery-lambda");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("mquery-lambda did not listen on {port}");
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "no exit within 10s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_mquery-lambda"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,11 +17,12 @@ async fn serves_then_shuts_down_gracefully() {
     let registry = Distribution::start_open();
     let pusher = Pusher::new(&registry.base_url(), None);
     let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let server = Server::start(&[("MQUERY_INSECURE_REGISTRIES", registry.host())]);
+    let server =
+        ServiceProcess::start(binary(), &[("MQUERY_INSECURE_REGISTRIES", registry.host())]);
     let http = reqwest::Client::new();
 
     let health = http
-        .get(format!("{}/healthz", server.base))
+        .get(format!("{}/healthz", server.base_url()))
         .send()
         .await
         .expect("healthz");
@@ -84,7 +30,7 @@ async fn serves_then_shuts_down_gracefully() {
 
     let image = format!("{}/acme/app:v1", registry.host());
     let response = http
-        .get(format!("{}/v1/inspect", server.base))
+        .get(format!("{}/v1/inspect", server.base_url()))
         .query(&[("image", &image)])
         .send()
         .await

@@ -7,14 +7,18 @@
 //!   or with `auth: token`, and counts the requests it serves from its access log.
 //! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies.
 //! - [`fixtures`]: pushes images and indexes over the registry HTTP API.
+//! - [`process`]: the `mquery-lambda` binary as a local server on a free port.
+//! - [`browser`]: headless Chromium driven over WebDriver, for what a person sees.
 //! - [`fake`]: an in-process registry that misbehaves on purpose, and a server that never
 //!   answers.
 //!
 //! Nothing here reaches beyond 127.0.0.1.
 
+pub mod browser;
 pub mod distribution;
 pub mod fake;
 pub mod fixtures;
+pub mod process;
 pub mod token;
 
 use std::net::{SocketAddr, TcpListener};

@@ -62,7 +62,24 @@ fn query_value(s: &str) -> String {
     out
 }
 
-pub fn page(image: Option<&str>, outcome: &Outcome<'_>) -> String {
+/// `1.2 KiB`
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The page. `base` is the service's public origin (`https://host`), for copyable badge URLs.
+pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
     let value = image.map(escape).unwrap_or_default();
     let title = match image {
         Some(image) => format!("{} · mquery", escape(&clip(image, 80))),
@@ -86,7 +103,7 @@ pub fn page(image: Option<&str>, outcome: &Outcome<'_>) -> String {
     );
     match outcome {
         Outcome::Nothing => {}
-        Outcome::Answer(report) => answer(&mut html, report),
+        Outcome::Answer(report) => answer(&mut html, base, report),
         Outcome::Error(error) => {
             let _ = write!(
                 html,
@@ -105,7 +122,7 @@ pub fn page(image: Option<&str>, outcome: &Outcome<'_>) -> String {
     html
 }
 
-fn answer(html: &mut String, report: &Report) {
+fn answer(html: &mut String, base: &str, report: &Report) {
     let s = &report.summary;
     let (class, verdict) = if s.is_list {
         ("yes", "Multi-platform")
@@ -134,20 +151,29 @@ fn answer(html: &mut String, report: &Report) {
     }
     html.push_str("</dl>");
     if !s.platforms.is_empty() {
+        let versions = s.platforms.iter().any(|p| p.platform.os_version.is_some());
         let _ = write!(
             html,
-            r#"<table><thead><tr><th>Platform ({count})</th><th>OS version</th><th>Manifest</th><th>Size</th></tr></thead><tbody>"#,
-            count = s.platforms.len()
+            r#"<table><thead><tr><th>Platform ({count})</th>{version_head}<th>Manifest</th><th>Size</th></tr></thead><tbody>"#,
+            count = s.platforms.len(),
+            version_head = if versions { "<th>OS version</th>" } else { "" },
         );
         for p in &s.platforms {
+            let version = if versions {
+                format!(
+                    r#"<td class="mono">{}</td>"#,
+                    escape(&clip(p.platform.os_version.as_deref().unwrap_or(""), 40))
+                )
+            } else {
+                String::new()
+            };
             let _ = write!(
                 html,
-                r#"<tr><td class="platform">{platform}</td><td class="mono">{version}</td><td class="mono" title="{digest}">{short}</td><td>{size}</td></tr>"#,
+                r#"<tr><td class="platform">{platform}</td>{version}<td class="mono" title="{digest}">{short}</td><td>{size}</td></tr>"#,
                 platform = escape(&clip(&p.platform.to_string(), 80)),
-                version = escape(&clip(p.platform.os_version.as_deref().unwrap_or(""), 40)),
                 digest = escape(&clip(&p.digest, 140)),
                 short = escape(&clip(&p.digest, 19)),
-                size = p.size,
+                size = human_size(p.size),
             );
         }
         html.push_str("</tbody></table>");
@@ -162,8 +188,9 @@ fn answer(html: &mut String, report: &Report) {
     let _ = write!(
         html,
         r#"<p class="links"><a href="/v1/inspect?image={q}">JSON</a><a href="/v1/inspect?image={q}&amp;format=text">Text</a><a href="/v1/badge?image={q}">Badge</a><a href="/v1/shields?image={q}">shields.io JSON</a></p>
-<p class="note">Badge for a README:</p><pre>![platforms](/v1/badge?image={q})</pre>
+<p class="note">Badge for a README: <img src="/v1/badge?image={q}" alt="platforms badge" height="20" style="vertical-align:middle"></p><pre>![platforms]({base}/v1/badge?image={q})</pre>
 <p class="note">Fetched {fetched}{stale}.</p></section>"#,
+        base = escape(base),
         fetched = escape(&report.cache.fetched_at),
         stale = if report.cache.stale {
             " (stale: the registry did not answer)"
@@ -212,16 +239,32 @@ mod tests {
     #[test]
     fn registry_strings_render_as_text() {
         let report = hostile_report();
-        let html = page(Some(&report.image), &Outcome::Answer(&report));
+        let html = page(
+            "https://mquery.example",
+            Some(&report.image),
+            &Outcome::Answer(&report),
+        );
         assert!(!html.contains("<script>"), "{html}");
-        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<img src=x"), "{html}");
+        assert_eq!(
+            html.matches("<img").count(),
+            1,
+            "only the badge preview is an image"
+        );
         assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
         assert!(html.contains("image=evil%3Cscript%3Ealert%281%29%3C%2Fscript%3E"));
     }
 
     #[test]
+    fn sizes_read_like_sizes() {
+        assert_eq!(human_size(400), "400 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 << 20), "5.0 MiB");
+    }
+
+    #[test]
     fn form_only_without_image() {
-        let html = page(None, &Outcome::Nothing);
+        let html = page("", None, &Outcome::Nothing);
         assert!(html.contains("<form"));
         assert!(!html.contains("id=\"result\""));
     }

@@ -1,0 +1,78 @@
+//! A service binary (`mquery-lambda`) started as a child process on a free loopback port.
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+/// A running `mquery-lambda` local server. Killed on drop.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: Child,
+    port: u16,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with a clean environment plus `envs`, listening on a free port, and
+    /// waits until it accepts connections.
+    pub fn start(binary: &Path, envs: &[(&str, String)]) -> ServiceProcess {
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("MQUERY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start the service binary");
+        let mut service = ServiceProcess { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = service.child.try_wait() {
+                panic!("the service exited at start-up with {status}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return service;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the service did not listen on {port} within 10s");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the service") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 10s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
