@@ -213,7 +213,7 @@ async fn endpoint_mode_prints_what_direct_mode_prints() {
         (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone())
     })
     .expect("config");
-    let app = service::app(service::server::state(&config).expect("state"));
+    let app = service::app(service::server::state(&config).await.expect("state"));
     let (listener, addr) = mquery_tests::bind_loopback().await;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

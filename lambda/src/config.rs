@@ -29,6 +29,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// DynamoDB table of the second cache tier (`MQUERY_TABLE`); `None`: memory only.
     pub table: Option<String>,
+    /// DynamoDB endpoint instead of AWS's (`AWS_ENDPOINT_URL_DYNAMODB`, e.g. DynamoDB Local).
+    pub dynamodb_endpoint: Option<String>,
     /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds).
     pub cache_ttl: Duration,
     /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
@@ -73,9 +75,19 @@ impl Config {
         if let Some(v) = get("MQUERY_DOCKER_HUB_MIRROR") {
             client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &v)?);
         }
+        let dynamodb_endpoint = match get("AWS_ENDPOINT_URL_DYNAMODB") {
+            Some(v) => Some(
+                parse_base_url("AWS_ENDPOINT_URL_DYNAMODB", &v)?
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Config {
             listen,
             table,
+            dynamodb_endpoint,
             cache_ttl,
             client,
             lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),

@@ -1,10 +1,11 @@
 //! Turning a user's `image` parameter into an answer: validation, then the lookup.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use cache::{Cached, Clock, Loaded, Tier, Tiered};
 use registry::summary::rfc3339;
-use registry::{CacheInfo, Client, Reference, Report, Source, Summary};
+use registry::{CacheInfo, Client, Digest, Reference, Report, Source, Summary};
 
 use crate::error::AppError;
 
@@ -18,7 +19,7 @@ pub struct Answer {
     pub summary: Arc<Summary>,
     pub source: Source,
     pub fetched_at: SystemTime,
-    /// When this answer stops being fresh; `None` for a digest reference (immutable).
+    /// When this answer stops being fresh.
     pub expires_at: Option<SystemTime>,
     pub stale: bool,
 }
@@ -97,32 +98,248 @@ pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), Failure> 
     Ok((image.to_owned(), reference))
 }
 
-/// Looks images up in the registry.
+/// What the cache holds for a reference: the summary, or "not found" for a short while.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Entry {
+    Image { summary: Summary },
+    Missing,
+}
+
+/// How long answers are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// A tag's answer is fresh this long (`MQUERY_CACHE_TTL`); then one HEAD revalidates it.
+    pub tag: Duration,
+    /// A digest's summary never changes; it is kept this long.
+    pub digest: Duration,
+    /// "Not found" is remembered this long.
+    pub missing: Duration,
+    /// A lapsed answer may be served, marked stale, this long when the registry fails.
+    pub grace: Duration,
+    /// While serving stale, the registry is asked again after this long.
+    pub stale_retry: Duration,
+}
+
+impl Lifetimes {
+    pub fn new(tag: Duration) -> Lifetimes {
+        Lifetimes {
+            tag,
+            digest: Duration::from_secs(30 * 86_400),
+            missing: tag.min(Duration::from_secs(60)),
+            grace: Duration::from_secs(86_400),
+            stale_retry: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Looks images up: memory, then the store, then the registry.
 #[derive(Debug, Clone)]
 pub struct Inspector {
+    inner: Arc<InspectorInner>,
+}
+
+#[derive(Debug)]
+struct InspectorInner {
     client: Client,
+    cache: Tiered<Entry>,
+    clock: Arc<dyn Clock>,
+    lifetimes: Lifetimes,
+}
+
+/// The cache key: the canonical reference; a digest makes the tag irrelevant.
+pub fn cache_key(reference: &Reference) -> String {
+    match reference.digest() {
+        Some(digest) => reference.with_digest(digest.clone()).canonical(),
+        None => reference.canonical(),
+    }
 }
 
 impl Inspector {
-    pub fn new(client: Client) -> Inspector {
-        Inspector { client }
+    pub fn new(
+        client: Client,
+        cache: Tiered<Entry>,
+        clock: Arc<dyn Clock>,
+        lifetimes: Lifetimes,
+    ) -> Inspector {
+        Inspector {
+            inner: Arc::new(InspectorInner {
+                client,
+                cache,
+                clock,
+                lifetimes,
+            }),
+        }
+    }
+
+    pub fn cache_stats(&self) -> cache::StatsSnapshot {
+        self.inner.cache.stats()
     }
 
     pub async fn inspect(&self, image: &str, reference: &Reference) -> Result<Answer, Failure> {
-        let summary = self.client.summarize(reference).await.map_err(|e| {
-            if e.code() != "NOT_FOUND" {
-                tracing::warn!(reference = %reference, error = %e, "lookup failed");
+        let fail =
+            |e: registry::Error| Failure::new(Some(image), Some(reference), AppError::Registry(e));
+        let key = cache_key(reference);
+        let hit = self
+            .inner
+            .cache
+            .get_or_load(&key, |previous| self.load(reference, previous))
+            .await
+            .map_err(|e| {
+                if e.code() != "NOT_FOUND" {
+                    tracing::warn!(reference = %reference, error = %e, "lookup failed");
+                }
+                fail((*e).clone())
+            })?;
+        let summary = match &*hit.entry.value {
+            Entry::Image { summary } => summary.clone(),
+            Entry::Missing => {
+                return Err(fail(registry::Error::NotFound {
+                    reference: reference.canonical(),
+                }));
             }
-            Failure::new(Some(image), Some(reference), AppError::Registry(e))
-        })?;
+        };
         Ok(Answer {
             reference: reference.clone(),
             summary: Arc::new(summary),
-            source: Source::Registry,
-            fetched_at: SystemTime::now(),
-            expires_at: None,
-            stale: false,
+            source: match hit.tier {
+                Tier::Memory => Source::Memory,
+                Tier::Store => Source::Dynamodb,
+                Tier::Origin => Source::Registry,
+            },
+            fetched_at: hit.entry.fetched_at,
+            expires_at: Some(hit.entry.fresh_until),
+            stale: hit.entry.stale,
         })
+    }
+
+    /// Loads what the cache does not have fresh. For a tag with a previous answer, one HEAD
+    /// tells whether the digest is still the same: if so the summary is reused with no GET.
+    async fn load(
+        &self,
+        reference: &Reference,
+        previous: Option<Arc<Cached<Entry>>>,
+    ) -> Result<Loaded<Entry>, registry::Error> {
+        let inner = &self.inner;
+        let life = inner.lifetimes;
+        let now = inner.clock.now();
+        let fresh = |entry: Entry, fresh_for: Duration, keep_for: Duration| Loaded {
+            value: Arc::new(entry),
+            fetched_at: now,
+            fresh_for,
+            keep_for,
+            stale: false,
+        };
+        let missing = || fresh(Entry::Missing, life.missing, life.missing);
+        if reference.digest().is_some() {
+            return match inner.client.summarize(reference).await {
+                Ok(summary) => Ok(fresh(Entry::Image { summary }, life.digest, life.digest)),
+                Err(registry::Error::NotFound { .. }) => Ok(missing()),
+                Err(e) => Err(e),
+            };
+        }
+        let previous_summary = previous.as_ref().and_then(|p| match &*p.value {
+            Entry::Image { summary } => Some(summary.clone()),
+            Entry::Missing => None,
+        });
+        let result = match &previous_summary {
+            Some(summary) => match inner.client.head_digest(reference).await {
+                Ok(Some(digest)) if digest.as_str() == summary.digest => {
+                    tracing::debug!(reference = %reference, "revalidated: digest unchanged");
+                    Ok(summary.clone())
+                }
+                Ok(Some(digest)) => self.summary_of(reference, digest).await,
+                Ok(None) => inner.client.summarize(reference).await,
+                Err(e) => Err(e),
+            },
+            None => inner.client.summarize(reference).await,
+        };
+        match result {
+            Ok(summary) => {
+                if previous_summary
+                    .as_ref()
+                    .is_none_or(|p| p.digest != summary.digest)
+                {
+                    self.remember_digest(reference, &summary).await;
+                }
+                Ok(fresh(
+                    Entry::Image { summary },
+                    life.tag,
+                    life.tag + life.grace,
+                ))
+            }
+            Err(registry::Error::NotFound { .. }) => Ok(missing()),
+            Err(e) => match previous.filter(|_| previous_summary.is_some()) {
+                Some(previous) => {
+                    tracing::warn!(reference = %reference, error = %e, "registry failed; serving the previous answer, marked stale");
+                    Ok(Loaded {
+                        value: Arc::clone(&previous.value),
+                        fetched_at: previous.fetched_at,
+                        fresh_for: life.stale_retry,
+                        keep_for: previous
+                            .keep_until
+                            .duration_since(now)
+                            .unwrap_or(Duration::ZERO),
+                        stale: true,
+                    })
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// The summary of `digest` in the reference's repository: cached by digest, else fetched.
+    async fn summary_of(
+        &self,
+        reference: &Reference,
+        digest: Digest,
+    ) -> Result<Summary, registry::Error> {
+        let pinned = reference.with_digest(digest);
+        let key = pinned.canonical();
+        let life = self.inner.lifetimes;
+        let hit = self
+            .inner
+            .cache
+            .get_or_load(&key, |_| async {
+                let summary = self.inner.client.summarize(&pinned).await?;
+                Ok::<_, registry::Error>(Loaded {
+                    value: Arc::new(Entry::Image { summary }),
+                    fetched_at: self.inner.clock.now(),
+                    fresh_for: life.digest,
+                    keep_for: life.digest,
+                    stale: false,
+                })
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        match &*hit.entry.value {
+            Entry::Image { summary } => Ok(summary.clone()),
+            Entry::Missing => Err(registry::Error::NotFound { reference: key }),
+        }
+    }
+
+    /// A tag's summary is also the answer for its digest, which never changes.
+    async fn remember_digest(&self, reference: &Reference, summary: &Summary) {
+        let Ok(digest) = summary.digest.parse::<Digest>() else {
+            return;
+        };
+        let life = self.inner.lifetimes;
+        let key = reference.with_digest(digest).canonical();
+        self.inner
+            .cache
+            .put(
+                &key,
+                Loaded {
+                    value: Arc::new(Entry::Image {
+                        summary: summary.clone(),
+                    }),
+                    fetched_at: self.inner.clock.now(),
+                    fresh_for: life.digest,
+                    keep_for: life.digest,
+                    stale: false,
+                },
+            )
+            .await;
     }
 }
 

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let state = match server::state(&config) {
+        let state = match server::state(&config).await {
             Ok(state) => state,
             Err(e) => {
                 tracing::error!(error = %e, "cannot start");

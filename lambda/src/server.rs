@@ -2,14 +2,42 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
+use cache::{Clock, DynamoStore, Store, SystemClock, Tiered};
+
 use crate::config::Config;
-use crate::inspect::Inspector;
+use crate::inspect::{Inspector, Lifetimes};
 use crate::routes::{AppState, app};
 
-/// Builds the state the routes share from the configuration.
-pub fn state(config: &Config) -> Result<AppState, registry::Error> {
+/// Memory the first cache tier may use, counted in serialized bytes.
+pub const L1_MAX_BYTES: u64 = 64 << 20;
+
+/// Builds the state the routes share from the configuration: the registry client and the
+/// cache (memory only, or in front of the DynamoDB table `MQUERY_TABLE`).
+pub async fn state(config: &Config) -> Result<AppState, registry::Error> {
+    state_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`state`] with a clock of the caller's, so tests can move time.
+pub async fn state_with_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, registry::Error> {
     let client = registry::Client::new(config.client.clone())?;
-    Ok(AppState::new(Inspector::new(client)))
+    let store = match &config.table {
+        Some(table) => Some(Store::Dynamo(
+            DynamoStore::connect(table.clone(), config.dynamodb_endpoint.clone()).await,
+        )),
+        None => None,
+    };
+    let cache = Tiered::new(L1_MAX_BYTES, store, Arc::clone(&clock));
+    Ok(AppState::new(Inspector::new(
+        client,
+        cache,
+        clock,
+        Lifetimes::new(config.cache_ttl),
+    )))
 }
 
 /// Runs in Lambda: one event at a time through the same router.

@@ -25,7 +25,7 @@ async fn setup() -> Setup {
     // a digest reference: the query string carries '/', ':' and '@'
     let image = format!("{}/acme/app:v1@{}", registry.host(), index.digest);
     Setup {
-        app: service::app(service::server::state(&config).expect("state")),
+        app: service::app(service::server::state(&config).await.expect("state")),
         _registry: registry,
         image,
         digest: index.digest.to_string(),

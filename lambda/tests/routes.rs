@@ -32,7 +32,7 @@ async fn setup() -> Setup {
     let config =
         Config::from_lookup(|name| (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone()))
             .expect("config");
-    let app = service::app(service::server::state(&config).expect("state"));
+    let app = service::app(service::server::state(&config).await.expect("state"));
     Setup {
         registry,
         app,

@@ -175,6 +175,31 @@ impl Client {
         self.summarize_manifest_at(ep, reference, fetched).await
     }
 
+    /// The current digest of what a reference names, by one `HEAD` (which Docker Hub does not
+    /// count against pull limits). `None` when the registry does not say
+    /// (no `Docker-Content-Digest`): then only a `GET` can tell.
+    pub async fn head_digest(&self, reference: &Reference) -> Result<Option<Digest>, Error> {
+        let ep = self.endpoint(reference.domain());
+        let deadline = self.inner.config.lookup_timeout;
+        let head = async {
+            let response = self
+                .request(
+                    &ep,
+                    reference,
+                    Method::HEAD,
+                    &format!("manifests/{}", reference.manifest_reference()),
+                    Some(MANIFEST_ACCEPT),
+                )
+                .await?;
+            Ok(header_str(response.headers(), "docker-content-digest")
+                .and_then(|h| h.trim().parse::<Digest>().ok()))
+        };
+        match tokio::time::timeout(deadline, head).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { registry: ep.host }),
+        }
+    }
+
     /// Fetches and verifies the manifest a reference names.
     pub async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
         let ep = self.endpoint(reference.domain());

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::manifest::ManifestError;
 use crate::reference::ParseError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("invalid reference {input:?}: {source}")]
     InvalidReference {

@@ -1,0 +1,160 @@
+//! The DynamoDB store: `GetItem` and `PutItem` on a table keyed by `pk` (String) with the TTL
+//! attribute `expires_at` (Number, epoch seconds), as template.yaml creates it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::store::{Item, SCHEMA_VERSION, StoreError};
+
+/// How long one store call may take, retries included: the cache must never make a request
+/// slow because DynamoDB is.
+pub const STORE_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// A DynamoDB table as the second cache tier.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// Connects with credentials from the environment (Lambda's) or a profile file, the
+    /// region from the environment or a profile, and `endpoint` instead of AWS's when given
+    /// (DynamoDB Local). No instance-metadata lookups: nothing is sent to link-local
+    /// addresses.
+    pub async fn connect(table: String, endpoint: Option<String>) -> DynamoStore {
+        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+            .or_else(ProfileFileRegionProvider::builder().build())
+            .or_else("us-east-1");
+        let credentials = CredentialsProviderChain::first_try(
+            "Environment",
+            EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .credentials_provider(credentials)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_attempt_timeout(Duration::from_millis(700))
+                    .operation_timeout(STORE_DEADLINE)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        DynamoStore {
+            client: Client::new(&config),
+            table,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Item>, StoreError> {
+        let call = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.to_owned()))
+            .send();
+        let output = bounded("GetItem", call)
+            .await?
+            .map_err(|e| StoreError::Request {
+                operation: "GetItem",
+                source: sdk_error(e),
+            })?;
+        match output.item {
+            Some(attributes) => decode(key, &attributes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn put(&self, item: &Item) -> Result<(), StoreError> {
+        let call = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(item.key.clone()))
+            .item("payload", AttributeValue::S(item.payload.clone()))
+            .item("fetched_at", AttributeValue::N(item.fetched_at.to_string()))
+            .item(
+                "fresh_until",
+                AttributeValue::N(item.fresh_until.to_string()),
+            )
+            .item("expires_at", AttributeValue::N(item.expires_at.to_string()))
+            .item("v", AttributeValue::N(SCHEMA_VERSION.to_string()))
+            .send();
+        bounded("PutItem", call)
+            .await?
+            .map_err(|e| StoreError::Request {
+                operation: "PutItem",
+                source: sdk_error(e),
+            })?;
+        Ok(())
+    }
+}
+
+/// The SDK error with its whole chain of causes in the message (its own Display is terse).
+fn sdk_error(e: impl std::error::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(std::io::Error::other(
+        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    ))
+}
+
+async fn bounded<T>(
+    operation: &'static str,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(STORE_DEADLINE, call)
+        .await
+        .map_err(|_| StoreError::Timeout {
+            operation,
+            millis: STORE_DEADLINE.as_millis(),
+        })
+}
+
+fn decode(key: &str, attributes: &HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
+    let malformed = |reason: &str| StoreError::Malformed {
+        key: key.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let number = |name: &str| -> Result<u64, StoreError> {
+        attributes
+            .get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| malformed(&format!("{name} is not a number")))
+    };
+    if number("v")? != SCHEMA_VERSION {
+        return Err(malformed("another schema version"));
+    }
+    let payload = attributes
+        .get("payload")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| malformed("payload is not a string"))?;
+    Ok(Item {
+        key: key.to_owned(),
+        payload: payload.clone(),
+        fetched_at: number("fetched_at")?,
+        fresh_until: number("fresh_until")?,
+        expires_at: number("expires_at")?,
+    })
+}

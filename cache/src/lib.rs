@@ -1,0 +1,20 @@
+//! The two-tier cache of mquery: moka in memory (L1) in front of a [`Store`] (L2: DynamoDB,
+//! or in memory). It knows nothing of HTTP or registries: values are anything serializable,
+//! and the caller's loader decides how to fetch, revalidate or serve stale.
+//!
+//! # Layout
+//!
+//! - [`tiered`]: the cache itself, with per-entry freshness, coalesced loads, stats.
+//! - [`store`]: the L2 interface, its item layout and the in-memory store.
+//! - [`dynamo`]: the DynamoDB store (`pk` key, `expires_at` TTL attribute).
+//! - [`clock`]: injectable time.
+
+pub mod clock;
+pub mod dynamo;
+pub mod store;
+pub mod tiered;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use dynamo::DynamoStore;
+pub use store::{Item, MemoryStore, Store, StoreError};
+pub use tiered::{Cached, Hit, Loaded, StatsSnapshot, Tier, Tiered};
