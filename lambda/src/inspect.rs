@@ -191,6 +191,22 @@ impl Inspector {
                 }
                 fail((*e).clone())
             })?;
+        let stats = self.inner.cache.stats();
+        if hit.tier == Tier::Memory {
+            tracing::debug!(key, "cache hit (memory)");
+        } else {
+            tracing::info!(
+                key,
+                tier = ?hit.tier,
+                stale = hit.entry.stale,
+                memory_hits = stats.memory_hits,
+                store_hits = stats.store_hits,
+                loads = stats.loads,
+                store_errors = stats.store_errors,
+                stale_served = stats.stale,
+                "cache miss in memory"
+            );
+        }
         let summary = match &*hit.entry.value {
             Entry::Image { summary } => summary.clone(),
             Entry::Missing => {
@@ -202,7 +218,9 @@ impl Inspector {
         Ok(Answer {
             reference: reference.clone(),
             summary: Arc::new(summary),
+            // a stale answer is the service's own copy, whichever tier held it
             source: match hit.tier {
+                _ if hit.entry.stale => Source::Memory,
                 Tier::Memory => Source::Memory,
                 Tier::Store => Source::Dynamodb,
                 Tier::Origin => Source::Registry,

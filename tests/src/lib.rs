@@ -5,6 +5,7 @@
 //!
 //! - [`distribution`]: starts the CNCF distribution registry (Debian `docker-registry`) open
 //!   or with `auth: token`, and counts the requests it serves from its access log.
+//! - [`dynamodb`]: DynamoDB Local with the cache table of template.yaml.
 //! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies.
 //! - [`fixtures`]: pushes images and indexes over the registry HTTP API.
 //! - [`process`]: the `mquery-lambda` binary as a local server on a free port.
@@ -16,6 +17,7 @@
 
 pub mod browser;
 pub mod distribution;
+pub mod dynamodb;
 pub mod fake;
 pub mod fixtures;
 pub mod process;

@@ -1,0 +1,225 @@
+//! The second cache tier against real DynamoDB Local (table created from template.yaml's
+//! schema): answers survive a restart with the registry gone, expired items are misses,
+//! items carry a future `expires_at`, and a dead DynamoDB costs nothing but a log line.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::http::Request;
+use cache::{Clock, DynamoStore, ManualClock, Store, Tiered};
+use mquery_tests::distribution::Distribution;
+use mquery_tests::dynamodb::{DynamoLocal, TABLE};
+use mquery_tests::fixtures::{Pusher, five_platform_index};
+use mquery_tests::process::ServiceProcess;
+use serde_json::Value;
+use service::inspect::{Inspector, Lifetimes};
+use tower::ServiceExt as _;
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn app_with_store(
+    registry: &Distribution,
+    store: Store,
+    clock: &Arc<ManualClock>,
+) -> (axum::Router, Inspector) {
+    let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
+    let inspector = Inspector::new(
+        mquery_tests::client_for(&[&registry.host()]),
+        Tiered::new(16 << 20, Some(store), Arc::clone(&clock)),
+        clock,
+        Lifetimes::new(TTL),
+    );
+    (
+        service::app(service::AppState::new(inspector.clone())),
+        inspector,
+    )
+}
+
+async fn inspect(app: &axum::Router, image: &str) -> (u16, Value) {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/v1/inspect?image={}", encode(image)))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, serde_json::from_slice(&body).expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_survive_a_restart_with_the_registry_gone() {
+    let dynamodb = DynamoLocal::start();
+    let mut registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let image = format!("{}/acme/app:v1", registry.host());
+    let mut env = dynamodb.env();
+    env.push(("MQUERY_INSECURE_REGISTRIES", registry.host()));
+    let binary = Path::new(env!("CARGO_BIN_EXE_mquery-lambda"));
+    let http = reqwest::Client::new();
+
+    let first = ServiceProcess::start(binary, &env);
+    let doc: Value = http
+        .get(format!("{}/v1/inspect", first.base_url()))
+        .query(&[("image", &image)])
+        .send()
+        .await
+        .expect("first service answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(doc["cache"]["source"], "registry");
+    assert!(first.terminate().success());
+    registry.stop();
+
+    let second = ServiceProcess::start(binary, &env);
+    let response = http
+        .get(format!("{}/v1/inspect", second.base_url()))
+        .query(&[("image", &image)])
+        .send()
+        .await
+        .expect("second service answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok()),
+        Some("dynamodb")
+    );
+    let doc: Value = response.json().await.expect("JSON");
+    assert_eq!(doc["cache"]["source"], "dynamodb");
+    assert_eq!(doc["digest"], index.digest.as_str());
+    assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn items_expire_and_are_not_served_as_fresh() {
+    let dynamodb = DynamoLocal::start();
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    five_platform_index(&pusher, "acme/app", "v1").await;
+    let image = format!("{}/acme/app:v1", registry.host());
+    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+
+    let (app, _) = app_with_store(&registry, store.clone(), &clock).await;
+    assert_eq!(inspect(&app, &image).await.0, 200);
+    // the item carries a future expires_at (and a freshness inside it)
+    let now = cache::clock::epoch_secs(clock.now());
+    let key = service::inspect::cache_key(&registry::Reference::parse(&image).expect("valid"));
+    let item = store
+        .get(&key, now)
+        .await
+        .expect("get")
+        .expect("the answer was written");
+    assert!(item.expires_at > now, "{item:?}");
+    assert!(
+        item.fresh_until > now && item.fresh_until <= item.expires_at,
+        "{item:?}"
+    );
+    assert!(
+        item.payload.contains("\"type\":\"image\""),
+        "{}",
+        item.payload
+    );
+
+    // a new process (empty memory) within the freshness: served from DynamoDB
+    let (app, _) = app_with_store(&registry, store.clone(), &clock).await;
+    assert_eq!(inspect(&app, &image).await.1["cache"]["source"], "dynamodb");
+
+    // past freshness: not fresh, so the registry is asked (one HEAD revalidates it)
+    clock.advance(TTL + Duration::from_secs(1));
+    let (app, _) = app_with_store(&registry, store.clone(), &clock).await;
+    let mark = registry.mark();
+    assert_eq!(inspect(&app, &image).await.1["cache"]["source"], "registry");
+    let served = registry.served_since(mark);
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].method, "HEAD");
+
+    // past expires_at the item is a miss even though DynamoDB may not have deleted it yet
+    clock.advance(Duration::from_secs(3 * 86_400));
+    let later = cache::clock::epoch_secs(clock.now());
+    assert!(store.get(&key, later).await.expect("get").is_none());
+    let (app, _) = app_with_store(&registry, store, &clock).await;
+    let mark = registry.mark();
+    assert_eq!(inspect(&app, &image).await.1["cache"]["source"], "registry");
+    let served = registry.served_since(mark);
+    assert_eq!(served.len(), 1);
+    assert_eq!(
+        served[0].method, "GET",
+        "nothing previous to revalidate: a full GET"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_dynamodb_costs_only_a_log_line() {
+    let mut dynamodb = DynamoLocal::start();
+    let endpoint = dynamodb.endpoint();
+    dynamodb.stop();
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let image = format!("{}/acme/app:v1", registry.host());
+    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), endpoint).await);
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let (app, inspector) = app_with_store(&registry, store, &clock).await;
+
+    let started = Instant::now();
+    let (status, doc) = inspect(&app, &image).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["cache"]["source"], "registry");
+    assert_eq!(doc["digest"], index.digest.as_str());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        inspector.cache_stats().store_errors >= 1,
+        "the failure is counted"
+    );
+    // and memory still works
+    let (status, doc) = inspect(&app, &image).await;
+    assert_eq!(
+        (status, doc["cache"]["source"].clone()),
+        (200, Value::from("memory"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_serves_with_dynamodb_down() {
+    let mut dynamodb = DynamoLocal::start();
+    let env_dynamo = dynamodb.env();
+    dynamodb.stop();
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    five_platform_index(&pusher, "acme/app", "v1").await;
+    let mut env = env_dynamo;
+    env.push(("MQUERY_INSECURE_REGISTRIES", registry.host()));
+    let service = ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_mquery-lambda")), &env);
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/inspect", service.base_url()))
+        .query(&[("image", format!("{}/acme/app:v1", registry.host()))])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+}

