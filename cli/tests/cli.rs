@@ -285,3 +285,41 @@ async fn endpoint_mode_prints_what_direct_mode_prints() {
         stderr(&out)
     );
 }
+
+/// Private, link-local and unique-local registries are refused. The binary runs inside an
+/// empty network namespace (`unshare -n`), so even a broken guard could send nothing anywhere.
+#[test]
+fn private_registries_are_refused_inside_an_empty_network_namespace() {
+    for reference in [
+        "10.0.0.1/acme/app",
+        "172.16.0.5/acme/app:v1",
+        "192.168.1.10:5000/acme/app:v1",
+        "169.254.169.254/latest/meta-data",
+        "100.64.0.1/acme/app",
+        "[fd00::1]/acme/app",
+        "[fe80::1]:5000/acme/app",
+        "[::ffff:a9fe:a9fe]/acme/app",
+    ] {
+        let out = Command::new("unshare")
+            .args(["-n", "--"])
+            .arg(env!("CARGO_BIN_EXE_mquery"))
+            .args(["--json", reference])
+            .env_remove("MQUERY_INSECURE_REGISTRIES")
+            .env_remove("MQUERY_ENDPOINT")
+            .output()
+            .expect("run unshare (the test command runs as root)");
+        assert_eq!(out.status.code(), Some(1), "{reference}: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("{reference}: {e}: {}", stderr(&out)));
+        assert_eq!(
+            doc["error"]["code"], "REGISTRY_NOT_ALLOWED",
+            "{reference}: {doc}"
+        );
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("is not allowed")),
+            "{doc}"
+        );
+    }
+}

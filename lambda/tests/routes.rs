@@ -328,6 +328,11 @@ async fn errors_follow_the_status_table() {
     assert_eq!(doc["error"]["code"], "NOT_FOUND");
     assert_eq!(doc["reference"], missing.as_str());
 
+    // an unlisted loopback registry: refused by the address guard before any request
+    let (r, body) = get(&s.app, "/v1/inspect?image=127.0.0.1%3A1%2Fx%2Fy", &[]).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(json(&body)["error"]["code"], "REGISTRY_NOT_ALLOWED");
+
     let (r, body) = get(&s.app, "/nope", &[]).await;
     assert_eq!(r.status(), 404);
     assert_eq!(json(&body)["error"]["code"], "NOT_FOUND");

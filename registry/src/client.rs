@@ -20,6 +20,7 @@ use crate::auth::{
 use crate::config::ClientConfig;
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::guard::{Guard, Refused, find_refusal};
 use crate::manifest::{
     EntryKind, MANIFEST_ACCEPT, Manifest, ManifestError, classify_entry, is_image_config,
     parse_manifest, platform_from_config,
@@ -60,6 +61,7 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
+    guard: Guard,
     config: ClientConfig,
     tokens: TokenCache,
     /// Bearer challenges per registry base URL, so a second repository skips the probe.
@@ -91,11 +93,37 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        // the operator's own settings are trusted: listed registries and the mirror
+        let mut exempt = config.insecure_registries.clone();
+        if let Some(mirror) = &config.docker_hub_mirror
+            && let Some(host) = mirror.host_str()
+        {
+            exempt.push(match mirror.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            });
+        }
+        let guard = Guard::new(&exempt);
+        let redirect_guard = guard.clone();
+        // redirects (blob CDNs) are followed a few times, each target through the guard
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            if !matches!(attempt.url().scheme(), "http" | "https") {
+                return attempt.error("redirect to a scheme other than http(s)");
+            }
+            match redirect_guard.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(redirects)
+            .dns_resolver(guard.resolver())
             .build()
             .map_err(|e| Error::Upstream {
                 registry: String::new(),
@@ -116,6 +144,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                guard,
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
                 config,
@@ -429,6 +458,15 @@ impl Client {
     ) -> Result<Response, Error> {
         let repository = reference.repository();
         let url = format!("{}/v2/{repository}/{path}", ep.base);
+        let parsed = Url::parse(&url).map_err(|_| Error::Upstream {
+            registry: ep.host.clone(),
+            detail: "invalid registry URL".to_owned(),
+            status: None,
+        })?;
+        self.inner
+            .guard
+            .check_url(&parsed)
+            .map_err(|refused| not_allowed(&refused))?;
         let mut token = self.inner.tokens.get(&ep.base, repository, Instant::now());
         if token.is_none()
             && let Some(challenge) = self.known_challenge(&ep.base)
@@ -556,6 +594,10 @@ impl Client {
             }
             query.append_pair("scope", &format!("repository:{repository}:pull"));
         }
+        self.inner
+            .guard
+            .check_url(&url)
+            .map_err(|refused| not_allowed(&refused))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();
         let response = self
             .inner
@@ -746,7 +788,17 @@ fn missing_is_upstream(e: Error, ep: &Endpoint, what: &str, digest: &Digest) -> 
     }
 }
 
+fn not_allowed(refused: &Refused) -> Error {
+    Error::NotAllowed {
+        host: refused.host.clone(),
+        reason: format!("it resolves to {}", refused.reason.describe()),
+    }
+}
+
 fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
+    if let Some(refused) = find_refusal(&e) {
+        return not_allowed(refused);
+    }
     let registry = ep.host.clone();
     if e.is_timeout() {
         return Error::Timeout { registry };

@@ -10,6 +10,7 @@
 //! - [`auth`]: `WWW-Authenticate` challenges, token responses, the token cache.
 //! - [`client`]: the HTTP client that fetches manifests with the fewest requests.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
+//! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`error`]: the crate's one error type, with the stable codes of the status table.
 //!
 //! Nothing here knows about HTTP servers, Lambda or DynamoDB.
@@ -19,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod guard;
 pub mod manifest;
 pub mod platform;
 pub mod reference;

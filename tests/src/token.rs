@@ -90,6 +90,12 @@ impl TokenServer {
         }
     }
 
+    /// `127.0.0.1:PORT`, to list among the insecure registries (the SSRF guard refuses
+    /// unlisted loopback addresses).
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
     pub fn realm(&self) -> String {
         format!("http://{}/token", self.addr)
     }

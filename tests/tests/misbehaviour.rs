@@ -297,7 +297,7 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
         }
     }))
     .await;
-    let client = client_for(&[&registry.host()]);
+    let client = client_for(&[&registry.host(), &token_server.host()]);
     for _ in 0..2 {
         let summary = client
             .summarize(&reference(&registry.host(), "a/b"))
@@ -388,7 +388,7 @@ async fn config_blob_redirect_is_followed_without_credentials() {
         }
     }))
     .await;
-    let summary = client_for(&[&registry.host()])
+    let summary = client_for(&[&registry.host(), &tokens.host(), &cdn.host()])
         .summarize(&reference(&registry.host(), "a/b"))
         .await
         .expect("redirect followed");
@@ -421,7 +421,8 @@ async fn basic_auth_means_not_public() {
 
 #[tokio::test]
 async fn token_server_down_is_an_upstream_error() {
-    let realm = format!("http://127.0.0.1:{}/token", free_port());
+    let port = free_port();
+    let realm = format!("http://127.0.0.1:{port}/token");
     let fake = FakeServer::start(router(move |_, _, _| {
         (
             StatusCode::UNAUTHORIZED,
@@ -433,7 +434,7 @@ async fn token_server_down_is_an_upstream_error() {
             .into_response()
     }))
     .await;
-    let err = client_for(&[&fake.host()])
+    let err = client_for(&[&fake.host(), &format!("127.0.0.1:{port}")])
         .summarize(&reference(&fake.host(), "a/b"))
         .await
         .expect_err("token server is down");

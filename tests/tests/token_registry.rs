@@ -18,7 +18,7 @@ async fn setup() -> Setup {
     let token = TokenServer::start().await;
     let registry = Distribution::start_with_token(&token);
     let pusher = Pusher::new(&registry.base_url(), Some(&token));
-    let client = client_for(&[&registry.host()]);
+    let client = client_for(&[&registry.host(), &token.host()]);
     Setup {
         registry,
         token,
