@@ -9,6 +9,9 @@ use registry::config::{parse_base_url, parse_insecure_registries};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+/// The registry deadline must end before the Lambda timeout (template.yaml: at least 25 s),
+/// so a slow registry is a 504 from us, not a killed invocation.
+pub const MAX_REGISTRY_TIMEOUT_MS: u64 = 22_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -20,6 +23,10 @@ pub enum ConfigError {
     CacheTtl(String),
     #[error("MQUERY_TABLE: {0:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)")]
     Table(String),
+    #[error(
+        "MQUERY_REGISTRY_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to {MAX_REGISTRY_TIMEOUT_MS}"
+    )]
+    RegistryTimeout(String),
 }
 
 /// The service's settings.
@@ -68,6 +75,16 @@ impl Config {
             None => None,
         };
         let mut client = ClientConfig::default();
+        if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
+            match v.trim().parse::<u64>() {
+                Ok(ms) if (100..=MAX_REGISTRY_TIMEOUT_MS).contains(&ms) => {
+                    client.lookup_timeout = Duration::from_millis(ms);
+                    client.request_timeout = client.request_timeout.min(client.lookup_timeout);
+                    client.connect_timeout = client.connect_timeout.min(client.lookup_timeout);
+                }
+                _ => return Err(ConfigError::RegistryTimeout(v)),
+            }
+        }
         if let Some(v) = get("MQUERY_INSECURE_REGISTRIES") {
             client.insecure_registries =
                 parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &v)?;
@@ -140,6 +157,33 @@ mod tests {
         assert_eq!(c.cache_ttl, Duration::from_secs(60));
         assert_eq!(c.client.insecure_registries, ["127.0.0.1:5000"]);
         assert!(c.lambda);
+    }
+
+    #[test]
+    fn registry_deadline_ends_before_the_lambda_timeout() {
+        let c = config(&[]).expect("defaults");
+        assert!(c.client.request_timeout <= c.client.lookup_timeout);
+        let template = include_str!("../../template.yaml");
+        let timeout = template
+            .split("\n  Timeout:\n")
+            .nth(1)
+            .expect("a Timeout parameter");
+        let min: u64 = timeout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("MinValue:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("Timeout has a MinValue");
+        // leave the service a second to answer after the registry deadline
+        assert!(MAX_REGISTRY_TIMEOUT_MS + 1000 < min * 1000);
+        assert!(c.client.lookup_timeout.as_millis() as u64 <= MAX_REGISTRY_TIMEOUT_MS);
+
+        let c = config(&[("MQUERY_REGISTRY_TIMEOUT_MS", "500")]).expect("valid");
+        assert_eq!(c.client.lookup_timeout, Duration::from_millis(500));
+        assert_eq!(c.client.request_timeout, Duration::from_millis(500));
+        assert_eq!(
+            config(&[("MQUERY_REGISTRY_TIMEOUT_MS", "30000")]).err(),
+            Some(ConfigError::RegistryTimeout("30000".into()))
+        );
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     guard: Guard,
+    /// Bounds the lookups (and so the registry fetches) running at once.
+    lookups: tokio::sync::Semaphore,
     config: ClientConfig,
     tokens: TokenCache,
     /// Bearer challenges per registry base URL, so a second repository skips the probe.
@@ -145,6 +147,7 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 guard,
+                lookups: tokio::sync::Semaphore::new(config.max_concurrent_lookups.max(1)),
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
                 config,
@@ -185,10 +188,34 @@ impl Client {
     /// config blob, for an index its nested indexes one level deep.
     pub async fn summarize(&self, reference: &Reference) -> Result<Summary, Error> {
         let ep = self.endpoint(reference.domain());
-        let deadline = self.inner.config.lookup_timeout;
-        match tokio::time::timeout(deadline, self.summarize_at(&ep, reference)).await {
+        self.bounded(&ep, self.summarize_at(&ep, reference)).await
+    }
+
+    /// Runs one lookup within the concurrency cap and the lookup deadline (waiting for a
+    /// turn counts against the deadline).
+    async fn bounded<T>(
+        &self,
+        ep: &Endpoint,
+        lookup: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let run = async {
+            let _permit = self
+                .inner
+                .lookups
+                .acquire()
+                .await
+                .map_err(|_| Error::Upstream {
+                    registry: ep.host.clone(),
+                    detail: "the client is shutting down".to_owned(),
+                    status: None,
+                })?;
+            lookup.await
+        };
+        match tokio::time::timeout(self.inner.config.lookup_timeout, run).await {
             Ok(result) => result,
-            Err(_) => Err(Error::Timeout { registry: ep.host }),
+            Err(_) => Err(Error::Timeout {
+                registry: ep.host.clone(),
+            }),
         }
     }
 
@@ -209,7 +236,6 @@ impl Client {
     /// (no `Docker-Content-Digest`): then only a `GET` can tell.
     pub async fn head_digest(&self, reference: &Reference) -> Result<Option<Digest>, Error> {
         let ep = self.endpoint(reference.domain());
-        let deadline = self.inner.config.lookup_timeout;
         let head = async {
             let response = self
                 .request(
@@ -223,26 +249,19 @@ impl Client {
             Ok(header_str(response.headers(), "docker-content-digest")
                 .and_then(|h| h.trim().parse::<Digest>().ok()))
         };
-        match tokio::time::timeout(deadline, head).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { registry: ep.host }),
-        }
+        self.bounded(&ep, head).await
     }
 
     /// Fetches and verifies the manifest a reference names.
     pub async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
         let ep = self.endpoint(reference.domain());
-        let deadline = self.inner.config.lookup_timeout;
         let fetch = self.fetch_manifest_at(
             &ep,
             reference,
             reference.manifest_reference(),
             reference.digest(),
         );
-        match tokio::time::timeout(deadline, fetch).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { registry: ep.host }),
-        }
+        self.bounded(&ep, fetch).await
     }
 
     async fn summarize_manifest_at(

@@ -36,6 +36,8 @@ pub struct ClientConfig {
     pub max_retry_wait: Duration,
     /// Pause before the one retry of a 5xx answer.
     pub retry_backoff: Duration,
+    /// Lookups running at once in this process; more wait (within their deadline).
+    pub max_concurrent_lookups: usize,
     /// How many (registry, repository) tokens are kept.
     pub token_cache_capacity: usize,
     pub user_agent: String,
@@ -55,6 +57,7 @@ impl Default for ClientConfig {
             max_index_entries: 1024,
             max_retry_wait: Duration::from_secs(2),
             retry_backoff: Duration::from_millis(200),
+            max_concurrent_lookups: 64,
             token_cache_capacity: 4096,
             user_agent: concat!("mquery/", env!("CARGO_PKG_VERSION")).to_owned(),
         }

@@ -103,7 +103,7 @@ impl Report {
             } else {
                 let _ = writeln!(out, " * Supported platforms:");
                 for p in &s.platforms {
-                    let _ = writeln!(out, "   - {}", p.platform);
+                    let _ = writeln!(out, "   - {}", clip(&p.platform.to_string(), 120));
                 }
             }
         } else if let Some(artifact) = &s.artifact_type {
@@ -132,6 +132,18 @@ pub struct ErrorReport {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+/// Shortens registry-controlled text for display, on a character boundary, so a hostile
+/// registry cannot flood a terminal or a page.
+pub fn clip(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// Formats a time as RFC 3339 UTC with second precision (`2026-11-22T19:23:55Z`).
@@ -269,6 +281,26 @@ mod tests {
         assert_eq!(json["cache"]["expiresAt"], serde_json::Value::Null);
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn text_clips_registry_strings() {
+        let mut hostile = entry(Platform::new("linux", &"x".repeat(10_000), None));
+        hostile.digest = "sha256:1".into();
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "m".repeat(5_000),
+            is_list: true,
+            platforms: vec![hostile],
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let text = r.to_text();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert!(text.lines().all(|l| l.chars().count() <= 160));
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("ééééé", 3), "éé…");
     }
 
     #[test]

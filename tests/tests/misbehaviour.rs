@@ -441,3 +441,110 @@ async fn token_server_down_is_an_upstream_error() {
     assert_eq!(err.code(), "UPSTREAM_ERROR");
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_lookups_are_capped_per_process() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (now, high) = (Arc::clone(&in_flight), Arc::clone(&peak));
+    let fake = FakeServer::start(Router::new().fallback(move || {
+        let (now, high) = (Arc::clone(&now), Arc::clone(&high));
+        async move {
+            let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+            high.fetch_max(current, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            manifest_response(index_body(), None)
+        }
+    }))
+    .await;
+    let client = Client::new(ClientConfig {
+        max_concurrent_lookups: 2,
+        ..client_config(&[&fake.host()])
+    })
+    .expect("client");
+    let lookups: Vec<_> = (0..10)
+        .map(|i| {
+            let client = client.clone();
+            let reference = reference(&fake.host(), &format!("burst/app{i}"));
+            tokio::spawn(async move { client.summarize(&reference).await })
+        })
+        .collect();
+    for lookup in lookups {
+        lookup
+            .await
+            .expect("join")
+            .expect("every lookup succeeds, in turn");
+    }
+    assert_eq!(fake.count(), 10);
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "never more than the cap at once"
+    );
+}
+
+#[tokio::test]
+async fn oversized_configs_and_indexes_are_refused() {
+    let config = format!(
+        r#"{{"os":"linux","architecture":"amd64","pad":"{}"}}"#,
+        "x".repeat(64 << 10)
+    );
+    let config_digest = Digest::sha256(config.as_bytes());
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
+        "layers": []
+    }))
+    .expect("json");
+    let fake = FakeServer::start(router(move |path, _, _| {
+        if path.contains("/blobs/") {
+            config.clone().into_response()
+        } else {
+            Response::builder()
+                .header("content-type", media_type::OCI_MANIFEST)
+                .body(Body::from(manifest.clone()))
+                .expect("response")
+        }
+    }))
+    .await;
+    let client = Client::new(ClientConfig {
+        max_config_bytes: 16 << 10,
+        ..client_config(&[&fake.host()])
+    })
+    .expect("client");
+    let err = client
+        .summarize(&reference(&fake.host(), "big/config"))
+        .await
+        .expect_err("config too large");
+    assert_eq!(err.code(), "INVALID_MANIFEST");
+    assert!(
+        err.to_string()
+            .starts_with("image config is larger than the 16384-byte limit"),
+        "{err}"
+    );
+
+    let entries: Vec<_> = (0..1025)
+        .map(|i| json!({"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(format!("{i}").as_bytes()).as_str(), "size": 1,
+                        "platform": {"os": "linux", "architecture": format!("arch{i}")}}))
+        .collect();
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": entries}),
+    )
+    .expect("json");
+    let huge = FakeServer::start(router(move |_, _, _| {
+        manifest_response(index.clone(), None)
+    }))
+    .await;
+    let err = client_for(&[&huge.host()])
+        .summarize(&reference(&huge.host(), "huge/index"))
+        .await
+        .expect_err("too many entries");
+    assert_eq!(err.code(), "INVALID_MANIFEST");
+    assert!(
+        err.to_string()
+            .contains("index has 1025 entries, more than the 1024"),
+        "{err}"
+    );
+}
