@@ -22,6 +22,7 @@ pub struct Served {
 pub struct Distribution {
     child: Child,
     port: u16,
+    config_path: PathBuf,
     log: Arc<Mutex<Vec<Served>>>,
     output: Arc<Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
@@ -57,6 +58,47 @@ pub fn parse_access_line(line: &str) -> Option<Served> {
         path,
         status,
     })
+}
+
+fn spawn(
+    config_path: &std::path::Path,
+    log: &Arc<Mutex<Vec<Served>>>,
+    output: &Arc<Mutex<Vec<String>>>,
+) -> Result<Child, String> {
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .arg(config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn docker-registry: {e}"))?;
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = Arc::clone(log);
+        let output = Arc::clone(output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(served) = parse_access_line(&line) {
+                    log.lock().expect("log lock").push(served);
+                } else {
+                    output.lock().expect("output lock").push(line);
+                }
+            }
+        });
+    }
+    Ok(child)
 }
 
 impl Distribution {
@@ -107,58 +149,41 @@ impl Distribution {
         );
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-        let mut child = Command::new(binary())
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("spawn docker-registry: {e}"))?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let output = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = Arc::clone(&log);
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(served) = parse_access_line(&line) {
-                        log.lock().expect("log lock").push(served);
-                    } else {
-                        output.lock().expect("output lock").push(line);
-                    }
-                }
-            });
-        }
+        let child = spawn(&config_path, &log, &output)?;
         let mut registry = Distribution {
             child,
             port,
+            config_path,
             log,
             output,
             _dir: dir,
         };
+        registry.wait_listening()?;
+        Ok(registry)
+    }
+
+    /// Starts the registry again after [`Distribution::stop`]: same port, same content.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child =
+            spawn(&self.config_path, &self.log, &self.output).expect("respawn docker-registry");
+        self.wait_listening().expect("the registry listens again");
+    }
+
+    fn wait_listening(&mut self) -> Result<(), String> {
+        let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = registry.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
                     "docker-registry exited with {status}: {:?}",
-                    registry.output.lock().expect("output lock")
+                    self.output.lock().expect("output lock")
                 ));
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(registry);
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
