@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Testing"; CI runs exactly this through .ci/run).
 # Installs what is missing, then: format check, clippy with warnings as errors, the suite,
-# the SAM template checks and the arm64 Lambda build.
+# the SAM template checks, the arm64 Lambda build and a bounded fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +21,5 @@ echo "== template.yaml"
 scripts/validate-template.sh
 echo "== arm64 Lambda build"
 scripts/build-lambda.sh arm64
+echo "== fuzzing (bounded)"
+scripts/fuzz.sh 20
