@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use cache::{Cached, Clock, Loaded, Tier, Tiered};
 use registry::summary::rfc3339;
-use registry::{CacheInfo, Client, Digest, Reference, Report, Source, Summary};
+use registry::{CacheInfo, Client, Digest, Reference, Report, ReportRef, Source, Summary};
 
 use crate::error::AppError;
 
@@ -30,18 +30,37 @@ impl Answer {
         self.reference.digest().is_some()
     }
 
-    /// The v1 document, with the image as the user wrote it.
+    pub fn cache_info(&self) -> CacheInfo {
+        CacheInfo {
+            source: self.source,
+            fetched_at: rfc3339(self.fetched_at),
+            expires_at: self.expires_at.map(rfc3339),
+            stale: self.stale,
+        }
+    }
+
+    /// The v1 document as JSON, with the image as the user wrote it (serialized from
+    /// borrowed parts: the summary is not copied).
+    pub fn json(&self, image: &str) -> Vec<u8> {
+        let reference = self.reference.canonical();
+        let cache = self.cache_info();
+        let report = ReportRef {
+            image,
+            reference: &reference,
+            summary: &self.summary,
+            cache: &cache,
+        };
+        // serializing plain structs of strings and numbers cannot fail
+        serde_json::to_vec(&report).unwrap_or_default()
+    }
+
+    /// The v1 document, owned (for the HTML page).
     pub fn report(&self, image: &str) -> Report {
         Report {
             image: image.to_owned(),
             reference: self.reference.canonical(),
             summary: (*self.summary).clone(),
-            cache: CacheInfo {
-                source: self.source,
-                fetched_at: rfc3339(self.fetched_at),
-                expires_at: self.expires_at.map(rfc3339),
-                stale: self.stale,
-            },
+            cache: self.cache_info(),
         }
     }
 }
@@ -102,7 +121,7 @@ pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), Failure> 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
-    Image { summary: Summary },
+    Image { summary: Arc<Summary> },
     Missing,
 }
 
@@ -208,7 +227,7 @@ impl Inspector {
             );
         }
         let summary = match &*hit.entry.value {
-            Entry::Image { summary } => summary.clone(),
+            Entry::Image { summary } => Arc::clone(summary),
             Entry::Missing => {
                 return Err(fail(registry::Error::NotFound {
                     reference: reference.canonical(),
@@ -217,7 +236,7 @@ impl Inspector {
         };
         Ok(Answer {
             reference: reference.clone(),
-            summary: Arc::new(summary),
+            summary,
             // a stale answer is the service's own copy, whichever tier held it
             source: match hit.tier {
                 _ if hit.entry.stale => Source::Memory,
@@ -251,26 +270,32 @@ impl Inspector {
         let missing = || fresh(Entry::Missing, life.missing, life.missing);
         if reference.digest().is_some() {
             return match inner.client.summarize(reference).await {
-                Ok(summary) => Ok(fresh(Entry::Image { summary }, life.digest, life.digest)),
+                Ok(summary) => Ok(fresh(
+                    Entry::Image {
+                        summary: Arc::new(summary),
+                    },
+                    life.digest,
+                    life.digest,
+                )),
                 Err(registry::Error::NotFound { .. }) => Ok(missing()),
                 Err(e) => Err(e),
             };
         }
         let previous_summary = previous.as_ref().and_then(|p| match &*p.value {
-            Entry::Image { summary } => Some(summary.clone()),
+            Entry::Image { summary } => Some(Arc::clone(summary)),
             Entry::Missing => None,
         });
         let result = match &previous_summary {
             Some(summary) => match inner.client.head_digest(reference).await {
                 Ok(Some(digest)) if digest.as_str() == summary.digest => {
                     tracing::debug!(reference = %reference, "revalidated: digest unchanged");
-                    Ok(summary.clone())
+                    Ok(Arc::clone(summary))
                 }
                 Ok(Some(digest)) => self.summary_of(reference, digest).await,
-                Ok(None) => inner.client.summarize(reference).await,
+                Ok(None) => inner.client.summarize(reference).await.map(Arc::new),
                 Err(e) => Err(e),
             },
-            None => inner.client.summarize(reference).await,
+            None => inner.client.summarize(reference).await.map(Arc::new),
         };
         match result {
             Ok(summary) => {
@@ -311,7 +336,7 @@ impl Inspector {
         &self,
         reference: &Reference,
         digest: Digest,
-    ) -> Result<Summary, registry::Error> {
+    ) -> Result<Arc<Summary>, registry::Error> {
         let pinned = reference.with_digest(digest);
         let key = pinned.canonical();
         let life = self.inner.lifetimes;
@@ -319,7 +344,7 @@ impl Inspector {
             .inner
             .cache
             .get_or_load(&key, |_| async {
-                let summary = self.inner.client.summarize(&pinned).await?;
+                let summary = Arc::new(self.inner.client.summarize(&pinned).await?);
                 Ok::<_, registry::Error>(Loaded {
                     value: Arc::new(Entry::Image { summary }),
                     fetched_at: self.inner.clock.now(),
@@ -331,13 +356,13 @@ impl Inspector {
             .await
             .map_err(|e| (*e).clone())?;
         match &*hit.entry.value {
-            Entry::Image { summary } => Ok(summary.clone()),
+            Entry::Image { summary } => Ok(Arc::clone(summary)),
             Entry::Missing => Err(registry::Error::NotFound { reference: key }),
         }
     }
 
     /// A tag's summary is also the answer for its digest, which never changes.
-    async fn remember_digest(&self, reference: &Reference, summary: &Summary) {
+    async fn remember_digest(&self, reference: &Reference, summary: &Arc<Summary>) {
         let Ok(digest) = summary.digest.parse::<Digest>() else {
             return;
         };
@@ -349,7 +374,7 @@ impl Inspector {
                 &key,
                 Loaded {
                     value: Arc::new(Entry::Image {
-                        summary: summary.clone(),
+                        summary: Arc::clone(summary),
                     }),
                     fetched_at: self.inner.clock.now(),
                     fresh_for: life.digest,

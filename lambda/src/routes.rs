@@ -2,10 +2,10 @@
 //! `app(state)` is the whole service; Lambda and the local server both run it unchanged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -25,11 +25,24 @@ use crate::render::mquery;
 #[derive(Debug, Clone)]
 pub struct AppState {
     inspector: Inspector,
+    /// Rendered bodies of answers served from memory, which render the same bytes every
+    /// time: the hot path serves them without serializing again.
+    rendered: moka::future::Cache<String, Bytes>,
 }
 
 impl AppState {
     pub fn new(inspector: Inspector) -> AppState {
-        AppState { inspector }
+        let rendered = moka::future::Cache::builder()
+            .max_capacity(16 << 20)
+            .weigher(|key: &String, body: &Bytes| {
+                u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(Duration::from_secs(300))
+            .build();
+        AppState {
+            inspector,
+            rendered,
+        }
     }
 }
 
@@ -145,17 +158,22 @@ async fn lookup(state: &AppState, image: Option<&str>) -> Result<(String, Answer
     Ok((image, answer))
 }
 
-fn respond(
+/// The response for an answer: 304 when the client has it, else the body, rendered once per
+/// memory entry and format.
+async fn respond(
+    state: &AppState,
     request: &HeaderMap,
+    image: &str,
     answer: &Answer,
     kind: Kind,
-    body: impl FnOnce() -> Vec<u8>,
+    render: impl FnOnce() -> Vec<u8>,
 ) -> Response {
     let etag = etag(answer, kind);
     let mut response = if not_modified(request, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = Response::new(Body::from(body()));
+        let body = rendered(state, image, answer, kind, render).await;
+        let mut r = Response::new(Body::from(body));
         set(&mut r, header::CONTENT_TYPE, kind.content_type());
         r
     };
@@ -172,6 +190,34 @@ fn respond(
     );
     set(&mut response, "x-cache", &source);
     response
+}
+
+async fn rendered(
+    state: &AppState,
+    image: &str,
+    answer: &Answer,
+    kind: Kind,
+    render: impl FnOnce() -> Vec<u8>,
+) -> Bytes {
+    // only memory answers render the same bytes every time; the page depends on the Host
+    if answer.source != registry::Source::Memory || kind == Kind::Html {
+        return Bytes::from(render());
+    }
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let key = format!(
+        "{}|{}|{}|{}|{}|{image}",
+        kind.tag(),
+        answer.summary.digest,
+        secs(answer.fetched_at),
+        answer.expires_at.map_or(0, secs),
+        answer.stale,
+    );
+    if let Some(body) = state.rendered.get(&key).await {
+        return body;
+    }
+    let body = Bytes::from(render());
+    state.rendered.insert(key, body.clone()).await;
+    body
 }
 
 fn source_name(answer: &Answer) -> &'static str {
@@ -265,13 +311,13 @@ async fn inspect(
         }
     };
     let mut response = match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(&headers, &answer, kind, || {
-            let report = answer.report(&image);
-            match kind {
-                Kind::Text => report.to_text().into_bytes(),
-                _ => serde_json::to_vec(&report).unwrap_or_default(),
-            }
-        }),
+        Ok((image, answer)) => {
+            respond(&state, &headers, &image, &answer, kind, || match kind {
+                Kind::Text => registry::summary::text(&image, &answer.summary).into_bytes(),
+                _ => answer.json(&image),
+            })
+            .await
+        }
         Err(f) => failure(f, kind),
     };
     response
@@ -297,15 +343,18 @@ async fn page(
         return response;
     }
     match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(&headers, &answer, Kind::Html, || {
-            let report = answer.report(&image);
-            html::page(
-                &public_origin(&headers),
-                Some(&image),
-                &Outcome::Answer(&report),
-            )
-            .into_bytes()
-        }),
+        Ok((image, answer)) => {
+            respond(&state, &headers, &image, &answer, Kind::Html, || {
+                let report = answer.report(&image);
+                html::page(
+                    &public_origin(&headers),
+                    Some(&image),
+                    &Outcome::Answer(&report),
+                )
+                .into_bytes()
+            })
+            .await
+        }
         Err(f) => failure(f, Kind::Html),
     }
 }
@@ -342,9 +391,12 @@ async fn mquery_compat(
 ) -> Response {
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(&headers, &answer, Kind::Mquery, || {
-            mquery::answer(&answer, &image)
-        }),
+        Ok((image, answer)) => {
+            respond(&state, &headers, &image, &answer, Kind::Mquery, || {
+                mquery::answer(&answer, &image)
+            })
+            .await
+        }
         Err(f) => failure(f, Kind::Mquery),
     }
 }
@@ -356,9 +408,12 @@ async fn badge(
 ) -> Response {
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
-        Ok((_, answer)) => respond(&headers, &answer, Kind::Svg, || {
-            Badge::for_summary(&answer.summary).svg().into_bytes()
-        }),
+        Ok((image, answer)) => {
+            respond(&state, &headers, &image, &answer, Kind::Svg, || {
+                Badge::for_summary(&answer.summary).svg().into_bytes()
+            })
+            .await
+        }
         Err(f) => failure(f, Kind::Svg),
     }
 }
@@ -370,9 +425,12 @@ async fn shields(
 ) -> Response {
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
-        Ok((_, answer)) => respond(&headers, &answer, Kind::Shields, || {
-            Badge::for_summary(&answer.summary).shields_json()
-        }),
+        Ok((image, answer)) => {
+            respond(&state, &headers, &image, &answer, Kind::Shields, || {
+                Badge::for_summary(&answer.summary).shields_json()
+            })
+            .await
+        }
         Err(f) => failure(f, Kind::Shields),
     }
 }

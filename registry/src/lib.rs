@@ -32,4 +32,6 @@ pub use digest::Digest;
 pub use error::Error;
 pub use platform::{Platform, PlatformSpec};
 pub use reference::Reference;
-pub use summary::{CacheInfo, ErrorBody, ErrorReport, PlatformEntry, Report, Source, Summary};
+pub use summary::{
+    CacheInfo, ErrorBody, ErrorReport, PlatformEntry, Report, ReportRef, Source, Summary,
+};

@@ -87,34 +87,72 @@ pub struct Report {
 impl Report {
     /// mquery's text format.
     pub fn to_text(&self) -> String {
-        let s = &self.summary;
-        let mut out = String::with_capacity(128 + 32 * s.platforms.len());
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "Image: {} (digest: {})", self.image, s.digest);
-        let list = if s.is_list { "Yes" } else { "No" };
+        text(&self.image, &self.summary)
+    }
+
+    /// The same document, borrowed.
+    pub fn as_ref(&self) -> ReportRef<'_> {
+        ReportRef {
+            image: &self.image,
+            reference: &self.reference,
+            summary: &self.summary,
+            cache: &self.cache,
+        }
+    }
+}
+
+/// The v1 document, borrowed: the service serializes it without copying the summary. Its
+/// JSON is exactly [`Report`]'s.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRef<'a> {
+    pub image: &'a str,
+    pub reference: &'a str,
+    #[serde(flatten)]
+    pub summary: &'a Summary,
+    pub cache: &'a CacheInfo,
+}
+
+/// Registry strings longer than this are clipped in text.
+const TEXT_FIELD_MAX: usize = 120;
+
+/// mquery's text format for `image` (as the user wrote it) and its summary. Registry
+/// strings are clipped so a hostile registry cannot flood a terminal.
+pub fn text(image: &str, s: &Summary) -> String {
+    let mut out = String::with_capacity(128 + 32 * s.platforms.len());
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "Image: {image} (digest: {})",
+        clip(&s.digest, TEXT_FIELD_MAX + 20)
+    );
+    let list = if s.is_list { "Yes" } else { "No" };
+    let _ = writeln!(
+        out,
+        " * Manifest List: {list} (Image type: {})",
+        clip(&s.media_type, TEXT_FIELD_MAX)
+    );
+    let platform = |p: &PlatformEntry| clip(&p.platform.to_string(), TEXT_FIELD_MAX);
+    if s.is_list {
+        if s.platforms.is_empty() {
+            let _ = writeln!(out, " * Supported platforms: none");
+        } else {
+            let _ = writeln!(out, " * Supported platforms:");
+            for p in &s.platforms {
+                let _ = writeln!(out, "   - {}", platform(p));
+            }
+        }
+    } else if let Some(artifact) = &s.artifact_type {
         let _ = writeln!(
             out,
-            " * Manifest List: {list} (Image type: {})",
-            s.media_type
+            " * Artifact: {} (not a runnable image)",
+            clip(artifact, TEXT_FIELD_MAX)
         );
-        if s.is_list {
-            if s.platforms.is_empty() {
-                let _ = writeln!(out, " * Supported platforms: none");
-            } else {
-                let _ = writeln!(out, " * Supported platforms:");
-                for p in &s.platforms {
-                    let _ = writeln!(out, "   - {}", clip(&p.platform.to_string(), 120));
-                }
-            }
-        } else if let Some(artifact) = &s.artifact_type {
-            let _ = writeln!(out, " * Artifact: {artifact} (not a runnable image)");
-        } else {
-            let platforms: Vec<String> =
-                s.platforms.iter().map(|p| p.platform.to_string()).collect();
-            let _ = writeln!(out, " * Supports: {}", platforms.join(", "));
-        }
-        out
+    } else {
+        let platforms: Vec<String> = s.platforms.iter().map(platform).collect();
+        let _ = writeln!(out, " * Supports: {}", platforms.join(", "));
     }
+    out
 }
 
 /// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
@@ -281,6 +319,11 @@ mod tests {
         assert_eq!(json["cache"]["expiresAt"], serde_json::Value::Null);
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, r);
+        // the borrowed form writes the same bytes
+        assert_eq!(
+            serde_json::to_string(&r.as_ref()).expect("serializes"),
+            serde_json::to_string(&r).expect("serializes")
+        );
     }
 
     #[test]

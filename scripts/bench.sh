@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Benchmarks, side by side on this machine, everything on 127.0.0.1 (README "Benchmarks";
+# BENCHMARKS.md holds the latest results and the method).
+#
+#   scripts/bench.sh            full run (about 6 minutes)
+#   scripts/bench.sh --smoke    short run that keeps the script working (CI); not for numbers
+#
+# 1. cold CLI lookups of a 5-platform index through a TCP proxy adding 10 ms each way in
+#    front of the real registry: mquery vs skopeo inspect --raw vs docker manifest inspect,
+#    median of alternating runs, and the registry requests each made;
+# 2. cached HTTP throughput and p50/p99 of /v1/inspect and /v1/badge with wrk, beside nginx
+#    serving the same bytes as a static file;
+# 3. process start to first answered request, stripped binary sizes, peak RSS under load;
+# 4. soak: cached lookups for minutes with zero errors and flat memory;
+# 5. burst: distinct uncached images against a fake registry, within the concurrency cap,
+#    without memory growth.
+# Fails if wrk saw any error, the concurrency cap was exceeded, or memory kept growing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
+if $smoke; then
+  cold_runs=3 wrk_secs=3 soak_secs=6 burst_secs=3 startup_runs=3
+else
+  cold_runs=9 wrk_secs=20 soak_secs=180 burst_secs=30 startup_runs=20
+fi
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v skopeo >/dev/null || need+=(skopeo)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "bench: installing ${need[*]} (apt)"
+  as_root=""; [ "$(id -u)" -eq 0 ] || as_root=sudo
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+echo "bench: building release binaries"
+cargo build --release --locked -q --bin mquery --bin mquery-lambda
+cargo build --release --locked -q -p mquery-tests --bin mquery-bench-tools
+bin=target/release
+tools=$bin/mquery-bench-tools
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 500); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.02; done; echo "bench: port $1 never opened" >&2; return 1; }
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+report=target/bench/report.md
+mkdir -p target/bench
+: > "$report"
+say() { echo "$*" | tee -a "$report"; }
+
+# --- the real registry, its access log counting requests ------------------------------
+registry_port=$(free_port)
+cat > "$tmp/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $tmp/registry
+http:
+  addr: 127.0.0.1:$registry_port
+  secret: bench
+YML
+/usr/bin/docker-registry serve "$tmp/registry.yml" > "$tmp/access.log" 2>/dev/null &
+pids+=($!)
+wait_port "$registry_port"
+$tools push-fixtures "http://127.0.0.1:$registry_port" acme/app v1 > /dev/null
+requests() { grep -cE '"(GET|HEAD) /v2/' "$tmp/access.log" || true; }
+
+proxy_port=$(free_port)
+$tools latency-proxy "$proxy_port" "$registry_port" 10 &
+pids+=($!)
+wait_port "$proxy_port"
+image="127.0.0.1:$proxy_port/acme/app:v1"
+
+# --- 1. cold CLI lookups ---------------------------------------------------------------
+export DOCKER_CONFIG="$tmp/docker"
+mkdir -p "$DOCKER_CONFIG"
+tools_list=(mquery skopeo docker)
+command -v docker >/dev/null || { tools_list=(mquery skopeo); echo "bench: docker client not installed: not compared"; }
+run_tool() {
+  case "$1" in
+    mquery) MQUERY_INSECURE_REGISTRIES="127.0.0.1:$proxy_port" $bin/mquery "$image" ;;
+    skopeo) skopeo inspect --raw --tls-verify=false "docker://$image" ;;
+    docker) docker manifest inspect --insecure "$image" ;;
+  esac
+}
+for tool in "${tools_list[@]}"; do : > "$tmp/cold-$tool"; : > "$tmp/reqs-$tool"; done
+for i in $(seq "$cold_runs"); do
+  # alternate the order so no tool always runs first
+  order=("${tools_list[@]}")
+  [ $((i % 2)) -eq 0 ] && order=($(printf '%s\n' "${tools_list[@]}" | tac))
+  for tool in "${order[@]}"; do
+    before=$(requests)
+    start=$(now_ns)
+    run_tool "$tool" > /dev/null
+    end=$(now_ns)
+    sleep 0.2
+    echo $(( (end - start) / 1000 )) >> "$tmp/cold-$tool"
+    echo $(( $(requests) - before )) >> "$tmp/reqs-$tool"
+  done
+done
+say "## Cold lookups (5-platform index, 10 ms each way, median of $cold_runs alternating runs)"
+say ""
+say "| tool | median | vs mquery | registry requests |"
+say "|---|---|---|---|"
+mquery_us=$(median < "$tmp/cold-mquery")
+for tool in "${tools_list[@]}"; do
+  us=$(median < "$tmp/cold-$tool")
+  reqs=$(median < "$tmp/reqs-$tool")
+  say "| $tool | $(awk -v u="$us" 'BEGIN{printf "%.1f ms", u/1000}') | $(awk -v a="$us" -v b="$mquery_us" 'BEGIN{printf "%.2fx", a/b}') | $reqs |"
+done
+say ""
+
+# --- 2. cached throughput beside nginx ------------------------------------------------
+service_port=$(free_port)
+MQUERY_LISTEN="127.0.0.1:$service_port" MQUERY_INSECURE_REGISTRIES="127.0.0.1:$registry_port" RUST_LOG=error \
+  $bin/mquery-lambda &
+service_pid=$!
+pids+=($service_pid)
+wait_port "$service_port"
+direct="127.0.0.1:$registry_port/acme/app:v1"
+inspect_url="http://127.0.0.1:$service_port/v1/inspect?image=$direct"
+badge_url="http://127.0.0.1:$service_port/v1/badge?image=$direct"
+curl -sf "$inspect_url" > /dev/null   # warm the cache
+mkdir -p "$tmp/static"
+curl -sf "$inspect_url" > "$tmp/static/inspect.json"
+# nginx workers drop root: let them read the file
+chmod 755 "$tmp" "$tmp/static"
+chmod 644 "$tmp/static/inspect.json"
+nginx_port=$(free_port)
+cat > "$tmp/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { root $tmp/static; default_type application/json; }
+  }
+}
+NGINX
+/usr/sbin/nginx -c "$tmp/nginx.conf" -p "$tmp" &
+pids+=($!)
+wait_port "$nginx_port"
+
+bench_wrk() { wrk -t2 -c50 -d"${wrk_secs}s" --latency "$1" | python3 scripts/wrk_parse.py; }
+read -r nginx_rps nginx_p50 nginx_p99 nginx_err <<< "$(bench_wrk "http://127.0.0.1:$nginx_port/inspect.json")"
+read -r inspect_rps inspect_p50 inspect_p99 inspect_err <<< "$(bench_wrk "$inspect_url")"
+read -r badge_rps badge_p50 badge_p99 badge_err <<< "$(bench_wrk "$badge_url")"
+say "## Cached HTTP (wrk -t2 -c50, ${wrk_secs}s each)"
+say ""
+say "| target | requests/s | vs nginx | p50 | p99 | errors |"
+say "|---|---|---|---|---|---|"
+say "| nginx static file (same bytes) | $nginx_rps | 1.00x | $nginx_p50 ms | $nginx_p99 ms | $nginx_err |"
+say "| /v1/inspect | $inspect_rps | $(awk -v a="$inspect_rps" -v b="$nginx_rps" 'BEGIN{printf "%.2fx", a/b}') | $inspect_p50 ms | $inspect_p99 ms | $inspect_err |"
+say "| /v1/badge | $badge_rps | $(awk -v a="$badge_rps" -v b="$nginx_rps" 'BEGIN{printf "%.2fx", a/b}') | $badge_p50 ms | $badge_p99 ms | $badge_err |"
+say ""
+
+# --- 3. start-up, sizes, peak RSS -----------------------------------------------------
+read -r start_min start_med start_max <<< "$($tools startup $bin/mquery-lambda "$startup_runs")"
+say "## Start-up, size, memory"
+say ""
+say "| measure | value |"
+say "|---|---|"
+say "| start to first answered request (min / median / max of $startup_runs) | $start_min / $start_med / $start_max ms |"
+say "| mquery-lambda stripped (x86_64) | $(stat -c %s $bin/mquery-lambda | awk '{printf "%.1f MB", $1/1e6}') |"
+say "| mquery stripped (x86_64) | $(stat -c %s $bin/mquery | awk '{printf "%.1f MB", $1/1e6}') |"
+if [ -f target/lambda/mquery-lambda/bootstrap ]; then
+  say "| Lambda bootstrap (arm64, cargo lambda) | $(stat -c %s target/lambda/mquery-lambda/bootstrap | awk '{printf "%.1f MB", $1/1e6}') |"
+fi
+say "| mquery-lambda peak RSS after the wrk runs | $(( $(hwm_kb $service_pid) / 1024 )) MB |"
+say ""
+
+# --- 4. soak: cached lookups, zero errors, flat memory --------------------------------
+samples="$tmp/rss"
+: > "$samples"
+( while kill -0 "$service_pid" 2>/dev/null; do rss_kb "$service_pid" >> "$samples"; sleep 1; done ) &
+sampler=$!
+pids+=($sampler)
+read -r soak_rps soak_p50 soak_p99 soak_err <<< "$(wrk -t2 -c50 -d"${soak_secs}s" --latency "$inspect_url" | python3 scripts/wrk_parse.py)"
+kill "$sampler" 2>/dev/null || true
+rss_first=$(head -n 3 "$samples" | sort -n | tail -n 1)
+rss_last=$(tail -n 3 "$samples" | sort -n | tail -n 1)
+rss_max=$(sort -n "$samples" | tail -n 1)
+say "## Soak: cached /v1/inspect for ${soak_secs}s"
+say ""
+say "$soak_rps requests/s, p50 $soak_p50 ms, p99 $soak_p99 ms, errors $soak_err; RSS $((rss_first / 1024)) MB at the start, $((rss_last / 1024)) MB at the end, $((rss_max / 1024)) MB at most."
+say ""
+
+# --- 5. burst: distinct uncached images against a fake registry -----------------------
+fake_port=$(free_port)
+$tools fake-registry "$fake_port" 20 &
+pids+=($!)
+wait_port "$fake_port"
+burst_service_port=$(free_port)
+MQUERY_LISTEN="127.0.0.1:$burst_service_port" MQUERY_INSECURE_REGISTRIES="127.0.0.1:$fake_port" RUST_LOG=error \
+  $bin/mquery-lambda &
+burst_pid=$!
+pids+=($burst_pid)
+wait_port "$burst_service_port"
+# every request names an image never asked for before (per thread, per burst)
+cat > "$tmp/burst.lua" <<LUA
+counter = 0
+math.randomseed(os.time())
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", tostring(threads) .. "x" .. tostring(math.random(1, 1000000000)))
+end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/v1/inspect?image=127.0.0.1:$fake_port/burst/t" .. tid .. "-" .. counter .. ":v1")
+end
+LUA
+# wrk abandons the requests in flight when it stops; the pause lets those end before the
+# next measurement, so the fake registry's in-flight peak counts only live requests
+burst() {
+  wrk -t2 -c200 -d"${burst_secs}s" --latency -s "$tmp/burst.lua" "http://127.0.0.1:$burst_service_port" | python3 scripts/wrk_parse.py
+  sleep 1
+}
+read -r b1_rps b1_p50 b1_p99 b1_err <<< "$(burst)"
+rss_after_1=$(rss_kb $burst_pid)
+read -r b2_rps b2_p50 b2_p99 b2_err <<< "$(burst)"
+rss_after_2=$(rss_kb $burst_pid)
+stats=$(curl -sf "http://127.0.0.1:$fake_port/stats")
+max_in_flight=$(echo "$stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_in_flight"])')
+fake_requests=$(echo "$stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+say "## Burst: distinct uncached images (wrk -c200, 2 x ${burst_secs}s, registry latency 20 ms)"
+say ""
+say "$b1_rps and $b2_rps lookups/s, p99 $b1_p99 / $b2_p99 ms, errors $b1_err + $b2_err; $fake_requests registry requests, at most $max_in_flight at once (cap 64); RSS $((rss_after_1 / 1024)) MB after the first burst, $((rss_after_2 / 1024)) MB after the second."
+say ""
+
+failed=0
+for e in "$inspect_err" "$badge_err" "$soak_err" "$b1_err" "$b2_err"; do
+  [ "$e" = "0" ] || { echo "bench: wrk saw errors" >&2; failed=1; }
+done
+[ "$max_in_flight" -le 64 ] || { echo "bench: $max_in_flight registry requests at once, over the cap of 64" >&2; failed=1; }
+# memory is flat if the end of the soak is within 20% (+2 MB) of its start, and the second
+# burst grew RSS by less than 20% (the memory cache is bounded by weight)
+awk -v a="$rss_first" -v b="$rss_last" 'BEGIN{exit !(b <= a*1.2 + 2048)}' || { echo "bench: RSS grew during the soak" >&2; failed=1; }
+awk -v a="$rss_after_1" -v b="$rss_after_2" 'BEGIN{exit !(b <= a*1.2 + 2048)}' || { echo "bench: RSS grew between bursts" >&2; failed=1; }
+echo "bench: report in $report"
+exit "$failed"
