@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Testing"; CI runs exactly this through .ci/run).
 # Installs what is missing, then: format check, clippy with warnings as errors, the suite,
-# the SAM template checks, the arm64 Lambda build and a bounded fuzzing run.
+# the SAM template checks, the arm64 Lambda build, a bounded fuzzing run and a benchmark smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +23,5 @@ echo "== arm64 Lambda build"
 scripts/build-lambda.sh arm64
 echo "== fuzzing (bounded)"
 scripts/fuzz.sh 20
+echo "== benchmark smoke (keeps scripts/bench.sh working; asserts no speed)"
+scripts/bench.sh --smoke

@@ -162,12 +162,17 @@ impl<V> Tiered<V>
 where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    /// `l1_max_bytes` bounds memory by the serialized size of the values.
+    /// `l1_max_bytes` bounds memory, estimated from the serialized size of the values.
     pub fn new(l1_max_bytes: u64, store: Option<Store>, clock: Arc<dyn Clock>) -> Tiered<V> {
         let l1 = Cache::builder()
             .max_capacity(l1_max_bytes)
+            // the decoded value takes about twice its JSON, plus the entry's own overhead
             .weigher(|key: &String, value: &Arc<Cached<V>>| {
-                value.weight.saturating_add(key.len() as u32)
+                value
+                    .weight
+                    .saturating_mul(2)
+                    .saturating_add(key.len() as u32)
+                    .saturating_add(256)
             })
             .expire_after(KeepUntil {
                 clock: Arc::clone(&clock),

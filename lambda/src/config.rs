@@ -9,6 +9,7 @@ use registry::config::{parse_base_url, parse_insecure_registries};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+pub const DEFAULT_CACHE_MEMORY: u64 = 32 << 20;
 /// The registry deadline must end before the Lambda timeout (template.yaml: at least 25 s),
 /// so a slow registry is a 504 from us, not a killed invocation.
 pub const MAX_REGISTRY_TIMEOUT_MS: u64 = 22_000;
@@ -27,6 +28,8 @@ pub enum ConfigError {
         "MQUERY_REGISTRY_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to {MAX_REGISTRY_TIMEOUT_MS}"
     )]
     RegistryTimeout(String),
+    #[error("MQUERY_CACHE_MEMORY_MB: {0:?} is not a number of megabytes from 1 to 4096")]
+    CacheMemory(String),
 }
 
 /// The service's settings.
@@ -40,6 +43,8 @@ pub struct Config {
     pub dynamodb_endpoint: Option<String>,
     /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds).
     pub cache_ttl: Duration,
+    /// Memory the in-process cache may use, in bytes (`MQUERY_CACHE_MEMORY_MB`, default 32).
+    pub cache_memory: u64,
     /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
     pub client: ClientConfig,
     /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
@@ -74,6 +79,13 @@ impl Config {
             Some(v) => return Err(ConfigError::Table(v)),
             None => None,
         };
+        let cache_memory = match get("MQUERY_CACHE_MEMORY_MB") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(mb) if (1..=4096).contains(&mb) => mb << 20,
+                _ => return Err(ConfigError::CacheMemory(v)),
+            },
+            None => DEFAULT_CACHE_MEMORY,
+        };
         let mut client = ClientConfig::default();
         if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
             match v.trim().parse::<u64>() {
@@ -105,6 +117,7 @@ impl Config {
             listen,
             table,
             dynamodb_endpoint,
+            cache_memory,
             cache_ttl,
             client,
             lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
@@ -199,6 +212,10 @@ mod tests {
         assert_eq!(
             config(&[("MQUERY_CACHE_TTL", "5m")]).err(),
             Some(ConfigError::CacheTtl("5m".into()))
+        );
+        assert_eq!(
+            config(&[("MQUERY_CACHE_MEMORY_MB", "0")]).err(),
+            Some(ConfigError::CacheMemory("0".into()))
         );
         assert_eq!(
             config(&[("MQUERY_TABLE", "a b")]).err(),

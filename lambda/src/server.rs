@@ -10,9 +10,6 @@ use crate::config::Config;
 use crate::inspect::{Inspector, Lifetimes};
 use crate::routes::{AppState, app};
 
-/// Memory the first cache tier may use, counted in serialized bytes.
-pub const L1_MAX_BYTES: u64 = 64 << 20;
-
 /// Builds the state the routes share from the configuration: the registry client and the
 /// cache (memory only, or in front of the DynamoDB table `MQUERY_TABLE`).
 pub async fn state(config: &Config) -> Result<AppState, registry::Error> {
@@ -31,7 +28,7 @@ pub async fn state_with_clock(
         )),
         None => None,
     };
-    let cache = Tiered::new(L1_MAX_BYTES, store, Arc::clone(&clock));
+    let cache = Tiered::new(config.cache_memory, store, Arc::clone(&clock));
     Ok(AppState::new(Inspector::new(
         client,
         cache,

@@ -154,6 +154,14 @@ struct Counters {
     peak: AtomicUsize,
 }
 
+struct InFlight(Arc<Counters>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn fake_registry(port: u16, latency: Duration) -> std::io::Result<()> {
     let counters = Arc::new(Counters::default());
     let index = Arc::new(
@@ -194,8 +202,9 @@ async fn fake_registry(port: u16, latency: Duration) -> std::io::Result<()> {
                 counters.requests.fetch_add(1, Ordering::SeqCst);
                 let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 counters.peak.fetch_max(now, Ordering::SeqCst);
+                // counted out even when the client goes away mid-request and this is dropped
+                let _in_flight = InFlight(Arc::clone(&counters));
                 tokio::time::sleep(latency).await;
-                counters.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let body = if method == Method::HEAD {
                     Vec::new()
                 } else {
