@@ -7,8 +7,10 @@
 //! fails. Freshness is judged with the injected [`Clock`].
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
@@ -38,9 +40,29 @@ pub struct Cached<V> {
     pub stale: bool,
     /// Bytes of the serialized value: the L1 weight.
     weight: u32,
+    /// Byte strings derived from the value (rendered answers), kept as long as the entry.
+    memo: Mutex<Vec<(String, Bytes)>>,
 }
 
+/// How many derived byte strings an entry keeps.
+const MEMO_MAX: usize = 8;
+
 impl<V> Cached<V> {
+    /// The bytes memoized under `key`, made by `make` the first time. Callers use it for
+    /// anything that depends only on the entry and `key`: the hot path serves rendered bytes
+    /// without a second lookup. At most a few are kept per entry.
+    pub fn memo(&self, key: &str, make: impl FnOnce() -> Bytes) -> Bytes {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, bytes)) = memo.iter().find(|(k, _)| k == key) {
+            return bytes.clone();
+        }
+        let bytes = make();
+        if memo.len() < MEMO_MAX {
+            memo.push((key.to_owned(), bytes.clone()));
+        }
+        bytes
+    }
+
     pub fn is_fresh(&self, now: SystemTime) -> bool {
         now < self.fresh_until
     }
@@ -242,6 +264,7 @@ where
             keep_until: now + loaded.keep_for.max(loaded.fresh_for),
             stale: loaded.stale,
             weight: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+            memo: Mutex::new(Vec::new()),
         });
         if loaded.stale {
             bump(&self.stats.stale);
@@ -319,6 +342,7 @@ fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, serde_json::Err
         keep_until: from_epoch_secs(item.expires_at),
         stale: false,
         weight: u32::try_from(item.payload.len()).unwrap_or(u32::MAX),
+        memo: Mutex::new(Vec::new()),
     })
 }
 
@@ -346,6 +370,29 @@ mod tests {
         let store = store.then(|| Store::Memory(Arc::new(MemoryStore::new(100))));
         let cache = Tiered::new(1 << 20, store, Arc::clone(&clock) as Arc<dyn Clock>);
         (clock, cache)
+    }
+
+    #[tokio::test]
+    async fn memo_keeps_derived_bytes_per_entry() {
+        let (clock, cache) = setup(false);
+        let hit = cache
+            .get_or_load("k", |_| async { Ok::<_, String>(loaded("v", &clock)) })
+            .await
+            .expect("loads");
+        let made = AtomicUsize::new(0);
+        for _ in 0..3 {
+            let bytes = hit.entry.memo("json", || {
+                made.fetch_add(1, Ordering::SeqCst);
+                Bytes::from_static(b"rendered")
+            });
+            assert_eq!(bytes, "rendered");
+        }
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        for i in 0..20 {
+            hit.entry
+                .memo(&format!("k{i}"), || Bytes::from_static(b"x"));
+        }
+        assert!(hit.entry.memo.lock().expect("memo").len() <= MEMO_MAX);
     }
 
     #[tokio::test]

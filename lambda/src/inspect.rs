@@ -22,6 +22,8 @@ pub struct Answer {
     /// When this answer stops being fresh.
     pub expires_at: Option<SystemTime>,
     pub stale: bool,
+    /// The cache entry behind the answer, which memoizes its rendered forms.
+    pub entry: Arc<Cached<Entry>>,
 }
 
 impl Answer {
@@ -247,6 +249,7 @@ impl Inspector {
             fetched_at: hit.entry.fetched_at,
             expires_at: Some(hit.entry.fresh_until),
             stale: hit.entry.stale,
+            entry: hit.entry,
         })
     }
 

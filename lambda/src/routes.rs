@@ -2,7 +2,7 @@
 //! `app(state)` is the whole service; Lambda and the local server both run it unchanged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -25,24 +25,11 @@ use crate::render::mquery;
 #[derive(Debug, Clone)]
 pub struct AppState {
     inspector: Inspector,
-    /// Rendered bodies of answers served from memory, which render the same bytes every
-    /// time: the hot path serves them without serializing again.
-    rendered: moka::future::Cache<String, Bytes>,
 }
 
 impl AppState {
     pub fn new(inspector: Inspector) -> AppState {
-        let rendered = moka::future::Cache::builder()
-            .max_capacity(16 << 20)
-            .weigher(|key: &String, body: &Bytes| {
-                u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX)
-            })
-            .time_to_live(Duration::from_secs(300))
-            .build();
-        AppState {
-            inspector,
-            rendered,
-        }
+        AppState { inspector }
     }
 }
 
@@ -161,7 +148,6 @@ async fn lookup(state: &AppState, image: Option<&str>) -> Result<(String, Answer
 /// The response for an answer: 304 when the client has it, else the body, rendered once per
 /// memory entry and format.
 async fn respond(
-    state: &AppState,
     request: &HeaderMap,
     image: &str,
     answer: &Answer,
@@ -172,7 +158,7 @@ async fn respond(
     let mut response = if not_modified(request, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let body = rendered(state, image, answer, kind, render).await;
+        let body = rendered(image, answer, kind, render);
         let mut r = Response::new(Body::from(body));
         set(&mut r, header::CONTENT_TYPE, kind.content_type());
         r
@@ -183,48 +169,33 @@ async fn respond(
         header::CACHE_CONTROL,
         cache_control(answer, kind),
     );
-    let source = format!(
-        "{}{}",
-        source_name(answer),
-        if answer.stale { ", stale" } else { "" }
-    );
-    set(&mut response, "x-cache", &source);
+    response
+        .headers_mut()
+        .insert("x-cache", HeaderValue::from_static(x_cache(answer)));
     response
 }
 
-async fn rendered(
-    state: &AppState,
-    image: &str,
-    answer: &Answer,
-    kind: Kind,
-    render: impl FnOnce() -> Vec<u8>,
-) -> Bytes {
-    // only memory answers render the same bytes every time; the page depends on the Host
+/// The body. Answers served from memory render the same bytes every time (their source,
+/// times and flags are those of the entry), so they are rendered once per entry, format and
+/// image spelling and memoized on the entry itself: the hot path does one cache lookup and
+/// no serialization.
+fn rendered(image: &str, answer: &Answer, kind: Kind, render: impl FnOnce() -> Vec<u8>) -> Bytes {
+    // the page also depends on the Host header
     if answer.source != registry::Source::Memory || kind == Kind::Html {
         return Bytes::from(render());
     }
-    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let key = format!(
-        "{}|{}|{}|{}|{}|{image}",
-        kind.tag(),
-        answer.summary.digest,
-        secs(answer.fetched_at),
-        answer.expires_at.map_or(0, secs),
-        answer.stale,
-    );
-    if let Some(body) = state.rendered.get(&key).await {
-        return body;
-    }
-    let body = Bytes::from(render());
-    state.rendered.insert(key, body.clone()).await;
-    body
+    let key = format!("{}|{image}", kind.tag());
+    answer.entry.memo(&key, || Bytes::from(render()))
 }
 
-fn source_name(answer: &Answer) -> &'static str {
-    match answer.source {
-        registry::Source::Memory => "memory",
-        registry::Source::Dynamodb => "dynamodb",
-        registry::Source::Registry => "registry",
+fn x_cache(answer: &Answer) -> &'static str {
+    match (answer.source, answer.stale) {
+        (registry::Source::Memory, false) => "memory",
+        (registry::Source::Dynamodb, false) => "dynamodb",
+        (registry::Source::Registry, false) => "registry",
+        (registry::Source::Memory, true) => "memory, stale",
+        (registry::Source::Dynamodb, true) => "dynamodb, stale",
+        (registry::Source::Registry, true) => "registry, stale",
     }
 }
 
@@ -312,7 +283,7 @@ async fn inspect(
     };
     let mut response = match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, kind, || match kind {
+            respond(&headers, &image, &answer, kind, || match kind {
                 Kind::Text => registry::summary::text(&image, &answer.summary).into_bytes(),
                 _ => answer.json(&image),
             })
@@ -344,7 +315,7 @@ async fn page(
     }
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, Kind::Html, || {
+            respond(&headers, &image, &answer, Kind::Html, || {
                 let report = answer.report(&image);
                 html::page(
                     &public_origin(&headers),
@@ -392,7 +363,7 @@ async fn mquery_compat(
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, Kind::Mquery, || {
+            respond(&headers, &image, &answer, Kind::Mquery, || {
                 mquery::answer(&answer, &image)
             })
             .await
@@ -409,7 +380,7 @@ async fn badge(
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, Kind::Svg, || {
+            respond(&headers, &image, &answer, Kind::Svg, || {
                 Badge::for_summary(&answer.summary).svg().into_bytes()
             })
             .await
@@ -426,7 +397,7 @@ async fn shields(
     let p = params(query);
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, Kind::Shields, || {
+            respond(&headers, &image, &answer, Kind::Shields, || {
                 Badge::for_summary(&answer.summary).shields_json()
             })
             .await
