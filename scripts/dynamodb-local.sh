@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-8000}
 scripts/setup-test-env.sh >/dev/null
-dir=.cache/dynamodb-local
-java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" &
+dir=$PWD/.cache/dynamodb-local
+# in its own directory (it writes a metadata file), with telemetry off
+(cd "$dir" && exec java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+  -inMemory -sharedDb -disableTelemetry -port "$port") &
 pid=$!
 trap 'kill $pid' EXIT INT TERM
 for _ in $(seq 100); do

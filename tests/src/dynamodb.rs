@@ -19,6 +19,8 @@ fn root() -> PathBuf {
 pub struct DynamoLocal {
     child: Option<Child>,
     port: u16,
+    /// Its working directory: DynamoDB Local writes a metadata file there.
+    _dir: tempfile::TempDir,
 }
 
 impl DynamoLocal {
@@ -53,6 +55,7 @@ impl DynamoLocal {
         let mut local = DynamoLocal {
             child: Some(child),
             port,
+            _dir: work,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
