@@ -39,14 +39,24 @@ impl DynamoLocal {
             python.display()
         );
         let port = free_port();
+        let work = tempfile::tempdir().expect("a working directory");
+        // in its own directory (it writes a metadata file), and no telemetry: nothing may
+        // leave this machine
         let child = Command::new("java")
+            .current_dir(work.path())
             .arg(format!(
                 "-Djava.library.path={}",
                 dir.join("DynamoDBLocal_lib").display()
             ))
             .arg("-jar")
             .arg(&jar)
-            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
+            .args([
+                "-inMemory",
+                "-sharedDb",
+                "-disableTelemetry",
+                "-port",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
