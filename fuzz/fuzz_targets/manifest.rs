@@ -4,9 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use registry::manifest::{
-    EntryKind, Manifest, classify_entry, media_type, parse_manifest, platform_from_config,
+    Manifest, add_entry, classify_entry, media_type, parse_manifest, platform_from_config,
 };
-use registry::summary::{CacheInfo, PlatformEntry, Report, Summary};
+use registry::summary::{CacheInfo, Report, Summary};
 
 const CONTENT_TYPES: [Option<&str>; 6] = [
     None,
@@ -38,16 +38,7 @@ fuzz_target!(|data: &[u8]| {
     if let Manifest::Index { entries, .. } = &manifest {
         assert!(entries.len() <= 1024);
         for entry in entries {
-            match classify_entry(entry) {
-                EntryKind::Platform(platform) => summary.platforms.push(PlatformEntry {
-                    platform,
-                    digest: entry.digest.clone(),
-                    media_type: entry.media_type.clone(),
-                    size: entry.size,
-                }),
-                EntryKind::Attestation => summary.attestations += 1,
-                EntryKind::NestedIndex | EntryKind::Unlabeled => summary.unlabeled += 1,
-            }
+            add_entry(&mut summary, entry, classify_entry(entry));
         }
     }
     let report = Report {

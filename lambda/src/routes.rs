@@ -360,16 +360,7 @@ async fn mquery_compat(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let p = params(query);
-    match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => {
-            respond(&headers, &image, &answer, Kind::Mquery, || {
-                mquery::answer(&answer, &image)
-            })
-            .await
-        }
-        Err(f) => failure(f, Kind::Mquery),
-    }
+    single_format(&state, &headers, query, Kind::Mquery).await
 }
 
 async fn badge(
@@ -377,16 +368,7 @@ async fn badge(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let p = params(query);
-    match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => {
-            respond(&headers, &image, &answer, Kind::Svg, || {
-                Badge::for_summary(&answer.summary).svg().into_bytes()
-            })
-            .await
-        }
-        Err(f) => failure(f, Kind::Svg),
-    }
+    single_format(&state, &headers, query, Kind::Svg).await
 }
 
 async fn shields(
@@ -394,15 +376,29 @@ async fn shields(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    single_format(&state, &headers, query, Kind::Shields).await
+}
+
+/// The routes that speak one format: look up, then render or fail in it.
+async fn single_format(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+    kind: Kind,
+) -> Response {
     let p = params(query);
-    match lookup(&state, p.image.as_deref()).await {
+    match lookup(state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&headers, &image, &answer, Kind::Shields, || {
-                Badge::for_summary(&answer.summary).shields_json()
+            respond(headers, &image, &answer, kind, || match kind {
+                Kind::Mquery => mquery::answer(&answer, &image),
+                Kind::Shields => Badge::for_summary(&answer.summary).shields_json(),
+                Kind::Text => registry::summary::text(&image, &answer.summary).into_bytes(),
+                Kind::Json => answer.json(&image),
+                Kind::Svg | Kind::Html => Badge::for_summary(&answer.summary).svg().into_bytes(),
             })
             .await
         }
-        Err(f) => failure(f, Kind::Shields),
+        Err(f) => failure(f, kind),
     }
 }
 

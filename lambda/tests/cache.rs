@@ -32,7 +32,7 @@ fn app(registry: &Distribution, clock: &Arc<ManualClock>) -> (axum::Router, Insp
 }
 
 async fn inspect(app: &axum::Router, image: &str) -> (u16, String, Value) {
-    let uri = format!("/v1/inspect?image={}", encode(image));
+    let uri = format!("/v1/inspect?image={}", mquery_tests::encode_query(image));
     let response = app
         .clone()
         .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
@@ -53,15 +53,6 @@ async fn inspect(app: &axum::Router, image: &str) -> (u16, String, Value) {
         x_cache,
         serde_json::from_slice(&body).expect("JSON"),
     )
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn requests(served: &[Served]) -> Vec<String> {

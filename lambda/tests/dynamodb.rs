@@ -19,15 +19,6 @@ use tower::ServiceExt as _;
 
 const TTL: Duration = Duration::from_secs(60);
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn app_with_store(
     registry: &Distribution,
     store: Store,
@@ -50,9 +41,12 @@ async fn inspect(app: &axum::Router, image: &str) -> (u16, Value) {
     let response = app
         .clone()
         .oneshot(
-            Request::get(format!("/v1/inspect?image={}", encode(image)))
-                .body(Body::empty())
-                .expect("request"),
+            Request::get(format!(
+                "/v1/inspect?image={}",
+                mquery_tests::encode_query(image)
+            ))
+            .body(Body::empty())
+            .expect("request"),
         )
         .await
         .expect("infallible");

@@ -32,21 +32,12 @@ async fn setup() -> Setup {
     }
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Loads a fixture, fills in the placeholders, and parses it as Lambda would.
 fn event(name: &str, image: &str, etag: &str) -> lambda_http::Request {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("fixture");
     let text = text
-        .replace("{{IMAGE_ENCODED}}", &encode(image))
+        .replace("{{IMAGE_ENCODED}}", &mquery_tests::encode_query(image))
         .replace("{{IMAGE}}", image)
         .replace("{{ETAG}}", &etag.replace('"', "\\\""));
     lambda_http::request::from_str(&text).expect("lambda_http parses the event")

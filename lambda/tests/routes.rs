@@ -71,16 +71,7 @@ fn json(bytes: &[u8]) -> Value {
 }
 
 fn q(s: &str) -> String {
-    form_encode(s)
-}
-
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+    mquery_tests::encode_query(s)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,8 +22,8 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::guard::{Guard, Refused, find_refusal};
 use crate::manifest::{
-    EntryKind, MANIFEST_ACCEPT, Manifest, ManifestError, classify_entry, is_image_config,
-    parse_manifest, platform_from_config,
+    EntryKind, MANIFEST_ACCEPT, Manifest, ManifestError, add_entry, classify_entry,
+    is_image_config, parse_manifest, platform_from_config,
 };
 use crate::reference::{DEFAULT_DOMAIN, Reference};
 use crate::summary::{PlatformEntry, Summary};
@@ -713,19 +713,6 @@ impl Client {
             },
             Err(_) => String::new(),
         }
-    }
-}
-
-fn add_entry(summary: &mut Summary, entry: &crate::manifest::Descriptor, kind: EntryKind) {
-    match kind {
-        EntryKind::Platform(platform) => summary.platforms.push(PlatformEntry {
-            platform,
-            digest: entry.digest.clone(),
-            media_type: entry.media_type.clone(),
-            size: entry.size,
-        }),
-        EntryKind::Attestation => summary.attestations += 1,
-        EntryKind::Unlabeled | EntryKind::NestedIndex => summary.unlabeled += 1,
     }
 }
 

@@ -60,3 +60,17 @@ pub fn client_config(insecure: &[&str]) -> registry::ClientConfig {
         ..registry::ClientConfig::default()
     }
 }
+
+/// Percent-encodes a query value the way browsers encode form fields (all but unreserved).
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
