@@ -92,20 +92,7 @@ async fn the_service_survives_every_registry_fault() {
     let fake = switchable(Arc::clone(&mode)).await;
     let dead_realm_port = free_port();
     let realm = format!("http://127.0.0.1:{dead_realm_port}/token");
-    let auth = FakeServer::start(Router::new().fallback(move || {
-        let realm = realm.clone();
-        async move {
-            (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    "www-authenticate",
-                    format!("Bearer realm=\"{realm}\",service=\"x\""),
-                )],
-            )
-                .into_response()
-        }
-    }))
-    .await;
+    let auth = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
     let mut registry = Distribution::start_open();
     let pusher = Pusher::new(&registry.base_url(), None);
     let (real_index, _) = five_platform_index(&pusher, "acme/app", "v1").await;

@@ -75,6 +75,20 @@ impl FakeServer {
     }
 }
 
+/// A registry that answers every request with a Bearer challenge naming `realm` (service
+/// `x`): for tests of what happens at, or instead of, the token server.
+pub fn challenging(realm: String) -> Router {
+    Router::new().fallback(move || {
+        let challenge = format!("Bearer realm=\"{realm}\",service=\"x\"");
+        async move {
+            (
+                axum::http::StatusCode::UNAUTHORIZED,
+                [("www-authenticate", challenge)],
+            )
+        }
+    })
+}
+
 /// A server that accepts connections and never answers. Holds them until dropped.
 #[derive(Debug)]
 pub struct Silent {

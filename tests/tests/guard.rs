@@ -48,20 +48,7 @@ async fn a_token_realm_on_an_unlisted_loopback_address_is_refused() {
         format!("http://{}/token", token_server.host()),
         format!("http://localhost:{}/token", token_server.addr().port()),
     ] {
-        let registry = FakeServer::start(Router::new().fallback(move || {
-            let realm = realm.clone();
-            async move {
-                (
-                    StatusCode::UNAUTHORIZED,
-                    [(
-                        "www-authenticate",
-                        format!("Bearer realm=\"{realm}\",service=\"x\""),
-                    )],
-                )
-                    .into_response()
-            }
-        }))
-        .await;
+        let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
         let err = client_for(&[&registry.host()])
             .summarize(&Reference::parse(&format!("{}/a/b", registry.host())).expect("valid"))
             .await

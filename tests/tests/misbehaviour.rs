@@ -423,17 +423,7 @@ async fn basic_auth_means_not_public() {
 async fn token_server_down_is_an_upstream_error() {
     let port = free_port();
     let realm = format!("http://127.0.0.1:{port}/token");
-    let fake = FakeServer::start(router(move |_, _, _| {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(
-                "www-authenticate",
-                format!("Bearer realm=\"{realm}\",service=\"x\""),
-            )],
-        )
-            .into_response()
-    }))
-    .await;
+    let fake = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
     let err = client_for(&[&fake.host(), &format!("127.0.0.1:{port}")])
         .summarize(&reference(&fake.host(), "a/b"))
         .await
