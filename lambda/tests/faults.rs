@@ -18,26 +18,12 @@ use mquery_tests::free_port;
 use mquery_tests::process::ServiceProcess;
 use registry::Digest;
 use registry::manifest::media_type;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const OK: u8 = 0;
 const SILENT: u8 = 1;
 const RATE_LIMITED: u8 = 2;
 const FAILING: u8 = 3;
-
-fn index() -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_INDEX,
-        "manifests": [
-            {"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(b"a").as_str(), "size": 1,
-             "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(b"b").as_str(), "size": 1,
-             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
-        ]
-    }))
-    .expect("json")
-}
 
 /// A registry whose behaviour the test switches while the service runs.
 async fn switchable(mode: Arc<AtomicU8>) -> FakeServer {
@@ -51,7 +37,7 @@ async fn switchable(mode: Arc<AtomicU8>) -> FakeServer {
                 }
                 FAILING => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
                 _ => {
-                    let body = index();
+                    let body = mquery_tests::fixtures::two_platform_index_body();
                     let digest = Digest::sha256(&body).to_string();
                     let body = if method == Method::HEAD {
                         Vec::new()

@@ -273,3 +273,22 @@ pub async fn five_platform_index(pusher: &Pusher, repo: &str, tag: &str) -> (Pus
         .await;
     (index, children)
 }
+
+/// The body of a two-platform OCI index (linux/amd64, linux/arm64/v8) whose children are not
+/// stored anywhere: what fake registries answer with.
+pub fn two_platform_index_body() -> Vec<u8> {
+    let entry = |name: &[u8], platform: Value| {
+        json!({"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(name).as_str(), "size": 1,
+               "platform": platform})
+    };
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": [
+            entry(b"amd64", json!({"os": "linux", "architecture": "amd64"})),
+            entry(b"arm64", json!({"os": "linux", "architecture": "arm64", "variant": "v8"})),
+        ]
+    });
+    // a literal of strings and numbers always serializes
+    serde_json::to_vec(&index).unwrap_or_default()
+}

@@ -164,19 +164,7 @@ impl Drop for InFlight {
 
 async fn fake_registry(port: u16, latency: Duration) -> std::io::Result<()> {
     let counters = Arc::new(Counters::default());
-    let index = Arc::new(
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": media_type::OCI_INDEX,
-            "manifests": [
-                {"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(b"amd64").as_str(), "size": 1,
-                 "platform": {"os": "linux", "architecture": "amd64"}},
-                {"mediaType": media_type::OCI_MANIFEST, "digest": Digest::sha256(b"arm64").as_str(), "size": 1,
-                 "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
-            ]
-        }))
-        .map_err(std::io::Error::other)?,
-    );
+    let index = Arc::new(mquery_tests::fixtures::two_platform_index_body());
     let stats = Arc::clone(&counters);
     let app = Router::new()
         .route(
