@@ -2,7 +2,7 @@
 
 use registry::ClientConfig;
 use registry::client::Url;
-use registry::config::{ConfigError, parse_base_url, parse_insecure_registries};
+use registry::config::{ConfigError, client_config_from, parse_base_url};
 
 /// The command's settings from the environment.
 #[derive(Debug, Clone)]
@@ -22,14 +22,7 @@ impl Config {
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut client = ClientConfig::default();
-        if let Some(value) = lookup("MQUERY_INSECURE_REGISTRIES") {
-            client.insecure_registries =
-                parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &value)?;
-        }
-        if let Some(value) = lookup("MQUERY_DOCKER_HUB_MIRROR").filter(|v| !v.trim().is_empty()) {
-            client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &value)?);
-        }
+        let client: ClientConfig = client_config_from(&lookup)?;
         let endpoint = match lookup("MQUERY_ENDPOINT").filter(|v| !v.trim().is_empty()) {
             Some(value) => Some(parse_base_url("MQUERY_ENDPOINT", &value)?),
             None => None,

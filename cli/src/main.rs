@@ -57,6 +57,8 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // colours only on a terminal: logs captured from a pipe or a container stay plain
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_filter)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -123,7 +125,11 @@ impl Service {
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
+        // the same roots as registry lookups: system store or compiled-in, plus MQUERY_CA_FILE
+        let (tls, _) =
+            registry::tls::client_config(&client.extra_roots).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(client.user_agent.clone())
             .connect_timeout(client.connect_timeout)
             // the service has its own registry deadline; leave it room to answer
@@ -154,7 +160,18 @@ impl Service {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| unreachable(e.without_url().to_string()))?;
+            .map_err(|e| match registry::tls::certificate_problem(&e) {
+                Some(problem) => error_report(
+                    image,
+                    canonical.clone(),
+                    "UPSTREAM_ERROR",
+                    &format!(
+                        "certificate not trusted: {}: {problem}",
+                        self.inspect.origin().ascii_serialization()
+                    ),
+                ),
+                None => unreachable(e.without_url().to_string()),
+            })?;
         let status = response.status();
         let body = response
             .bytes()

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use registry::ClientConfig;
-use registry::config::{parse_base_url, parse_insecure_registries};
+use registry::config::{client_config_from, parse_base_url};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -86,7 +86,7 @@ impl Config {
             },
             None => DEFAULT_CACHE_MEMORY,
         };
-        let mut client = ClientConfig::default();
+        let mut client: ClientConfig = client_config_from(&lookup)?;
         if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
             match v.trim().parse::<u64>() {
                 Ok(ms) if (100..=MAX_REGISTRY_TIMEOUT_MS).contains(&ms) => {
@@ -96,13 +96,6 @@ impl Config {
                 }
                 _ => return Err(ConfigError::RegistryTimeout(v)),
             }
-        }
-        if let Some(v) = get("MQUERY_INSECURE_REGISTRIES") {
-            client.insecure_registries =
-                parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &v)?;
-        }
-        if let Some(v) = get("MQUERY_DOCKER_HUB_MIRROR") {
-            client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &v)?);
         }
         let dynamodb_endpoint = match get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(

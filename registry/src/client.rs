@@ -97,6 +97,7 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         // the operator's own settings are trusted: listed registries and the mirror
         let mut exempt = config.insecure_registries.clone();
+        exempt.extend(config.private_registries.iter().cloned());
         if let Some(mirror) = &config.docker_hub_mirror
             && let Some(host) = mirror.host_str()
         {
@@ -120,17 +121,21 @@ impl Client {
                 Err(refused) => attempt.error(refused),
             }
         });
+        let (tls, roots) =
+            crate::tls::client_config(&config.extra_roots).map_err(|e| Error::ClientSetup {
+                detail: e.to_string(),
+            })?;
+        tracing::debug!(?roots, extra = config.extra_roots.len(), "TLS roots");
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .redirect(redirects)
             .dns_resolver(guard.resolver())
+            .tls_backend_preconfigured(tls)
             .build()
-            .map_err(|e| Error::Upstream {
-                registry: String::new(),
+            .map_err(|e| Error::ClientSetup {
                 detail: format!("cannot build the HTTP client: {e}"),
-                status: None,
             })?;
         let mut challenges = HashMap::new();
         if config.docker_hub_mirror.is_none() {
@@ -806,6 +811,9 @@ fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
         return not_allowed(refused);
     }
     let registry = ep.host.clone();
+    if let Some(problem) = crate::tls::certificate_problem(&e) {
+        return Error::CertificateNotTrusted { registry, problem };
+    }
     if e.is_timeout() {
         return Error::Timeout { registry };
     }

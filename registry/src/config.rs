@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
+use std::path::Path;
+
 use reqwest::Url;
+use rustls::pki_types::CertificateDer;
 
 use crate::reference::Reference;
+use crate::tls::{TlsError, read_pem_certificates};
 
 /// Why a configuration value is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,13 +19,21 @@ pub enum ConfigError {
     InvalidRegistry { name: &'static str, value: String },
     #[error("{name}: {value:?} is not an http(s) URL")]
     InvalidUrl { name: &'static str, value: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Settings of a [`crate::Client`]. `Default` is what production uses.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `host[:port]` entries reached over plain HTTP (local registries).
+    /// `host[:port]` entries reached over plain HTTP (local registries); exempt from the
+    /// address guard.
     pub insecure_registries: Vec<String>,
+    /// `host[:port]` entries exempt from the address guard but still reached over HTTPS with
+    /// the certificate verified (a registry with TLS on loopback or a private network).
+    pub private_registries: Vec<String>,
+    /// CA certificates trusted in addition to the system's (or the compiled-in) roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
     /// Used instead of `https://registry-1.docker.io` for `docker.io` references.
     pub docker_hub_mirror: Option<Url>,
     /// Deadline of each HTTP request, body included.
@@ -47,6 +59,8 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             insecure_registries: Vec::new(),
+            private_registries: Vec::new(),
+            extra_roots: Vec::new(),
             docker_hub_mirror: None,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -64,7 +78,31 @@ impl Default for ClientConfig {
     }
 }
 
-/// Parses `MQUERY_INSECURE_REGISTRIES`: a comma list of `host[:port]`.
+/// The registry settings both binaries read, through their own `config` module's `lookup`:
+/// `MQUERY_INSECURE_REGISTRIES`, `MQUERY_PRIVATE_REGISTRIES`, `MQUERY_CA_FILE` and
+/// `MQUERY_DOCKER_HUB_MIRROR`. Empty values are unset.
+pub fn client_config_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ClientConfig, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let mut client = ClientConfig::default();
+    if let Some(value) = get("MQUERY_INSECURE_REGISTRIES") {
+        client.insecure_registries =
+            parse_insecure_registries("MQUERY_INSECURE_REGISTRIES", &value)?;
+    }
+    if let Some(value) = get("MQUERY_PRIVATE_REGISTRIES") {
+        client.private_registries = parse_insecure_registries("MQUERY_PRIVATE_REGISTRIES", &value)?;
+    }
+    if let Some(value) = get("MQUERY_CA_FILE") {
+        client.extra_roots = read_pem_certificates("MQUERY_CA_FILE", Path::new(value.trim()))?;
+    }
+    if let Some(value) = get("MQUERY_DOCKER_HUB_MIRROR") {
+        client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &value)?);
+    }
+    Ok(client)
+}
+
+/// Parses `MQUERY_INSECURE_REGISTRIES` (and `MQUERY_PRIVATE_REGISTRIES`): a comma list of `host[:port]`.
 pub fn parse_insecure_registries(
     name: &'static str,
     value: &str,
@@ -127,6 +165,43 @@ mod tests {
         );
         assert!(parse_insecure_registries("X", "host:port").is_err());
         assert!(parse_insecure_registries("X", "a/b").is_err());
+    }
+
+    #[test]
+    fn shared_client_settings() {
+        let config = client_config_from(|name| match name {
+            "MQUERY_INSECURE_REGISTRIES" => Some("localhost:5000".into()),
+            "MQUERY_PRIVATE_REGISTRIES" => Some("127.0.0.1:5443, registry.lan".into()),
+            "MQUERY_CA_FILE" => Some("  ".into()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(config.insecure_registries, ["localhost:5000"]);
+        assert_eq!(
+            config.private_registries,
+            ["127.0.0.1:5443", "registry.lan"]
+        );
+        assert!(config.extra_roots.is_empty());
+        let err = client_config_from(|name| {
+            (name == "MQUERY_PRIVATE_REGISTRIES").then(|| "https://x".to_owned())
+        })
+        .expect_err("a URL is not host[:port]");
+        assert_eq!(
+            err,
+            ConfigError::InvalidRegistry {
+                name: "MQUERY_PRIVATE_REGISTRIES",
+                value: "https://x".into()
+            }
+        );
+        let err = client_config_from(|name| {
+            (name == "MQUERY_CA_FILE").then(|| "/nonexistent/ca.pem".to_owned())
+        })
+        .expect_err("a missing CA file");
+        assert!(
+            err.to_string()
+                .starts_with("MQUERY_CA_FILE: cannot read /nonexistent/ca.pem: "),
+            "{err}"
+        );
     }
 
     #[test]

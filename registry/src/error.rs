@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::manifest::ManifestError;
 use crate::reference::ParseError;
+use crate::tls::CertificateProblem;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
@@ -29,6 +30,13 @@ pub enum Error {
         detail: String,
         status: Option<u16>,
     },
+    #[error("certificate not trusted: {registry}: {problem}")]
+    CertificateNotTrusted {
+        registry: String,
+        problem: CertificateProblem,
+    },
+    #[error("cannot set up the registry client: {detail}")]
+    ClientSetup { detail: String },
     #[error("invalid manifest from {registry}: {source}")]
     InvalidManifest {
         registry: String,
@@ -72,7 +80,9 @@ impl Error {
             Error::NotFound { .. } => "NOT_FOUND",
             Error::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
             Error::Timeout { .. } => "UPSTREAM_TIMEOUT",
-            Error::Upstream { .. } => "UPSTREAM_ERROR",
+            Error::Upstream { .. }
+            | Error::CertificateNotTrusted { .. }
+            | Error::ClientSetup { .. } => "UPSTREAM_ERROR",
             Error::InvalidManifest { .. } | Error::TooLarge { .. } => "INVALID_MANIFEST",
             Error::UnsupportedManifest { .. } => "UNSUPPORTED_MANIFEST",
             Error::DigestMismatch { .. } => "DIGEST_MISMATCH",
@@ -85,6 +95,7 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Error::Upstream { registry, .. } => format!("registry {registry} failed"),
+            Error::ClientSetup { .. } => "the registry client is not set up".to_owned(),
             Error::InvalidManifest { registry, .. } | Error::TooLarge { registry, .. } => {
                 format!("invalid manifest from {registry}")
             }
@@ -134,6 +145,16 @@ mod tests {
             status: Some(500),
         };
         assert_eq!(e.public_message(), "registry ghcr.io failed");
+        let e = Error::CertificateNotTrusted {
+            registry: "127.0.0.1:5443".into(),
+            problem: CertificateProblem::UnknownIssuer,
+        };
+        assert_eq!(e.code(), "UPSTREAM_ERROR");
+        assert_eq!(
+            e.public_message(),
+            "certificate not trusted: 127.0.0.1:5443: issued by an unknown authority \
+             (trust its CA with SSL_CERT_FILE or MQUERY_CA_FILE)"
+        );
         let e = Error::NotFound {
             reference: "docker.io/library/nope:latest".into(),
         };

@@ -11,6 +11,8 @@
 //! - [`client`]: the HTTP client that fetches manifests with the fewest requests.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
+//! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
+//!   and what a refused certificate means.
 //! - [`error`]: the crate's one error type, with the stable codes of the status table.
 //!
 //! Nothing here knows about HTTP servers, Lambda or DynamoDB.
@@ -25,6 +27,7 @@ pub mod manifest;
 pub mod platform;
 pub mod reference;
 pub mod summary;
+pub mod tls;
 
 pub use client::{Client, FetchedManifest};
 pub use config::ClientConfig;

@@ -22,6 +22,8 @@ pub struct Served {
 pub struct Distribution {
     child: Child,
     port: u16,
+    /// With TLS: the test CA that signed the registry's certificate, as a PEM file.
+    ca_file: Option<PathBuf>,
     config_path: PathBuf,
     log: Arc<Mutex<Vec<Served>>>,
     output: Arc<Mutex<Vec<String>>>,
@@ -112,10 +114,20 @@ impl Distribution {
         Distribution::start(Some(token))
     }
 
+    /// An open registry serving HTTPS only (its `http.tls` settings), with a certificate for
+    /// `127.0.0.1` and `localhost` issued by a fresh test CA: [`Distribution::ca_file`].
+    pub fn start_tls() -> Distribution {
+        Distribution::start_with(None, true)
+    }
+
     fn start(token: Option<&TokenServer>) -> Distribution {
+        Distribution::start_with(token, false)
+    }
+
+    fn start_with(token: Option<&TokenServer>, tls: bool) -> Distribution {
         let mut last_error = String::new();
         for _ in 0..5 {
-            match Distribution::try_start(token) {
+            match Distribution::try_start(token, tls) {
                 Ok(registry) => return registry,
                 Err(e) => last_error = e,
             }
@@ -123,9 +135,22 @@ impl Distribution {
         panic!("docker-registry did not start: {last_error}");
     }
 
-    fn try_start(token: Option<&TokenServer>) -> Result<Distribution, String> {
+    fn try_start(token: Option<&TokenServer>, tls: bool) -> Result<Distribution, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
+        let (tls_config, ca_file) = if tls {
+            let files = TestCa::issue(dir.path())?;
+            (
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    files.certificate.display(),
+                    files.key.display()
+                ),
+                Some(files.ca),
+            )
+        } else {
+            (String::new(), None)
+        };
         let auth = match token {
             Some(token) => {
                 let bundle = dir.path().join("root.pem");
@@ -144,7 +169,7 @@ impl Distribution {
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  \
              maintenance:\n    uploadpurging:\n      enabled: false\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: mquery-test-secret\n{auth}",
+             http:\n  addr: 127.0.0.1:{port}\n  secret: mquery-test-secret\n{tls_config}{auth}",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
@@ -155,6 +180,7 @@ impl Distribution {
         let mut registry = Distribution {
             child,
             port,
+            ca_file,
             config_path,
             log,
             output,
@@ -200,7 +226,19 @@ impl Distribution {
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.ca_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM file of the CA that issued a TLS registry's certificate.
+    pub fn ca_file(&self) -> &std::path::Path {
+        self.ca_file
+            .as_deref()
+            .expect("ca_file is only for a registry started with start_tls")
     }
 
     /// How many requests have been logged so far: a mark for [`Distribution::served_since`].
@@ -233,6 +271,53 @@ impl Distribution {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The files of a TLS registry: a test CA and a server certificate it issued.
+struct TestCa {
+    ca: PathBuf,
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+impl TestCa {
+    fn issue(dir: &std::path::Path) -> Result<TestCa, String> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+        };
+        let error = |e: rcgen::Error| e.to_string();
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(error)?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(error)?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "mquery test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(error)?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(error)?;
+        // "127.0.0.1" becomes an IP address SAN
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .map_err(error)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mquery test registry");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let certificate = params.signed_by(&key, &ca).map_err(error)?;
+        let files = TestCa {
+            ca: dir.join("ca.pem"),
+            certificate: dir.join("registry.crt"),
+            key: dir.join("registry.key"),
+        };
+        let write = |path: &PathBuf, text: String| {
+            std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
+        };
+        write(&files.ca, ca.pem())?;
+        write(&files.certificate, certificate.pem())?;
+        write(&files.key, key.serialize_pem())?;
+        Ok(files)
     }
 }
 

@@ -54,6 +54,21 @@ impl Pusher {
         }
     }
 
+    /// Pushes to a registry started with [`crate::distribution::Distribution::start_tls`],
+    /// trusting only its test CA.
+    pub fn for_tls(registry: &crate::distribution::Distribution) -> Pusher {
+        let pem = std::fs::read(registry.ca_file()).expect("read the test CA");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("the test CA is PEM");
+        Pusher {
+            http: reqwest::Client::builder()
+                .tls_certs_only([ca])
+                .build()
+                .expect("a client trusting the test CA"),
+            base: registry.base_url(),
+            token: None,
+        }
+    }
+
     fn auth(&self, request: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
         match &self.token {
             Some(token) => request.bearer_auth(token.push_token(repo)),

@@ -1,0 +1,239 @@
+//! Which certificate authorities the client trusts, and what a refused certificate means.
+//!
+//! Roots, in order of preference:
+//! 1. the system's store, read the way OpenSSL reads it (`SSL_CERT_FILE`, `SSL_CERT_DIR`, or
+//!    the distribution's bundle such as `/etc/ssl/certs/ca-certificates.crt`);
+//! 2. where the system has none — the `FROM scratch` image, any empty root filesystem —
+//!    Mozilla's roots compiled into the binary (`webpki-roots`), so the binary starts and
+//!    reaches public registries anywhere;
+//!
+//! plus, in both cases, the certificates of `MQUERY_CA_FILE` (a PEM bundle), for a private
+//! registry's CA without giving up the public roots. A `SSL_CERT_FILE` or `SSL_CERT_DIR` that
+//! is set but yields no certificate is an error, not a silent switch to other roots.
+//!
+//! Verification is rustls's webpki verifier (what rustls-platform-verifier does on Linux);
+//! no setting turns it off.
+
+use std::error::Error as StdError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Where the trusted roots came from (logged at start-up, and asserted by tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootSource {
+    /// The system's certificate store (or `SSL_CERT_FILE` / `SSL_CERT_DIR`).
+    System,
+    /// Mozilla's roots compiled into the binary: the system has none.
+    Bundled,
+}
+
+/// Why the TLS settings cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    #[error("{name}: cannot read {path}: {reason}")]
+    Unreadable {
+        name: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{name}: {path} holds no PEM certificate")]
+    Empty { name: &'static str, path: PathBuf },
+    #[error("{name}: {path}: certificate {index} is not a valid CA certificate: {reason}")]
+    BadCertificate {
+        name: &'static str,
+        path: PathBuf,
+        index: usize,
+        reason: String,
+    },
+    #[error("SSL_CERT_FILE/SSL_CERT_DIR are set but no certificate could be read from them")]
+    SystemStoreUnreadable,
+    #[error("cannot set up TLS: {0}")]
+    Setup(String),
+}
+
+/// Reads every certificate of a PEM file (`MQUERY_CA_FILE`), each checked to be usable as a
+/// trust anchor, so a wrong file is an error at start-up rather than a refused handshake later.
+pub fn read_pem_certificates(
+    name: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let unreadable = |reason: String| TlsError::Unreadable {
+        name,
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::Empty {
+            name,
+            path: path.to_owned(),
+        });
+    }
+    for (index, cert) in certs.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| TlsError::BadCertificate {
+                name,
+                path: path.to_owned(),
+                index: index + 1,
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(certs)
+}
+
+/// The rustls settings of every HTTPS connection: the roots above plus `extra`.
+pub fn client_config(
+    extra: &[CertificateDer<'static>],
+) -> Result<(rustls::ClientConfig, RootSource), TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let system = rustls_native_certs::load_native_certs();
+    let explicit =
+        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let (added, _ignored) = roots.add_parsable_certificates(system.certs);
+    let source = if added > 0 {
+        RootSource::System
+    } else if explicit {
+        return Err(TlsError::SystemStoreUnreadable);
+    } else {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        RootSource::Bundled
+    };
+    for cert in extra {
+        roots
+            .add(cert.clone())
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((config, source))
+}
+
+/// What was wrong with a certificate the client refused, in words a user can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    UnknownIssuer,
+    Expired,
+    NotValidYet,
+    WrongName,
+    Revoked,
+    Invalid,
+}
+
+impl std::fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CertificateProblem::UnknownIssuer => {
+                "issued by an unknown authority (trust its CA with SSL_CERT_FILE or MQUERY_CA_FILE)"
+            }
+            CertificateProblem::Expired => "expired",
+            CertificateProblem::NotValidYet => "not valid yet",
+            CertificateProblem::WrongName => "not valid for this host name",
+            CertificateProblem::Revoked => "revoked",
+            CertificateProblem::Invalid => "invalid",
+        })
+    }
+}
+
+/// Finds a refused server certificate anywhere in an error's chain. hyper and tokio-rustls
+/// wrap rustls's error in `io::Error`, whose `source()` skips the wrapped error itself, so
+/// each `io::Error` is opened with `get_ref()` as well.
+pub fn certificate_problem(error: &(dyn StdError + 'static)) -> Option<CertificateProblem> {
+    let mut next = Some(error);
+    let mut depth = 0;
+    while let Some(e) = next {
+        if let Some(problem) = as_problem(e) {
+            return Some(problem);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(problem) = certificate_problem(inner)
+        {
+            return Some(problem);
+        }
+        depth += 1;
+        if depth > 16 {
+            break;
+        }
+        next = e.source();
+    }
+    None
+}
+
+fn as_problem(e: &(dyn StdError + 'static)) -> Option<CertificateProblem> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = e.downcast_ref::<rustls::Error>()? else {
+        return None;
+    };
+    Some(match cert {
+        C::UnknownIssuer => CertificateProblem::UnknownIssuer,
+        C::Expired | C::ExpiredContext { .. } => CertificateProblem::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => CertificateProblem::NotValidYet,
+        C::NotValidForName | C::NotValidForNameContext { .. } => CertificateProblem::WrongName,
+        C::Revoked => CertificateProblem::Revoked,
+        _ => CertificateProblem::Invalid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_certificates_are_found_inside_io_errors() {
+        let rustls_error =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_error);
+        assert_eq!(
+            certificate_problem(&io),
+            Some(CertificateProblem::UnknownIssuer)
+        );
+        let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        assert_eq!(
+            certificate_problem(&name),
+            Some(CertificateProblem::WrongName)
+        );
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(certificate_problem(&other), None);
+    }
+
+    #[test]
+    fn ca_files_are_checked_when_read() {
+        let dir = std::env::temp_dir().join(format!("mquery-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").expect("write");
+        assert_eq!(
+            read_pem_certificates("MQUERY_CA_FILE", &empty),
+            Err(TlsError::Empty {
+                name: "MQUERY_CA_FILE",
+                path: empty.clone()
+            })
+        );
+        let missing = dir.join("missing.pem");
+        assert!(matches!(
+            read_pem_certificates("MQUERY_CA_FILE", &missing),
+            Err(TlsError::Unreadable { .. })
+        ));
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let err = read_pem_certificates("MQUERY_CA_FILE", &garbage).expect_err("not a cert");
+        assert!(err.to_string().starts_with("MQUERY_CA_FILE: "), "{err}");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+}
