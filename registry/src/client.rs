@@ -276,19 +276,22 @@ impl Client {
         fetched: FetchedManifest,
     ) -> Result<Summary, Error> {
         let config = &self.inner.config;
-        let manifest = parse_manifest(
-            fetched.content_type.as_deref(),
-            &fetched.body,
-            config.max_index_entries,
-        )
-        .map_err(|e| manifest_error(ep, e))?;
+        let FetchedManifest {
+            digest: fetched_digest,
+            content_type,
+            body,
+        } = fetched;
+        let body_len = body.len() as u64;
+        let manifest = parse_off_runtime(content_type, body, config.max_index_entries)
+            .await
+            .map_err(|e| manifest_error(ep, e))?;
         match manifest {
             Manifest::Index {
                 media_type,
                 entries,
             } => {
                 let mut summary = Summary {
-                    digest: fetched.digest.to_string(),
+                    digest: fetched_digest.to_string(),
                     media_type,
                     is_list: true,
                     platforms: Vec::with_capacity(entries.len()),
@@ -333,8 +336,8 @@ impl Client {
                 config: config_descriptor,
                 artifact_type,
             } => {
-                let size = fetched.body.len() as u64;
-                let digest = fetched.digest.to_string();
+                let size = body_len;
+                let digest = fetched_digest.to_string();
                 if !is_image_config(&config_descriptor.media_type) {
                     return Ok(Summary {
                         digest,
@@ -384,11 +387,12 @@ impl Client {
             .fetch_manifest_at(ep, reference, digest.as_str(), Some(&digest))
             .await
             .map_err(|e| missing_is_upstream(e, ep, "nested index", &digest))?;
-        match parse_manifest(
-            child.content_type.as_deref(),
-            &child.body,
+        match parse_off_runtime(
+            child.content_type,
+            child.body,
             self.inner.config.max_index_entries,
         )
+        .await
         .map_err(|e| manifest_error(ep, e))?
         {
             Manifest::Index { entries, .. } => Ok(entries),
@@ -797,6 +801,28 @@ fn missing_is_upstream(e: Error, ep: &Endpoint, what: &str, digest: &Digest) -> 
         },
         e => e,
     }
+}
+
+/// Bodies up to this size are parsed where they arrive; larger ones (up to the 4 MiB cap:
+/// tens of milliseconds of JSON) on the blocking pool, so one hostile index cannot stall the
+/// other requests a runtime worker is serving.
+const INLINE_PARSE_BYTES: usize = 64 << 10;
+
+async fn parse_off_runtime(
+    content_type: Option<String>,
+    body: Vec<u8>,
+    max_entries: usize,
+) -> Result<Manifest, ManifestError> {
+    if body.len() <= INLINE_PARSE_BYTES {
+        return parse_manifest(content_type.as_deref(), &body, max_entries);
+    }
+    tokio::task::spawn_blocking(move || parse_manifest(content_type.as_deref(), &body, max_entries))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ManifestError::InvalidJson(format!(
+                "parser task failed: {e}"
+            )))
+        })
 }
 
 fn not_allowed(refused: &Refused) -> Error {

@@ -50,7 +50,8 @@ pub enum ManifestError {
         media_type: String,
         field: &'static str,
     },
-    #[error("index has {count} entries, more than the {limit} this service reads")]
+    /// `count` is where reading stopped: at least that many entries.
+    #[error("index has at least {count} entries, more than the {limit} this service reads")]
     TooManyEntries { count: usize, limit: usize },
     #[error("nested index deeper than one level")]
     NestedTooDeep,
@@ -92,19 +93,105 @@ pub struct RawPlatform {
     pub os_features: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields of a manifest this crate reads. Deserialized through [`RawManifestSeed`], so an
+/// index's `manifests` array is cut off at the entry limit while it is parsed: a 4 MiB body of
+/// a million `{}` entries costs a few kilobytes, not hundreds of megabytes.
+#[derive(Default)]
 struct RawManifest {
-    #[serde(default)]
     schema_version: Option<i64>,
-    #[serde(default)]
     media_type: Option<String>,
-    #[serde(default)]
     manifests: Option<Vec<Descriptor>>,
-    #[serde(default)]
     config: Option<Descriptor>,
-    #[serde(default)]
     artifact_type: Option<String>,
+}
+
+/// Why parsing stopped early: the `manifests` array went past the limit.
+const TOO_MANY_ENTRIES: &str = "mquery: too many index entries";
+
+struct RawManifestSeed {
+    max_entries: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RawManifestSeed {
+    type Value = RawManifest;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawManifest, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RawManifestSeed {
+    type Value = RawManifest;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a manifest object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawManifest, A::Error> {
+        let mut raw = RawManifest::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "schemaVersion" => raw.schema_version = map.next_value()?,
+                "mediaType" => raw.media_type = map.next_value()?,
+                "manifests" => {
+                    raw.manifests = map.next_value_seed(EntriesSeed {
+                        max_entries: self.max_entries,
+                    })?
+                }
+                "config" => raw.config = map.next_value()?,
+                "artifactType" => raw.artifact_type = map.next_value()?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(raw)
+    }
+}
+
+/// `manifests`: `null` or an array of at most `max_entries` descriptors.
+struct EntriesSeed {
+    max_entries: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EntriesSeed {
+    type Value = Option<Vec<Descriptor>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EntriesSeed {
+    type Value = Option<Vec<Descriptor>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of descriptors")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // the size hint comes from the body: never trust it beyond the limit
+        let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_entries));
+        while let Some(entry) = seq.next_element::<Descriptor>()? {
+            if entries.len() == self.max_entries {
+                return Err(serde::de::Error::custom(TOO_MANY_ENTRIES));
+            }
+            entries.push(entry);
+        }
+        Ok(Some(entries))
+    }
 }
 
 /// A parsed manifest: an index (OCI index or Docker manifest list) or a single image manifest.
@@ -136,8 +223,21 @@ pub fn parse_manifest(
     body: &[u8],
     max_entries: usize,
 ) -> Result<Manifest, ManifestError> {
-    let raw: RawManifest =
-        serde_json::from_slice(body).map_err(|e| ManifestError::InvalidJson(e.to_string()))?;
+    use serde::de::DeserializeSeed as _;
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let raw = RawManifestSeed { max_entries }
+        .deserialize(&mut json)
+        .and_then(|raw| json.end().map(|()| raw))
+        .map_err(|e| {
+            if e.to_string().starts_with(TOO_MANY_ENTRIES) {
+                ManifestError::TooManyEntries {
+                    count: max_entries + 1,
+                    limit: max_entries,
+                }
+            } else {
+                ManifestError::InvalidJson(e.to_string())
+            }
+        })?;
     let header_type = content_type
         .map(|ct| ct.split(';').next().unwrap_or("").trim())
         .filter(|ct| !ct.is_empty() && *ct != "application/json" && *ct != "text/plain");
@@ -164,12 +264,6 @@ pub fn parse_manifest(
                 media_type: media_type.clone(),
                 field: "manifests",
             })?;
-            if entries.len() > max_entries {
-                return Err(ManifestError::TooManyEntries {
-                    count: entries.len(),
-                    limit: max_entries,
-                });
-            }
             Ok(Manifest::Index {
                 media_type,
                 entries,
@@ -432,6 +526,39 @@ mod tests {
                 limit: 10
             })
         );
+        // exactly at the limit is fine; null manifests is a missing field
+        let ten: Vec<_> = (0..10).map(|_| json!({})).collect();
+        assert!(matches!(
+            parse_manifest(None, &body(json!({"manifests": ten})), 10),
+            Ok(Manifest::Index { entries, .. }) if entries.len() == 10
+        ));
+        assert_eq!(
+            parse_manifest(
+                None,
+                &body(json!({"mediaType": media_type::OCI_INDEX, "manifests": null})),
+                10
+            ),
+            Err(ManifestError::MissingField {
+                media_type: media_type::OCI_INDEX.into(),
+                field: "manifests"
+            })
+        );
+        // a 4 MiB body of a million empty entries stops at entry 11, whatever follows it
+        let mut huge = b"{\"manifests\":[".to_vec();
+        huge.extend(std::iter::repeat_n(b"{},".as_slice(), 1_400_000).flatten());
+        huge.extend(b"{}]}");
+        assert_eq!(
+            parse_manifest(None, &huge, 10),
+            Err(ManifestError::TooManyEntries {
+                count: 11,
+                limit: 10
+            })
+        );
+        // trailing garbage is still invalid JSON
+        assert!(matches!(
+            parse_manifest(None, b"{\"manifests\":[]} x", 10),
+            Err(ManifestError::InvalidJson(_))
+        ));
         assert!(matches!(
             parse_manifest(None, &body(json!({"manifests": [{"size": -1}]})), 10),
             Err(ManifestError::InvalidJson(_))

@@ -534,7 +534,7 @@ async fn oversized_configs_and_indexes_are_refused() {
     assert_eq!(err.code(), "INVALID_MANIFEST");
     assert!(
         err.to_string()
-            .contains("index has 1025 entries, more than the 1024"),
+            .contains("index has at least 1025 entries, more than the 1024"),
         "{err}"
     );
 }
