@@ -110,7 +110,8 @@ impl Client {
         let redirect_guard = guard.clone();
         // redirects (blob CDNs) are followed a few times, each target through the guard
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // previous() starts with the original URL: N redirects make it N long
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
             if !matches!(attempt.url().scheme(), "http" | "https") {

@@ -538,3 +538,67 @@ async fn oversized_configs_and_indexes_are_refused() {
         "{err}"
     );
 }
+
+/// A single image whose config blob is reached after `hops` redirects (the registry's own
+/// redirect counts as the first).
+async fn config_behind_redirects(hops: usize) -> Result<registry::Summary, Error> {
+    let config = br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#.to_vec();
+    let config_digest = Digest::sha256(&config);
+    let cdn = FakeServer::start(router(move |path, _, _| {
+        let hop: usize = path
+            .strip_prefix("/hop/")
+            .and_then(|n| n.parse().ok())
+            .expect("a hop path");
+        if hop < hops {
+            (
+                StatusCode::FOUND,
+                [("location", format!("/hop/{}", hop + 1))],
+            )
+                .into_response()
+        } else {
+            config.clone().into_response()
+        }
+    }))
+    .await;
+    let cdn_url = cdn.url();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": 52},
+        "layers": []
+    }))
+    .expect("json");
+    let registry = FakeServer::start(router(move |path, _, _| {
+        if path.contains("/blobs/") {
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [("location", format!("{cdn_url}/hop/1"))],
+            )
+                .into_response()
+        } else {
+            Response::builder()
+                .status(200)
+                .header("content-type", media_type::OCI_MANIFEST)
+                .body(Body::from(manifest.clone()))
+                .expect("response")
+        }
+    }))
+    .await;
+    client_for(&[&registry.host(), &cdn.host()])
+        .summarize(&reference(&registry.host(), "a/b"))
+        .await
+}
+
+/// SECURITY.md allows three redirects: three are followed, a fourth is refused.
+#[tokio::test]
+async fn three_redirects_are_followed_and_a_fourth_is_refused() {
+    for hops in 1..=3 {
+        let summary = config_behind_redirects(hops)
+            .await
+            .unwrap_or_else(|e| panic!("{hops} redirects: {e}"));
+        assert_eq!(summary.platforms[0].platform.to_string(), "linux/arm64/v8");
+    }
+    let err = config_behind_redirects(4).await.expect_err("4 redirects");
+    assert_eq!(err.code(), "UPSTREAM_ERROR");
+    assert!(err.to_string().contains("too many redirects"), "{err}");
+}
