@@ -49,8 +49,10 @@ pub fn epoch_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-pub fn from_epoch_secs(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+/// The time `secs` after the epoch, or `None` where `SystemTime` cannot hold it (values read
+/// back from a store are not trusted to be sane).
+pub fn from_epoch_secs(secs: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -59,10 +61,16 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_when_told() {
-        let start = from_epoch_secs(1_000);
+        let start = from_epoch_secs(1_000).expect("in range");
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(Duration::from_secs(5));
         assert_eq!(epoch_secs(clock.now()), 1_005);
+    }
+
+    #[test]
+    fn stored_times_out_of_range_are_none() {
+        assert_eq!(from_epoch_secs(u64::MAX), None);
+        assert_eq!(from_epoch_secs(0), Some(UNIX_EPOCH));
     }
 }

@@ -333,13 +333,25 @@ where
     }
 }
 
-fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, serde_json::Error> {
-    let value: V = serde_json::from_str(&item.payload)?;
+/// Turns a stored item back into an entry. Nothing stored is trusted: a payload that does not
+/// parse, a time `SystemTime` cannot hold or times out of order make the item a miss (and the
+/// answer loaded instead overwrites it), never a panic.
+pub(crate) fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, String> {
+    let time = |name: &str, secs: u64| {
+        from_epoch_secs(secs).ok_or_else(|| format!("{name} {secs} is out of range"))
+    };
+    let fetched_at = time("fetched_at", item.fetched_at)?;
+    let fresh_until = time("fresh_until", item.fresh_until)?;
+    let keep_until = time("expires_at", item.expires_at)?;
+    if !(fetched_at <= fresh_until && fresh_until <= keep_until) {
+        return Err("fetched_at <= fresh_until <= expires_at does not hold".to_owned());
+    }
+    let value: V = serde_json::from_str(&item.payload).map_err(|e| e.to_string())?;
     Ok(Cached {
         value: Arc::new(value),
-        fetched_at: from_epoch_secs(item.fetched_at),
-        fresh_until: from_epoch_secs(item.fresh_until),
-        keep_until: from_epoch_secs(item.expires_at),
+        fetched_at,
+        fresh_until,
+        keep_until,
         stale: false,
         weight: u32::try_from(item.payload.len()).unwrap_or(u32::MAX),
         memo: Mutex::new(Vec::new()),
@@ -366,7 +378,9 @@ mod tests {
     }
 
     fn setup(store: bool) -> (Arc<ManualClock>, Tiered<String>) {
-        let clock = Arc::new(ManualClock::new(from_epoch_secs(1_800_000_000)));
+        let clock = Arc::new(ManualClock::new(
+            from_epoch_secs(1_800_000_000).expect("in range"),
+        ));
         let store = store.then(|| Store::Memory(Arc::new(MemoryStore::new(100))));
         let cache = Tiered::new(1 << 20, store, Arc::clone(&clock) as Arc<dyn Clock>);
         (clock, cache)
@@ -393,6 +407,84 @@ mod tests {
                 .memo(&format!("k{i}"), || Bytes::from_static(b"x"));
         }
         assert!(hit.entry.memo.lock().expect("memo").len() <= MEMO_MAX);
+    }
+
+    /// Items no process of ours wrote: times `SystemTime` cannot hold (2^64-1 panicked in
+    /// `from_epoch_secs` before), times out of order, a payload that does not parse. Each is
+    /// a miss, the origin answers, and its answer overwrites the item.
+    #[tokio::test]
+    async fn corrupt_store_items_are_misses_that_get_overwritten() {
+        let now = 1_800_000_000;
+        let good = Item {
+            key: "k".into(),
+            payload: "\"stored\"".into(),
+            fetched_at: now,
+            fresh_until: now + 60,
+            expires_at: now + 600,
+        };
+        let corrupt = [
+            Item {
+                fetched_at: u64::MAX,
+                ..good.clone()
+            },
+            Item {
+                fresh_until: u64::MAX,
+                ..good.clone()
+            },
+            Item {
+                expires_at: u64::MAX,
+                fresh_until: u64::MAX,
+                fetched_at: u64::MAX,
+                ..good.clone()
+            },
+            Item {
+                fresh_until: now + 6_000,
+                ..good.clone()
+            },
+            Item {
+                payload: "{not json".into(),
+                ..good.clone()
+            },
+        ];
+        for item in corrupt {
+            let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
+            let memory = Arc::new(MemoryStore::new(10));
+            memory.put(item.clone());
+            let cache = Tiered::<String>::new(
+                1 << 20,
+                Some(Store::Memory(Arc::clone(&memory))),
+                Arc::clone(&clock) as Arc<dyn Clock>,
+            );
+            let hit = cache
+                .get_or_load("k", |_| async { Ok::<_, String>(loaded("fresh", &clock)) })
+                .await
+                .expect("the origin answers");
+            assert_eq!(
+                (hit.tier, hit.entry.value.as_str()),
+                (Tier::Origin, "fresh"),
+                "{item:?}"
+            );
+            let stored = memory.get("k").expect("written back");
+            assert_eq!(stored.payload, "\"fresh\"", "{item:?}");
+            assert_eq!(stored.fresh_until, now + 60, "{item:?}");
+        }
+        // the same item, uncorrupted, is a hit
+        let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
+        let memory = Arc::new(MemoryStore::new(10));
+        memory.put(good);
+        let cache = Tiered::<String>::new(
+            1 << 20,
+            Some(Store::Memory(memory)),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        );
+        let hit = cache
+            .get_or_load("k", |_| async { Ok::<_, String>(loaded("fresh", &clock)) })
+            .await
+            .expect("from the store");
+        assert_eq!(
+            (hit.tier, hit.entry.value.as_str()),
+            (Tier::Store, "stored")
+        );
     }
 
     #[tokio::test]
