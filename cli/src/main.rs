@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
+use registry::summary::printable;
 use registry::{CacheInfo, Client, ErrorBody, ErrorReport, PlatformSpec, Reference, Report};
 use tokio::task::JoinSet;
 
@@ -296,7 +297,7 @@ fn print(outcomes: &[Outcome], json: bool, platform: Option<&PlatformSpec>) -> u
                     first = false;
                     let _ = write!(stdout, "{}", report.to_text());
                 }
-                Err(error) => eprintln!("mquery: {}", error.error.message),
+                Err(error) => eprintln!("mquery: {}", printable(&error.error.message)),
             }
         }
         if let Some(spec) = platform {

@@ -323,3 +323,56 @@ fn private_registries_are_refused_inside_an_empty_network_namespace() {
         );
     }
 }
+
+/// Registry-controlled strings cannot drive the terminal or forge lines: colour codes, a
+/// window-title sequence and CR/LF in an index's platforms, stored in the real registry,
+/// come out as visible escapes.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_from_the_registry_are_escaped() {
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    let child = pusher
+        .image(
+            "acme/hostile",
+            None,
+            Format::Oci,
+            platform("linux", "amd64", None),
+        )
+        .await;
+    let entries = [
+        "arm\u{1b}[31m",
+        "\u{1b}]0;pwned\u{7}amd64",
+        "arm\n * Supported platforms: fake/line",
+        "arm64\r   - linux/s390x",
+    ]
+    .iter()
+    .map(|arch| child.entry(Some(platform("linux", arch, None))))
+    .collect();
+    pusher
+        .index(
+            "acme/hostile",
+            Some("v1"),
+            registry::manifest::media_type::OCI_INDEX,
+            entries,
+        )
+        .await;
+    let image = format!("{}/acme/hostile:v1", registry.host());
+    let out = mquery(&registry, &[&image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.chars().any(|c| c != '\n' && c.is_control()),
+        "{text:?}"
+    );
+    let platforms: Vec<&str> = text.lines().skip(3).collect();
+    assert_eq!(
+        platforms,
+        [
+            r"   - linux/arm\x1b[31m",
+            r"   - linux/\x1b]0;pwned\x07amd64",
+            r"   - linux/arm\x0a * Supported platforms: fake/line",
+            r"   - linux/arm64\x0d   - linux/s390x",
+        ],
+        "{text}"
+    );
+}

@@ -219,7 +219,11 @@ fn failure(failure: Failure, kind: Kind) -> Response {
         Kind::Json => (status, serde_json::to_vec(&report).unwrap_or_default()),
         Kind::Text => (
             status,
-            format!("error: {}\n", report.error.message).into_bytes(),
+            format!(
+                "error: {}\n",
+                registry::summary::printable(&report.error.message)
+            )
+            .into_bytes(),
         ),
         Kind::Html => (
             status,

@@ -290,6 +290,31 @@ async fn hostile_registry_strings_are_escaped() {
     let (_, body) = get(&s.app, &format!("/v1/badge?image={}", q(&image)), &[]).await;
     let svg = String::from_utf8(body).expect("utf-8");
     assert!(!svg.contains("<script>"));
+
+    // control characters: escaped in text, where a terminal would obey them
+    let forged =
+        json!({"os": "linux", "architecture": "arm\n * Supported platforms: fake/line\u{1b}[31m"});
+    pusher
+        .index(
+            "evil/app",
+            Some("v2"),
+            media_type::OCI_INDEX,
+            vec![child.entry(Some(forged))],
+        )
+        .await;
+    let image = format!("{}/evil/app:v2", s.registry.host());
+    let (r, body) = get(
+        &s.app,
+        &format!("/v1/inspect?format=text&image={}", q(&image)),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(
+        text.ends_with(" * Supported platforms:\n   - linux/arm\\x0a * Supported platforms: fake/line\\x1b[31m\n"),
+        "{text:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -173,15 +173,44 @@ pub struct ErrorBody {
 }
 
 /// Shortens registry-controlled text for display, on a character boundary, so a hostile
-/// registry cannot flood a terminal or a page.
+/// registry cannot flood a terminal or a page, and makes it [`printable`] (the clipping counts
+/// the escapes, so a line stays short however the text is spelled).
 pub fn clip(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_owned()
+    let printable = printable(s);
+    if printable.chars().count() <= max_chars {
+        printable.into_owned()
     } else {
-        let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+        let mut out: String = printable
+            .chars()
+            .take(max_chars.saturating_sub(1))
+            .collect();
         out.push('…');
         out
     }
+}
+
+/// Text that cannot drive a terminal or forge a line: control characters (C0 including CR
+/// and LF, DEL, C1), and the bidirectional overrides that reorder what a reader sees, are
+/// written as escapes (`\x1b`, `\u{202e}`); everything else is kept.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !hostile(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Formats a time as RFC 3339 UTC with second precision (`2026-11-22T19:23:55Z`).
@@ -343,7 +372,50 @@ mod tests {
         assert!(text.len() < 1_000, "{} bytes", text.len());
         assert!(text.lines().all(|l| l.chars().count() <= 160));
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("ab\u{1b}[31m", 20), "ab\\x1b[31m");
         assert_eq!(clip("ééééé", 3), "éé…");
+    }
+
+    /// The payloads of the attack (issue 11, failure 6): colour codes, a window-title OSC
+    /// sequence, and CR/LF forging an extra platform line.
+    #[test]
+    fn text_escapes_control_characters() {
+        let hostile = [
+            Platform::new("linux", "arm\u{1b}[31m", None),
+            Platform::new("linux", "\u{1b}]0;pwned\u{7}amd64", None),
+            Platform::new("linux", "arm\n * Supported platforms: fake/line", None),
+            Platform::new("linux", "arm64\r   - linux/s390x", Some("v8\u{9b}\u{202e}")),
+        ];
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.oci.image.index.v1+json\u{7f}".into(),
+            is_list: true,
+            platforms: hostile.into_iter().map(entry).collect(),
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let text = r.to_text();
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 3 + 4, "{text}");
+        assert!(text.contains("   - linux/arm\\x1b[31m\n"), "{text}");
+        assert!(
+            text.contains("   - linux/\\x1b]0;pwned\\x07amd64\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   - linux/arm\\x0a * Supported platforms: fake/line\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   - linux/arm64\\x0d   - linux/s390x/v8\\u{9b}\\u{202e}\n"),
+            "{text}"
+        );
+        assert!(text.contains("(Image type: application/vnd.oci.image.index.v1+json\\x7f)"));
+        assert_eq!(printable("linux/arm64/v8"), "linux/arm64/v8");
     }
 
     #[test]
