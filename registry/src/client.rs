@@ -117,6 +117,9 @@ impl Client {
             if !matches!(attempt.url().scheme(), "http" | "https") {
                 return attempt.error("redirect to a scheme other than http(s)");
             }
+            if !attempt.url().username().is_empty() || attempt.url().password().is_some() {
+                return attempt.error("redirect to a URL with credentials");
+            }
             match redirect_guard.check_url(attempt.url()) {
                 Ok(()) => attempt.follow(),
                 Err(refused) => attempt.error(refused),
@@ -616,6 +619,13 @@ impl Client {
                 None,
             ));
         }
+        // reqwest would send a realm's userinfo as Basic auth: credentials named by a URL the
+        // registry supplied are never sent anywhere
+        if !url.username().is_empty() || url.password().is_some() {
+            tracing::debug!(registry = %ep.host, "dropping userinfo from the token realm");
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = &challenge.service {
@@ -640,7 +650,15 @@ impl Client {
             s if s.is_success() => {
                 let body = self
                     .read_body(ep, response, MAX_TOKEN_BODY, "token response")
-                    .await?;
+                    .await
+                    .map_err(|e| match e {
+                        // an oversized token is the token server's failure, not a manifest's
+                        Error::TooLarge { limit, .. } => upstream(
+                            format!("token server {realm_host}: response over {limit} bytes"),
+                            None,
+                        ),
+                        other => other,
+                    })?;
                 let (token, lifetime) = parse_token_response(&body)
                     .map_err(|e| upstream(format!("token server {realm_host}: {e}"), None))?;
                 self.inner.tokens.insert(

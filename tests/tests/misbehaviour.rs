@@ -602,3 +602,44 @@ async fn three_redirects_are_followed_and_a_fourth_is_refused() {
     assert_eq!(err.code(), "UPSTREAM_ERROR");
     assert!(err.to_string().contains("too many redirects"), "{err}");
 }
+
+/// A realm with userinfo (`http://user:pass@host/token`): reqwest would send it as Basic auth.
+/// Credentials named by a URL the registry supplied are never sent.
+#[tokio::test]
+async fn userinfo_in_a_token_realm_is_never_sent() {
+    let tokens =
+        FakeServer::start(Router::new().fallback(|| async { (StatusCode::UNAUTHORIZED, "no") }))
+            .await;
+    let realm = format!("http://victim:hunter2@{}/token", tokens.host());
+    let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
+    let err = client_for(&[&registry.host(), &tokens.host()])
+        .summarize(&reference(&registry.host(), "a/b"))
+        .await
+        .expect_err("the token is refused");
+    assert_eq!(err.code(), "NOT_FOUND");
+    let seen = tokens.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].authorization, None, "no credentials to the realm");
+}
+
+/// A token response over the 64 KiB cap is the token server's failure (UPSTREAM_ERROR), not
+/// an invalid manifest.
+#[tokio::test]
+async fn an_oversized_token_response_is_an_upstream_error() {
+    let tokens = FakeServer::start(Router::new().fallback(|| async {
+        let token = "x".repeat(70 << 10);
+        axum::Json(json!({ "token": token }))
+    }))
+    .await;
+    let realm = format!("{}/token", tokens.url());
+    let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
+    let err = client_for(&[&registry.host(), &tokens.host()])
+        .summarize(&reference(&registry.host(), "a/b"))
+        .await
+        .expect_err("oversized token");
+    assert_eq!(err.code(), "UPSTREAM_ERROR", "{err}");
+    assert!(
+        err.to_string().contains("response over 65536 bytes"),
+        "{err}"
+    );
+}
