@@ -13,6 +13,11 @@ pub const DEFAULT_CACHE_MEMORY: u64 = 32 << 20;
 /// The registry deadline must end before the Lambda timeout (template.yaml: at least 25 s),
 /// so a slow registry is a 504 from us, not a killed invocation.
 pub const MAX_REGISTRY_TIMEOUT_MS: u64 = 22_000;
+/// Local server: connections open at once (`MQUERY_MAX_CONNECTIONS`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Local server: time for a request's headers, and an idle keep-alive connection's life
+/// (`MQUERY_HEADER_TIMEOUT_MS`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -30,6 +35,10 @@ pub enum ConfigError {
     RegistryTimeout(String),
     #[error("MQUERY_CACHE_MEMORY_MB: {0:?} is not a number of megabytes from 1 to 4096")]
     CacheMemory(String),
+    #[error("MQUERY_MAX_CONNECTIONS: {0:?} is not a number from 1 to 65536")]
+    MaxConnections(String),
+    #[error("MQUERY_HEADER_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to 60000")]
+    HeaderTimeout(String),
 }
 
 /// The service's settings.
@@ -47,6 +56,8 @@ pub struct Config {
     pub cache_memory: u64,
     /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
     pub client: ClientConfig,
+    /// The local server's connection cap and header/idle timeout.
+    pub connections: crate::server::ConnectionLimits,
     /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
     pub lambda: bool,
     /// `RUST_LOG` filter (default `info`).
@@ -86,6 +97,20 @@ impl Config {
             },
             None => DEFAULT_CACHE_MEMORY,
         };
+        let max_connections = match get("MQUERY_MAX_CONNECTIONS") {
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=65_536).contains(&n) => n,
+                _ => return Err(ConfigError::MaxConnections(v)),
+            },
+            None => DEFAULT_MAX_CONNECTIONS,
+        };
+        let header_timeout = match get("MQUERY_HEADER_TIMEOUT_MS") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if (100..=60_000).contains(&ms) => Duration::from_millis(ms),
+                _ => return Err(ConfigError::HeaderTimeout(v)),
+            },
+            None => DEFAULT_HEADER_TIMEOUT,
+        };
         let mut client: ClientConfig = client_config_from(&lookup)?;
         if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
             match v.trim().parse::<u64>() {
@@ -113,6 +138,10 @@ impl Config {
             cache_memory,
             cache_ttl,
             client,
+            connections: crate::server::ConnectionLimits {
+                max_connections,
+                header_timeout,
+            },
             lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         })
@@ -145,6 +174,8 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.table, None);
         assert_eq!(c.cache_ttl, DEFAULT_CACHE_TTL);
+        assert_eq!(c.connections.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.connections.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert!(!c.lambda);
     }
 
@@ -214,6 +245,21 @@ mod tests {
             config(&[("MQUERY_TABLE", "a b")]).err(),
             Some(ConfigError::Table("a b".into()))
         );
+        assert_eq!(
+            config(&[("MQUERY_MAX_CONNECTIONS", "0")]).err(),
+            Some(ConfigError::MaxConnections("0".into()))
+        );
+        assert_eq!(
+            config(&[("MQUERY_HEADER_TIMEOUT_MS", "10")]).err(),
+            Some(ConfigError::HeaderTimeout("10".into()))
+        );
+        let c = config(&[
+            ("MQUERY_MAX_CONNECTIONS", "8"),
+            ("MQUERY_HEADER_TIMEOUT_MS", "500"),
+        ])
+        .expect("valid");
+        assert_eq!(c.connections.max_connections, 8);
+        assert_eq!(c.connections.header_timeout, Duration::from_millis(500));
         assert!(matches!(
             config(&[("MQUERY_DOCKER_HUB_MIRROR", "nope")]),
             Err(ConfigError::Registry(_))
