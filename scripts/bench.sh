@@ -14,17 +14,22 @@
 # 3. process start to first answered request, stripped binary sizes, peak RSS under load;
 # 4. soak: cached lookups for minutes with zero errors and flat memory;
 # 5. burst: distinct uncached images against a fake registry, within the concurrency cap,
-#    without memory growth.
-# Fails if wrk saw any error, the concurrency cap was exceeded, or memory kept growing.
+#    without memory growth;
+# 6. Lambda, under cargo-lambda's Runtime API emulator: init (spawn to the first Runtime API
+#    `next` request) and first-invocation latency beside a hello-world lambda_http function
+#    of the same profile, and peak RSS for a cached answer and for the largest indexes the
+#    client's limits let through, against template.yaml's MemorySize.
+# Fails if wrk saw any error, the concurrency cap was exceeded, memory kept growing, or a
+# Lambda invocation gave an unexpected status. Speed is reported, never asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=false
 [ "${1:-}" = "--smoke" ] && smoke=true
 if $smoke; then
-  cold_runs=3 wrk_secs=3 soak_secs=6 burst_secs=3 startup_runs=3
+  cold_runs=3 wrk_secs=3 soak_secs=6 burst_secs=3 startup_runs=3 lambda_runs=3
 else
-  cold_runs=9 wrk_secs=20 soak_secs=180 burst_secs=30 startup_runs=20
+  cold_runs=9 wrk_secs=20 soak_secs=180 burst_secs=30 startup_runs=20 lambda_runs=20
 fi
 
 need=()
@@ -44,6 +49,8 @@ $smoke && profile=smoke
 echo "bench: building $profile binaries"
 cargo build --profile "$profile" --locked -q --bin mquery --bin mquery-lambda
 cargo build --profile "$profile" --locked -q -p mquery-tests --bin mquery-bench-tools
+cargo build --profile "$profile" --locked -q -p mquery-lambda --example hello
+[ -x .cache/venv/bin/cargo-lambda ] || { echo "bench: cargo-lambda missing: running scripts/setup-test-env.sh"; scripts/setup-test-env.sh; }
 bin=target/$profile
 tools=$bin/mquery-bench-tools
 
@@ -266,7 +273,63 @@ say ""
 say "$b1_rps, $b2_rps and $b3_rps lookups/s, p99 $b1_p99 / $b2_p99 / $b3_p99 ms, errors $((b1_err + b2_err + b3_err)); $fake_requests registry requests, at most $max_in_flight at once (cap 64); RSS $((rss_after_1 / 1024)), $((rss_after_2 / 1024)) and $((rss_after_3 / 1024)) MB after each burst."
 say ""
 
+# --- 6. Lambda under cargo-lambda's Runtime API emulator -------------------------------
+# init = spawn to the function's first GET .../runtime/invocation/next (a proxy in front of
+# the emulator sees it); first invocation = posting an HTTP API v2 event to its answer.
+# The four functions start in turns, lambda_runs times each.
+hello=$bin/examples/hello
+table_env=(MQUERY_TABLE=mquery-cache AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9 AWS_REGION=us-east-1
+  AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench)
+mapfile -t cold < <($tools lambda-cold "$lambda_runs" \
+  -- / "$hello" \
+  -- /healthz "$bin/mquery-lambda" \
+  -- /healthz "$bin/mquery-lambda" "${table_env[@]}" \
+  -- "/v1/inspect?image=$direct" "$bin/mquery-lambda" "MQUERY_INSECURE_REGISTRIES=127.0.0.1:$registry_port")
+[ "${#cold[@]}" -eq 4 ] || { echo "bench: lambda-cold failed" >&2; exit 1; }
+read -r h_imin h_imed h_imax h_fmin h_fmed h_fmax <<< "${cold[0]}"
+read -r m_imin m_imed m_imax m_fmin m_fmed m_fmax <<< "${cold[1]}"
+read -r t_imin t_imed t_imax t_fmin t_fmed t_fmax <<< "${cold[2]}"
+read -r _ _ _ i_fmin i_fmed i_fmax <<< "${cold[3]}"
+init_ratio=$(ratio "$m_imed" "$h_imed")
+table_ratio=$(ratio "$t_imed" "$h_imed")
+init_met=no; awk -v r="${init_ratio%x}" 'BEGIN{exit !(r <= 1.2)}' && init_met=yes
+big_port=$(free_port)
+$tools big-index-registry "$big_port" &
+pids+=($!)
+wait_port "$big_port"
+big_stats=$(curl -sf "http://127.0.0.1:$big_port/stats")
+annotated_mib=$(echo "$big_stats" | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["annotated"]["bytes"]/1048576))')
+empty_entries=$(echo "$big_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["empty"]["entries"])')
+lambda_env=("MQUERY_INSECURE_REGISTRIES=127.0.0.1:$registry_port,127.0.0.1:$big_port")
+read -r s_hello rss_hello <<< "$($tools lambda-rss "$hello" /)"
+read -r s_cached rss_cached <<< "$($tools lambda-rss "$bin/mquery-lambda" "${lambda_env[@]}" "/v1/inspect?image=$direct" "/v1/inspect?image=$direct")"
+read -r s_big rss_big <<< "$($tools lambda-rss "$bin/mquery-lambda" "${lambda_env[@]}" "/v1/inspect?image=127.0.0.1:$big_port/big/annotated:v1")"
+read -r s_empty rss_empty <<< "$($tools lambda-rss "$bin/mquery-lambda" "${lambda_env[@]}" "/v1/inspect?image=127.0.0.1:$big_port/big/empty:v1")"
+memory_size=$(awk '/^  MemorySize:/ {f=1} f && /Default:/ {print $2; exit}' template.yaml)
+mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+share() { awk -v k="$1" -v m="$memory_size" 'BEGIN{printf "%.0f%%", 100*k/1024/m}'; }
+say "## Lambda under cargo-lambda's Runtime API emulator ($lambda_runs cold starts each, in turns)"
+say ""
+say "| function (event) | init: spawn to first \`next\`, min / median / max | first invocation, min / median / max |"
+say "|---|---|---|"
+say "| hello-world lambda_http (\`/\`) | $h_imin / $h_imed / $h_imax ms | $h_fmin / $h_fmed / $h_fmax ms |"
+say "| mquery-lambda, memory only (\`/healthz\`) | $m_imin / $m_imed / $m_imax ms | $m_fmin / $m_fmed / $m_fmax ms |"
+say "| mquery-lambda, DynamoDB table configured (\`/healthz\`) | $t_imin / $t_imed / $t_imax ms | $t_fmin / $t_fmed / $t_fmax ms |"
+say "| mquery-lambda, memory only (\`/v1/inspect\`, one registry GET) | | $i_fmin / $i_fmed / $i_fmax ms |"
+say ""
+say "Init, median vs hello-world: $init_ratio memory only (goal <= 1.20x: $init_met), $table_ratio with the table configured."
+say ""
+say "| peak RSS (VmHWM), Lambda mode | status | MB | of MemorySize ($memory_size MB) |"
+say "|---|---|---|---|"
+say "| hello-world lambda_http, one event | $s_hello | $(mb "$rss_hello") | $(share "$rss_hello") |"
+say "| mquery-lambda, a cached answer (the same event twice) | $s_cached | $(mb "$rss_cached") | $(share "$rss_cached") |"
+say "| mquery-lambda, the largest index allowed (1024 annotated entries, $annotated_mib MiB) | $s_big | $(mb "$rss_big") | $(share "$rss_big") |"
+say "| mquery-lambda, 4 MiB of \`{}\` entries ($empty_entries, refused: over 1024) | $s_empty | $(mb "$rss_empty") | $(share "$rss_empty") |"
+say ""
+
 failed=0
+[ "$s_hello" = "200" ] && [ "$s_cached" = "200,200" ] && [ "$s_big" = "200" ] && [ "$s_empty" = "502" ] \
+  || { echo "bench: unexpected Lambda statuses: $s_hello / $s_cached / $s_big / $s_empty" >&2; failed=1; }
 for e in "$nginx_err" "$inspect_err" "$badge_err" "$inspect_lerr" "$badge_lerr" "$soak_err" "$b1_err" "$b2_err" "$b3_err"; do
   [ "$e" = "0" ] || { echo "bench: wrk saw errors" >&2; failed=1; }
 done

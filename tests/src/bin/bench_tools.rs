@@ -11,6 +11,20 @@
 //!   free port and prints the milliseconds from spawn to the first answered `/healthz`
 //!   (min, median, max): the Lambda cold-start proxy.
 //!
+//! - `mquery-bench-tools lambda-cold RUNS -- PATH BINARY [NAME=VALUE...] [-- PATH BINARY ...]`:
+//!   under cargo-lambda's Runtime API emulator (`mquery_tests::lambda_runtime`), starts each
+//!   BINARY RUNS times, in turns, with the Lambda environment plus NAME=VALUE. Per start it
+//!   measures init (spawn to the first `GET .../runtime/invocation/next`, seen by a proxy in
+//!   front of the emulator, which reports no init duration) and the first invocation (an HTTP
+//!   API v2 event for PATH, posted once the function waits for it, to its answer). Prints one
+//!   line per BINARY: init min, median, max, then first invocation min, median, max (ms).
+//! - `mquery-bench-tools lambda-rss BINARY [NAME=VALUE...] PATH...`: one function under the
+//!   emulator answers an HTTP API v2 event for each PATH in turn; prints the statuses (comma
+//!   separated) and its peak RSS (VmHWM, KiB).
+//! - `mquery-bench-tools big-index-registry PORT`: a registry serving the largest indexes the
+//!   client's limits allow: `big/annotated` (1024 entries with annotations, just under 4 MiB)
+//!   and `big/empty` (4 MiB of `{}` entries, about 1.4 million); `GET /stats` gives sizes.
+//!
 //! Every server stops by itself after an hour at most.
 
 use std::process::ExitCode;
@@ -35,7 +49,10 @@ fn usage() -> ExitCode {
         "usage: mquery-bench-tools push-fixtures BASE_URL REPO TAG\n       \
          mquery-bench-tools fake-registry PORT LATENCY_MS\n       \
          mquery-bench-tools latency-proxy PORT UPSTREAM_PORT DELAY_MS\n       \
-         mquery-bench-tools startup BINARY RUNS"
+         mquery-bench-tools startup BINARY RUNS\n       \
+         mquery-bench-tools lambda-cold RUNS -- PATH BINARY [NAME=VALUE...] [-- PATH BINARY ...]\n       \
+         mquery-bench-tools lambda-rss BINARY [NAME=VALUE...] PATH...\n       \
+         mquery-bench-tools big-index-registry PORT"
     );
     ExitCode::from(2)
 }
@@ -77,6 +94,22 @@ async fn main() -> ExitCode {
         }
         ["startup", binary, runs] => match number(runs) {
             Some(runs) => startup(binary, runs as usize).await,
+            None => usage(),
+        },
+        ["lambda-cold", runs, "--", rest @ ..] => match (number(runs), lambda_configs(rest)) {
+            (Some(runs), Some(configs)) if runs > 0 => lambda_cold(runs as usize, &configs).await,
+            _ => usage(),
+        },
+        ["lambda-rss", binary, rest @ ..] => {
+            let (paths, envs): (Vec<&str>, Vec<&str>) =
+                rest.iter().partition(|arg| arg.starts_with('/'));
+            match env_pairs(&envs) {
+                Some(envs) if !paths.is_empty() => lambda_rss(binary, &envs, &paths).await,
+                _ => usage(),
+            }
+        }
+        ["big-index-registry", port] => match number(port) {
+            Some(port) => bounded(big_index_registry(port as u16)).await,
             None => usage(),
         },
         _ => usage(),
@@ -245,4 +278,216 @@ async fn pipe(
         }
     }
     let _ = to.shutdown().await;
+}
+
+/// One function to start in `lambda-cold`: the event path, the binary, its extra environment.
+struct LambdaConfig {
+    path: String,
+    binary: String,
+    envs: Vec<(String, String)>,
+}
+
+/// `PATH BINARY [NAME=VALUE...] [-- PATH BINARY [NAME=VALUE...]]...`
+fn lambda_configs(args: &[&str]) -> Option<Vec<LambdaConfig>> {
+    args.split(|arg| *arg == "--")
+        .map(|group| match group {
+            [path, binary, envs @ ..] if path.starts_with('/') => Some(LambdaConfig {
+                path: (*path).to_owned(),
+                binary: (*binary).to_owned(),
+                envs: env_pairs(envs)?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn env_pairs(args: &[&str]) -> Option<Vec<(String, String)>> {
+    args.iter()
+        .map(|arg| {
+            arg.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn event_for(path_and_query: &str) -> String {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    mquery_tests::lambda_runtime::http_api_event(path, query)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// min, median, max
+fn spread(mut values: Vec<f64>) -> String {
+    values.sort_by(f64::total_cmp);
+    format!(
+        "{:.1} {:.1} {:.1}",
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1]
+    )
+}
+
+async fn lambda_cold(runs: usize, configs: &[LambdaConfig]) -> ExitCode {
+    use mquery_tests::lambda_runtime::{Emulator, Function};
+    let emulator = Emulator::start(Duration::from_secs(30));
+    let mut inits = vec![Vec::with_capacity(runs); configs.len()];
+    let mut firsts = vec![Vec::with_capacity(runs); configs.len()];
+    for _ in 0..runs {
+        // in turns, so no binary always runs on a quieter machine
+        for (i, config) in configs.iter().enumerate() {
+            let envs: Vec<(&str, String)> = config
+                .envs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            let mut function =
+                Function::start(std::path::Path::new(&config.binary), &emulator, &envs).await;
+            let init = function.wait_ready(Duration::from_secs(10)).await;
+            let invocation = emulator.invoke(&event_for(&config.path)).await;
+            let status = invocation.http().status;
+            if status != 200 {
+                eprintln!(
+                    "mquery-bench-tools: {} answered {status} for {}: {}",
+                    config.binary, config.path, invocation.payload
+                );
+                return ExitCode::FAILURE;
+            }
+            function.stop();
+            inits[i].push(ms(init));
+            firsts[i].push(ms(invocation.elapsed));
+        }
+    }
+    for (init, first) in inits.into_iter().zip(firsts) {
+        println!("{} {}", spread(init), spread(first));
+    }
+    ExitCode::SUCCESS
+}
+
+async fn lambda_rss(binary: &str, envs: &[(String, String)], paths: &[&str]) -> ExitCode {
+    use mquery_tests::lambda_runtime::{Emulator, Function};
+    let emulator = Emulator::start(Duration::from_secs(30));
+    let envs: Vec<(&str, String)> = envs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut function = Function::start(std::path::Path::new(binary), &emulator, &envs).await;
+    function.wait_ready(Duration::from_secs(10)).await;
+    let mut statuses = Vec::new();
+    for path in paths {
+        let invocation = emulator.invoke(&event_for(path)).await;
+        if invocation.status != 200 {
+            eprintln!(
+                "mquery-bench-tools: the invoke API answered {} for {path}: {}",
+                invocation.status, invocation.payload
+            );
+            return ExitCode::FAILURE;
+        }
+        statuses.push(invocation.http().status.to_string());
+    }
+    let peak = function.peak_rss_kib();
+    function.stop();
+    println!("{} {peak}", statuses.join(","));
+    ExitCode::SUCCESS
+}
+
+const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
+/// 1024 index entries (the client's cap) with annotations long enough that the body is just
+/// under 4 MiB (the client's manifest cap).
+fn annotated_index() -> Vec<u8> {
+    const ENTRIES: usize = 1024;
+    let arches = [
+        "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le",
+    ];
+    let build = |filler: usize, extra: usize| {
+        let manifests: Vec<serde_json::Value> = (0..ENTRIES)
+            .map(|i| {
+                let pad = filler + if i == 0 { extra } else { 0 };
+                serde_json::json!({
+                    "mediaType": media_type::OCI_MANIFEST,
+                    "digest": Digest::sha256(format!("entry {i}").as_bytes()).as_str(),
+                    "size": 1000 + i,
+                    "platform": {"os": "linux", "architecture": arches[i % arches.len()],
+                                 "variant": format!("v{i}")},
+                    "annotations": {"org.opencontainers.image.description": "x".repeat(pad)}
+                })
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::OCI_INDEX,
+            "manifests": manifests,
+        }))
+        .unwrap_or_default()
+    };
+    let bare = build(0, 0).len();
+    // 64 bytes under the cap
+    let room = MAX_MANIFEST_BYTES - 64 - bare;
+    build(room / ENTRIES, room % ENTRIES)
+}
+
+/// An index of about 1.4 million `{}` entries filling 4 MiB: far over the entry cap, but the
+/// body is within the byte cap, so the client reads and parses all of it.
+fn empty_entries_index() -> Vec<u8> {
+    let head = format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"{}\",\"manifests\":[",
+        media_type::OCI_INDEX
+    );
+    let entries = (MAX_MANIFEST_BYTES - head.len() - 2).div_ceil(3);
+    let mut body = Vec::with_capacity(MAX_MANIFEST_BYTES);
+    body.extend_from_slice(head.as_bytes());
+    for i in 0..entries {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{}");
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+async fn big_index_registry(port: u16) -> std::io::Result<()> {
+    let annotated = Arc::new(annotated_index());
+    let empty = Arc::new(empty_entries_index());
+    let stats = serde_json::json!({
+        "annotated": {"bytes": annotated.len(), "entries": 1024},
+        "empty": {"bytes": empty.len(), "entries": (empty.len() - 2) / 3},
+    });
+    let app = Router::new()
+        .route(
+            "/stats",
+            get(move || {
+                let stats = stats.clone();
+                async move { axum::Json(stats) }
+            }),
+        )
+        .fallback(move |method: Method, uri: Uri| {
+            let body = if uri.path().starts_with("/v2/big/annotated/manifests/") {
+                Some(Arc::clone(&annotated))
+            } else if uri.path().starts_with("/v2/big/empty/manifests/") {
+                Some(Arc::clone(&empty))
+            } else {
+                None
+            };
+            async move {
+                let Some(body) = body else {
+                    return axum::http::StatusCode::NOT_FOUND.into_response();
+                };
+                let digest = Digest::sha256(&body).to_string();
+                let bytes = if method == Method::HEAD {
+                    Vec::new()
+                } else {
+                    body.to_vec()
+                };
+                Response::builder()
+                    .header("content-type", media_type::OCI_INDEX)
+                    .header("docker-content-digest", digest)
+                    .body(Body::from(bytes))
+                    .unwrap_or_default()
+            }
+        });
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await
 }
