@@ -34,6 +34,21 @@ const DOCKER_HUB_SERVICE: &str = "registry.docker.io";
 const MAX_TOKEN_BODY: usize = 64 << 10;
 const MAX_ERROR_BODY: usize = 16 << 10;
 const MAX_REDIRECTS: usize = 3;
+/// Requests one lookup may send besides its nested indexes: challenge, token, manifest, config,
+/// a token refetch, the 429 wait and the 5xx retry, with room to spare.
+const LOOKUP_BUDGET: usize = 12;
+/// Requests each distinct nested index adds to the budget (its GET and a retry).
+const NESTED_BUDGET: usize = 2;
+/// Distinct nested indexes one index may name (real ones name one or two).
+const MAX_NESTED_INDEXES: usize = 16;
+/// How long a lookup that failed on the content itself (an invalid or hostile manifest, an
+/// exhausted budget) is answered from memory instead of being fetched again.
+const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+
+tokio::task_local! {
+    /// Registry requests the running lookup may still send (set by `Client::bounded`).
+    static BUDGET: std::cell::Cell<usize>;
+}
 
 /// A manifest as the registry sent it, its digest verified.
 #[derive(Debug, Clone)]
@@ -68,6 +83,9 @@ struct Inner {
     tokens: TokenCache,
     /// Bearer challenges per registry base URL, so a second repository skips the probe.
     challenges: Mutex<HashMap<String, BearerChallenge>>,
+    /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
+    /// hostile index costs the registry (and our pull quota) once a minute, not per request.
+    failures: moka::sync::Cache<String, Error>,
 }
 
 /// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
@@ -159,6 +177,10 @@ impl Client {
                 lookups: tokio::sync::Semaphore::new(config.max_concurrent_lookups.max(1)),
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
+                failures: moka::sync::Cache::builder()
+                    .max_capacity(4096)
+                    .time_to_live(FAILURE_MEMORY)
+                    .build(),
                 config,
             }),
         })
@@ -196,8 +218,25 @@ impl Client {
     /// Resolves a reference to its platform summary: the manifest, and for a single image its
     /// config blob, for an index its nested indexes one level deep.
     pub async fn summarize(&self, reference: &Reference) -> Result<Summary, Error> {
+        let key = reference.canonical();
+        if let Some(error) = self.inner.failures.get(&key) {
+            tracing::debug!(reference = %key, error = %error, "failed recently; not asking again");
+            return Err(error);
+        }
         let ep = self.endpoint(reference.domain());
-        self.bounded(&ep, self.summarize_at(&ep, reference)).await
+        let result = self.bounded(&ep, self.summarize_at(&ep, reference)).await;
+        if let Err(error) = &result
+            && matches!(
+                error,
+                Error::InvalidManifest { .. }
+                    | Error::TooLarge { .. }
+                    | Error::UnsupportedManifest { .. }
+                    | Error::BudgetExceeded { .. }
+            )
+        {
+            self.inner.failures.insert(key, error.clone());
+        }
+        result
     }
 
     /// Runs one lookup within the concurrency cap and the lookup deadline (waiting for a
@@ -218,7 +257,9 @@ impl Client {
                     detail: "the client is shutting down".to_owned(),
                     status: None,
                 })?;
-            lookup.await
+            BUDGET
+                .scope(std::cell::Cell::new(LOOKUP_BUDGET), lookup)
+                .await
         };
         match tokio::time::timeout(self.inner.config.lookup_timeout, run).await {
             Ok(result) => result,
@@ -303,11 +344,37 @@ impl Client {
                     unlabeled: 0,
                     artifact_type: None,
                 };
+                // each distinct nested index is fetched once, however often it is named
+                let mut nested: HashMap<&str, Arc<Vec<crate::manifest::Descriptor>>> =
+                    HashMap::new();
+                let distinct = entries
+                    .iter()
+                    .filter(|e| classify_entry(e) == EntryKind::NestedIndex)
+                    .map(|e| e.digest.as_str())
+                    .collect::<std::collections::HashSet<_>>()
+                    .len();
+                if distinct > MAX_NESTED_INDEXES {
+                    return Err(manifest_error(
+                        ep,
+                        ManifestError::TooManyNested {
+                            limit: MAX_NESTED_INDEXES,
+                        },
+                    ));
+                }
+                let _ = BUDGET.try_with(|left| left.set(left.get() + NESTED_BUDGET * distinct));
                 let mut seen = entries.len();
                 for entry in &entries {
                     match classify_entry(entry) {
                         EntryKind::NestedIndex => {
-                            let children = self.fetch_nested(ep, reference, entry).await?;
+                            let children = match nested.get(entry.digest.as_str()) {
+                                Some(children) => Arc::clone(children),
+                                None => {
+                                    let children =
+                                        Arc::new(self.fetch_nested(ep, reference, entry).await?);
+                                    nested.insert(&entry.digest, Arc::clone(&children));
+                                    children
+                                }
+                            };
                             seen += children.len();
                             if seen > config.max_index_entries {
                                 return Err(manifest_error(
@@ -318,7 +385,7 @@ impl Client {
                                     },
                                 ));
                             }
-                            for child in &children {
+                            for child in children.iter() {
                                 match classify_entry(child) {
                                     EntryKind::NestedIndex => {
                                         return Err(manifest_error(
@@ -514,6 +581,7 @@ impl Client {
             if let Some(token) = &token {
                 request = request.bearer_auth(token.secret());
             }
+            spend(ep)?;
             let response = request.send().await.map_err(|e| transport_error(ep, e))?;
             let status = response.status();
             if status.is_success() {
@@ -638,6 +706,7 @@ impl Client {
             .check_url(&url)
             .map_err(|refused| not_allowed(&refused))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();
+        spend(ep)?;
         let response = self
             .inner
             .http
@@ -844,6 +913,23 @@ async fn parse_off_runtime(
         })
 }
 
+/// Takes one request from the running lookup's budget.
+fn spend(ep: &Endpoint) -> Result<(), Error> {
+    BUDGET
+        .try_with(|left| match left.get() {
+            0 => Err(Error::BudgetExceeded {
+                registry: ep.host.clone(),
+                limit: LOOKUP_BUDGET,
+            }),
+            n => {
+                left.set(n - 1);
+                Ok(())
+            }
+        })
+        // outside a lookup (never in this crate): unbounded
+        .unwrap_or(Ok(()))
+}
+
 fn not_allowed(refused: &Refused) -> Error {
     Error::NotAllowed {
         host: refused.host.clone(),
@@ -977,5 +1063,30 @@ mod tests {
             verify_manifest_digest(&r, None, Some(other.as_str()), body),
             Err(Error::DigestMismatch { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn the_request_budget_runs_out() {
+        let ep = Endpoint {
+            base: "https://registry.example".into(),
+            host: "registry.example".into(),
+        };
+        let spent = BUDGET
+            .scope(std::cell::Cell::new(2), async {
+                (spend(&ep), spend(&ep), spend(&ep))
+            })
+            .await;
+        assert!(spent.0.is_ok() && spent.1.is_ok());
+        match spent.2 {
+            Err(Error::BudgetExceeded { registry, limit }) => {
+                assert_eq!(
+                    (registry.as_str(), limit),
+                    ("registry.example", LOOKUP_BUDGET)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // outside a lookup nothing is counted
+        assert!(spend(&ep).is_ok());
     }
 }

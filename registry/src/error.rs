@@ -35,6 +35,8 @@ pub enum Error {
         registry: String,
         problem: CertificateProblem,
     },
+    #[error("lookup at {registry} needed more than {limit} registry requests")]
+    BudgetExceeded { registry: String, limit: usize },
     #[error("cannot set up the registry client: {detail}")]
     ClientSetup { detail: String },
     #[error("invalid manifest from {registry}: {source}")]
@@ -82,6 +84,7 @@ impl Error {
             Error::Timeout { .. } => "UPSTREAM_TIMEOUT",
             Error::Upstream { .. }
             | Error::CertificateNotTrusted { .. }
+            | Error::BudgetExceeded { .. }
             | Error::ClientSetup { .. } => "UPSTREAM_ERROR",
             Error::InvalidManifest { .. } | Error::TooLarge { .. } => "INVALID_MANIFEST",
             Error::UnsupportedManifest { .. } => "UNSUPPORTED_MANIFEST",

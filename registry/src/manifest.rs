@@ -55,6 +55,8 @@ pub enum ManifestError {
     TooManyEntries { count: usize, limit: usize },
     #[error("nested index deeper than one level")]
     NestedTooDeep,
+    #[error("index names more than {limit} distinct nested indexes")]
+    TooManyNested { limit: usize },
     #[error("image config is not valid: {0}")]
     InvalidConfig(String),
 }

@@ -643,3 +643,98 @@ async fn an_oversized_token_response_is_an_upstream_error() {
         "{err}"
     );
 }
+
+/// A registry whose tag `v1` is an index of `entries`, each naming one of the child indexes
+/// in `children` (each child an index of one linux/amd64 image).
+async fn nested_registry(children: usize, entries: usize) -> FakeServer {
+    let child_bodies: Vec<Vec<u8>> = (0..children)
+        .map(|i| {
+            serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": media_type::OCI_INDEX,
+                "manifests": [{
+                    "mediaType": media_type::OCI_MANIFEST,
+                    "digest": Digest::sha256(format!("image {i}").as_bytes()).as_str(),
+                    "size": 7,
+                    "platform": {"os": "linux", "architecture": "amd64"}
+                }]
+            }))
+            .expect("json")
+        })
+        .collect();
+    let top = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": (0..entries).map(|i| json!({
+            "mediaType": media_type::OCI_INDEX,
+            "digest": Digest::sha256(&child_bodies[i % children]).as_str(),
+            "size": child_bodies[i % children].len(),
+        })).collect::<Vec<_>>()
+    }))
+    .expect("json");
+    FakeServer::start(router(move |path, _, _| {
+        let body = child_bodies
+            .iter()
+            .find(|b| path.ends_with(Digest::sha256(b).as_str()))
+            .cloned()
+            .unwrap_or_else(|| top.clone());
+        manifest_response(body, None)
+    }))
+    .await
+}
+
+/// One index naming the same child index 1,024 times sent 663 identical GETs and ended in an
+/// uncached 504 (issue 11, failure 3). Each distinct child is fetched once, and the failure is
+/// remembered: asking again costs the registry nothing.
+#[tokio::test]
+async fn a_child_index_named_many_times_is_fetched_once() {
+    let fake = nested_registry(1, 3).await;
+    let client = client_for(&[&fake.host()]);
+    let summary = client
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect("three entries, one child");
+    assert_eq!(summary.platforms.len(), 3);
+    assert_eq!(fake.count(), 2, "the index and its one child");
+
+    let fake = nested_registry(1, 1024).await;
+    let client = client_for(&[&fake.host()]);
+    let started = Instant::now();
+    let err = client
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect_err("1024 + 1024 entries");
+    assert_eq!(err.code(), "INVALID_MANIFEST", "{err}");
+    assert_eq!(fake.count(), 2, "the index and its one child");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let again = client
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect_err("remembered");
+    assert_eq!(again.to_string(), err.to_string());
+    assert_eq!(fake.count(), 2, "a remembered failure sends nothing");
+}
+
+#[tokio::test]
+async fn distinct_nested_indexes_are_capped() {
+    let fake = nested_registry(16, 16).await;
+    let summary = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect("16 nested indexes are allowed");
+    assert_eq!(summary.platforms.len(), 16);
+    assert_eq!(fake.count(), 17);
+
+    let fake = nested_registry(17, 17).await;
+    let err = client_for(&[&fake.host()])
+        .summarize(&reference(&fake.host(), "a/b:v1"))
+        .await
+        .expect_err("17 nested indexes");
+    assert_eq!(err.code(), "INVALID_MANIFEST");
+    assert!(
+        err.to_string()
+            .contains("more than 16 distinct nested indexes"),
+        "{err}"
+    );
+    assert_eq!(fake.count(), 1, "refused before fetching any child");
+}
