@@ -19,6 +19,10 @@ echo "template: cfn-lint on template.yaml and on its SAM expansion"
 validate template.yaml "$tmp/expanded.json"
 grep -q '"Runtime": "provided.al2023"' "$tmp/expanded.json"
 grep -q '"AttributeName": "expires_at"' "$tmp/expanded.json"
+# the cost bounds reach the deployed resources
+grep -q '"ThrottlingRateLimit"' "$tmp/expanded.json"
+grep -q '"ThrottlingBurstLimit"' "$tmp/expanded.json"
+grep -q '"ReservedConcurrentExecutions"' "$tmp/expanded.json"
 
 # each of these mistakes must be caught
 broken=(
