@@ -79,6 +79,8 @@ struct Inner {
     guard: Guard,
     /// Bounds the lookups (and so the registry fetches) running at once.
     lookups: tokio::sync::Semaphore,
+    /// Per registry host, its share of `lookups` (a bulkhead against one hanging registry).
+    host_slots: moka::sync::Cache<String, Arc<tokio::sync::Semaphore>>,
     config: ClientConfig,
     tokens: TokenCache,
     /// Bearer challenges per registry base URL, so a second repository skips the probe.
@@ -175,6 +177,11 @@ impl Client {
                 http,
                 guard,
                 lookups: tokio::sync::Semaphore::new(config.max_concurrent_lookups.max(1)),
+                // idle hosts' semaphores go; a busy one is kept alive by its holders' Arcs
+                host_slots: moka::sync::Cache::builder()
+                    .max_capacity(4096)
+                    .time_to_idle(Duration::from_secs(600))
+                    .build(),
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
                 failures: moka::sync::Cache::builder()
@@ -246,17 +253,20 @@ impl Client {
         ep: &Endpoint,
         lookup: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        let closed = || Error::Upstream {
+            registry: ep.host.clone(),
+            detail: "the client is shutting down".to_owned(),
+            status: None,
+        };
         let run = async {
-            let _permit = self
-                .inner
-                .lookups
-                .acquire()
-                .await
-                .map_err(|_| Error::Upstream {
-                    registry: ep.host.clone(),
-                    detail: "the client is shutting down".to_owned(),
-                    status: None,
-                })?;
+            // the host's share first: lookups of a hanging registry queue here, not in the
+            // process-wide pool that other registries need
+            let per_host = self.inner.config.max_lookups_per_registry.max(1);
+            let host = self.inner.host_slots.get_with(ep.host.clone(), || {
+                Arc::new(tokio::sync::Semaphore::new(per_host))
+            });
+            let _host_permit = host.acquire_owned().await.map_err(|_| closed())?;
+            let _permit = self.inner.lookups.acquire().await.map_err(|_| closed())?;
             BUDGET
                 .scope(std::cell::Cell::new(LOOKUP_BUDGET), lookup)
                 .await

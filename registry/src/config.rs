@@ -50,6 +50,9 @@ pub struct ClientConfig {
     pub retry_backoff: Duration,
     /// Lookups running at once in this process; more wait (within their deadline).
     pub max_concurrent_lookups: usize,
+    /// Lookups running at once against one registry host: a bulkhead, so one slow or hanging
+    /// registry holds at most this share of `max_concurrent_lookups`.
+    pub max_lookups_per_registry: usize,
     /// How many (registry, repository) tokens are kept.
     pub token_cache_capacity: usize,
     pub user_agent: String,
@@ -72,6 +75,7 @@ impl Default for ClientConfig {
             max_retry_wait: Duration::from_secs(2),
             retry_backoff: Duration::from_millis(200),
             max_concurrent_lookups: 64,
+            max_lookups_per_registry: 16,
             token_cache_capacity: 4096,
             user_agent: concat!("mquery/", env!("CARGO_PKG_VERSION")).to_owned(),
         }

@@ -738,3 +738,44 @@ async fn distinct_nested_indexes_are_capped() {
     );
     assert_eq!(fake.count(), 1, "refused before fetching any child");
 }
+
+/// 150-300 lookups against one hanging registry made lookups of other registries wait 10-20 s
+/// behind the process-wide cap (issue 11, item 8). Each registry host gets its own share: a
+/// hanging one holds at most that share, and the others go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_registry_cannot_starve_the_others() {
+    let hanging = Silent::start().await;
+    let healthy = FakeServer::start(router(|_, _, _| manifest_response(index_body(), None))).await;
+    let client = Client::new(ClientConfig {
+        max_concurrent_lookups: 8,
+        max_lookups_per_registry: 3,
+        request_timeout: Duration::from_secs(3),
+        lookup_timeout: Duration::from_secs(3),
+        ..client_config(&[&hanging.host(), &healthy.host()])
+    })
+    .expect("client");
+    let stuck: Vec<_> = (0..40)
+        .map(|i| {
+            let client = client.clone();
+            let reference = reference(&hanging.host(), &format!("stuck/app{i}"));
+            tokio::spawn(async move { client.summarize(&reference).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..10 {
+        let started = Instant::now();
+        client
+            .summarize(&reference(&healthy.host(), &format!("ok/app{i}")))
+            .await
+            .expect("the healthy registry answers");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "lookup {i} of a healthy registry waited {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(healthy.count(), 10);
+    for lookup in stuck {
+        lookup.abort();
+    }
+}
