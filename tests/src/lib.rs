@@ -9,6 +9,8 @@
 //! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies.
 //! - [`fixtures`]: pushes images and indexes over the registry HTTP API.
 //! - [`process`]: the `mquery-lambda` binary as a local server on a free port.
+//! - [`podman`]: podman and the `docker` client (through podman's API) with the settings
+//!   `scripts/build-image.sh` writes, for the CLI's container image.
 //! - [`lambda_runtime`]: a function binary under cargo-lambda's Runtime API emulator, its
 //!   init duration, invocations, captured output and peak RSS.
 //! - [`browser`]: headless Chromium driven over WebDriver, for what a person sees.
@@ -23,6 +25,7 @@ pub mod dynamodb;
 pub mod fake;
 pub mod fixtures;
 pub mod lambda_runtime;
+pub mod podman;
 pub mod process;
 pub mod token;
 
