@@ -55,3 +55,26 @@ if [ ! -f "$dynamodb_dir/DynamoDBLocal.jar" ] || ! grep -qx "$dynamodb_version" 
   echo "$dynamodb_version" > "$dynamodb_dir/.version"
   rm -rf "$tmp"
 fi
+
+# --- the CLI's container image (scripts/build-image.sh, cli/tests/container.rs) ---------------
+# podman and runc build and run the image (the tests also drive it with the docker client
+# through podman's Docker API: Debian's docker.io only when no docker client is on PATH); the
+# two musl targets of the static binaries. cargo-zigbuild and zig come with requirements-ci.txt
+# above; scripts/build-image.sh writes podman's settings to .cache/podman/.
+image_packages=()
+command -v podman >/dev/null 2>&1 || image_packages+=(podman)
+command -v runc >/dev/null 2>&1 || image_packages+=(runc)
+command -v docker >/dev/null 2>&1 || image_packages+=(docker.io)
+if [ "${#image_packages[@]}" -gt 0 ]; then
+  echo "setup: installing ${image_packages[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends "${image_packages[@]}"
+fi
+for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  if ! rustup target list --installed | grep -qx "$triple"; then
+    echo "setup: adding the $triple target"
+    rustup target add "$triple"
+  fi
+done
+# --- end of the container image block ---------------------------------------------------------
