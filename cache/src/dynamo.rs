@@ -101,10 +101,7 @@ impl DynamoStore {
             .send();
         let output = bounded("GetItem", call)
             .await?
-            .map_err(|e| StoreError::Request {
-                operation: "GetItem",
-                source: sdk_error(e),
-            })?;
+            .map_err(|e| request_error("GetItem", e))?;
         match output.item {
             Some(attributes) => decode(key, &attributes).map(Some),
             None => Ok(None),
@@ -128,11 +125,33 @@ impl DynamoStore {
             .send();
         bounded("PutItem", call)
             .await?
-            .map_err(|e| StoreError::Request {
-                operation: "PutItem",
-                source: sdk_error(e),
-            })?;
+            .map_err(|e| request_error("PutItem", e))?;
         Ok(())
+    }
+}
+
+/// An SDK failure as a store error: the SDK's own deadlines (operation, attempt, connect) are
+/// timeouts like ours, so the circuit breaker opens on the first one.
+fn request_error<E, R>(
+    operation: &'static str,
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let timed_out = matches!(e, aws_sdk_dynamodb::error::SdkError::TimeoutError(_))
+        || matches!(&e, aws_sdk_dynamodb::error::SdkError::DispatchFailure(d) if d.is_timeout());
+    if timed_out {
+        StoreError::Timeout {
+            operation,
+            millis: STORE_DEADLINE.as_millis(),
+        }
+    } else {
+        StoreError::Request {
+            operation,
+            source: sdk_error(e),
+        }
     }
 }
 

@@ -7,8 +7,10 @@
 //! - [`tiered`]: the cache itself, with per-entry freshness, coalesced loads, stats.
 //! - [`store`]: the L2 interface, its item layout and the in-memory store.
 //! - [`dynamo`]: the DynamoDB store (`pk` key, `expires_at` TTL attribute).
+//! - [`breaker`]: the circuit breaker that keeps a stalled store from slowing every lookup.
 //! - [`clock`]: injectable time.
 
+pub mod breaker;
 pub mod clock;
 pub mod dynamo;
 pub mod store;

@@ -18,8 +18,9 @@ use moka::future::Cache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::breaker::{Admit, Breaker, OPEN_FOR};
 use crate::clock::{Clock, epoch_secs, from_epoch_secs};
-use crate::store::{Item, Store};
+use crate::store::{Item, Store, StoreError};
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,7 @@ pub struct Stats {
     store_hits: AtomicU64,
     loads: AtomicU64,
     store_errors: AtomicU64,
+    store_skipped: AtomicU64,
     stale: AtomicU64,
 }
 
@@ -111,6 +113,8 @@ pub struct StatsSnapshot {
     pub store_hits: u64,
     pub loads: u64,
     pub store_errors: u64,
+    /// Store calls skipped because the circuit breaker was open.
+    pub store_skipped: u64,
     pub stale: u64,
 }
 
@@ -121,6 +125,7 @@ impl Stats {
             store_hits: self.store_hits.load(Ordering::Relaxed),
             loads: self.loads.load(Ordering::Relaxed),
             store_errors: self.store_errors.load(Ordering::Relaxed),
+            store_skipped: self.store_skipped.load(Ordering::Relaxed),
             stale: self.stale.load(Ordering::Relaxed),
         }
     }
@@ -166,6 +171,7 @@ pub struct Tiered<V> {
     l1: Cache<String, Arc<Cached<V>>>,
     inflight: Cache<String, Arc<Cached<V>>>,
     store: Option<Store>,
+    breaker: Breaker,
     clock: Arc<dyn Clock>,
     stats: Stats,
 }
@@ -205,6 +211,7 @@ where
             l1,
             inflight,
             store,
+            breaker: Breaker::default(),
             clock,
             stats: Stats::default(),
         }
@@ -276,10 +283,9 @@ where
                 fresh_until: epoch_secs(entry.fresh_until),
                 expires_at: epoch_secs(entry.keep_until),
             };
-            if let Err(error) = store.put(&item).await {
-                bump(&self.stats.store_errors);
-                tracing::warn!(key, store = store.name(), %error, "cache store write failed");
-            }
+            let _ = self
+                .store_call(store, key, "write", Box::pin(store.put(&item)))
+                .await;
         }
         self.l1.insert(key.to_owned(), Arc::clone(&entry)).await;
         entry
@@ -299,8 +305,17 @@ where
         let now = self.clock.now();
         let mut previous = previous.filter(|p| p.is_kept(now));
         if let Some(store) = &self.store {
-            match store.get(key, epoch_secs(now)).await {
-                Ok(Some(item)) => match decode::<V>(&item) {
+            match self
+                .store_call(
+                    store,
+                    key,
+                    "read",
+                    Box::pin(store.get(key, epoch_secs(now))),
+                )
+                .await
+            {
+                None => {}
+                Some(Ok(Some(item))) => match decode::<V>(&item) {
                     Ok(entry) if entry.is_fresh(now) => {
                         bump(&self.stats.store_hits);
                         let entry = Arc::new(entry);
@@ -320,9 +335,8 @@ where
                         tracing::warn!(key, %reason, "ignoring a malformed cache item");
                     }
                 },
-                Ok(None) => {}
-                Err(error) => {
-                    bump(&self.stats.store_errors);
+                Some(Ok(None)) => {}
+                Some(Err(error)) => {
                     tracing::warn!(key, store = store.name(), %error, "cache store read failed; asking the origin");
                 }
             }
@@ -330,6 +344,52 @@ where
         bump(&self.stats.loads);
         let loaded = load(previous).await?;
         Ok(self.save(key, loaded).await)
+    }
+}
+
+impl<V> Tiered<V> {
+    /// One store call through the circuit breaker: `None` when it was skipped. Errors are
+    /// counted and logged here; a malformed item means the store itself is fine. Callers box
+    /// the call: the SDK's futures are large, and nesting them unboxed overflows the stack of
+    /// a debug build.
+    async fn store_call<T>(
+        &self,
+        store: &Store,
+        key: &str,
+        what: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Option<Result<T, StoreError>> {
+        let now = self.clock.now();
+        if self.breaker.admit(now) == Admit::Skip {
+            bump(&self.stats.store_skipped);
+            tracing::debug!(key, what, "cache store skipped: circuit open");
+            return None;
+        }
+        let result = call.await;
+        match &result {
+            Ok(_) | Err(StoreError::Malformed { .. }) => {
+                if self.breaker.succeeded() {
+                    tracing::info!(
+                        store = store.name(),
+                        "cache store answers again: circuit closed"
+                    );
+                }
+            }
+            Err(error) => {
+                bump(&self.stats.store_errors);
+                let timed_out = matches!(error, StoreError::Timeout { .. });
+                tracing::warn!(key, store = store.name(), what, %error, "cache store call failed");
+                if self.breaker.failed(self.clock.now(), timed_out) {
+                    tracing::warn!(
+                        store = store.name(),
+                        skipped = self.stats.store_skipped.load(Ordering::Relaxed),
+                        "cache store circuit open: not asking it for {}s",
+                        OPEN_FOR.as_secs()
+                    );
+                }
+            }
+        }
+        Some(result)
     }
 }
 

@@ -217,3 +217,73 @@ async fn the_binary_serves_with_dynamodb_down() {
         .expect("answers");
     assert_eq!(response.status(), 200);
 }
+
+/// A stalled DynamoDB (SIGSTOP) cost every uncached lookup a read and two writes, each
+/// waiting out its 1.5 s deadline (issue 11, item 9). After the first timeout the circuit opens:
+/// later lookups skip the store, and once it answers again a probe closes the circuit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
+    let dynamodb = DynamoLocal::start();
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    for i in 0..6 {
+        five_platform_index(&pusher, &format!("acme/app{i}"), "v1").await;
+    }
+    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let (app, inspector) = app_with_store(&registry, store, &clock).await;
+    // the SDK's connection is set up while the table answers
+    let (status, _) = inspect(&app, &format!("{}/acme/app0:v1", registry.host())).await;
+    assert_eq!(status, 200);
+
+    dynamodb.pause();
+    let started = Instant::now();
+    let (status, doc) = inspect(&app, &format!("{}/acme/app1:v1", registry.host())).await;
+    let first = started.elapsed();
+    assert_eq!(
+        (status, doc["cache"]["source"].clone()),
+        (200, Value::from("registry"))
+    );
+    assert!(
+        first < Duration::from_millis(2_500),
+        "first lookup took {first:?}"
+    );
+    for i in 2..6 {
+        let started = Instant::now();
+        let (status, _) = inspect(&app, &format!("{}/acme/app{i}:v1", registry.host())).await;
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "lookup {i} waited {:?} for a stalled store",
+            started.elapsed()
+        );
+    }
+    let stats = inspector.cache_stats();
+    assert_eq!(stats.store_errors, 1, "{stats:?}");
+    assert!(stats.store_skipped >= 2 + 4 * 3, "{stats:?}");
+
+    // the table answers again; after the open period one probe closes the circuit
+    dynamodb.resume();
+    clock.advance(cache::breaker::OPEN_FOR + Duration::from_secs(1));
+    let (status, _) = inspect(&app, &format!("{}/acme/app0:v2", registry.host())).await;
+    assert_eq!(
+        status, 404,
+        "no such tag: still a full lookup through the store"
+    );
+    let skipped = inspector.cache_stats().store_skipped;
+    let (status, _) = inspect(&app, &format!("{}/acme/app0:v3", registry.host())).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        inspector.cache_stats().store_skipped,
+        skipped,
+        "closed again"
+    );
+    // a second process, memory empty: app0's answer (written before the stall) is read from
+    // the table; app5's was not written while the circuit was open
+    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let (other, _) = app_with_store(&registry, store, &clock).await;
+    let (_, doc) = inspect(&other, &format!("{}/acme/app0:v1", registry.host())).await;
+    assert_eq!(doc["cache"]["source"], "dynamodb", "{doc}");
+    let (_, doc) = inspect(&other, &format!("{}/acme/app5:v1", registry.host())).await;
+    assert_eq!(doc["cache"]["source"], "registry", "{doc}");
+}

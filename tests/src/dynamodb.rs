@@ -106,6 +106,25 @@ impl DynamoLocal {
         ]
     }
 
+    /// Freezes DynamoDB Local with SIGSTOP: connections are accepted (by the kernel) and
+    /// never answered, the way a stalled table behaves. [`DynamoLocal::resume`] undoes it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("DynamoDB Local is running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Stops DynamoDB Local (for tests of a store that went away).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -117,6 +136,12 @@ impl DynamoLocal {
 
 impl Drop for DynamoLocal {
     fn drop(&mut self) {
+        // a paused process is killed all the same; CONT first so it can exit cleanly
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+        }
         self.stop();
     }
 }
