@@ -294,6 +294,15 @@ impl Inspector {
                     tracing::debug!(reference = %reference, "revalidated: digest unchanged");
                     Ok(Arc::clone(summary))
                 }
+                Ok(Some(_)) if inner.client.docker_hub_pulls_low(reference) => {
+                    // the tag moved, but a GET would spend one of Docker Hub's last pulls:
+                    // keep serving the previous answer, marked stale, until the limit recovers
+                    tracing::warn!(reference = %reference, "Docker Hub pulls nearly used up; serving the previous answer, marked stale");
+                    if let Some(previous) = previous {
+                        return Ok(stale(previous, life, now));
+                    }
+                    inner.client.summarize(reference).await.map(Arc::new)
+                }
                 Ok(Some(digest)) => self.summary_of(reference, digest).await,
                 Ok(None) => inner.client.summarize(reference).await.map(Arc::new),
                 Err(e) => Err(e),
@@ -318,16 +327,7 @@ impl Inspector {
             Err(e) => match previous.filter(|_| previous_summary.is_some()) {
                 Some(previous) => {
                     tracing::warn!(reference = %reference, error = %e, "registry failed; serving the previous answer, marked stale");
-                    Ok(Loaded {
-                        value: Arc::clone(&previous.value),
-                        fetched_at: previous.fetched_at,
-                        fresh_for: life.stale_retry,
-                        keep_for: previous
-                            .keep_until
-                            .duration_since(now)
-                            .unwrap_or(Duration::ZERO),
-                        stale: true,
-                    })
+                    Ok(stale(previous, life, now))
                 }
                 None => Err(e),
             },
@@ -386,6 +386,20 @@ impl Inspector {
                 },
             )
             .await;
+    }
+}
+
+/// The previous answer again, marked stale, asked about again after `stale_retry`.
+fn stale(previous: Arc<Cached<Entry>>, life: Lifetimes, now: SystemTime) -> Loaded<Entry> {
+    Loaded {
+        value: Arc::clone(&previous.value),
+        fetched_at: previous.fetched_at,
+        fresh_for: life.stale_retry,
+        keep_for: previous
+            .keep_until
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+        stale: true,
     }
 }
 

@@ -28,9 +28,11 @@ use crate::manifest::{
 use crate::reference::{DEFAULT_DOMAIN, Reference};
 use crate::summary::{PlatformEntry, Summary};
 
-const DOCKER_HUB_REGISTRY: &str = "https://registry-1.docker.io";
-const DOCKER_HUB_REALM: &str = "https://auth.docker.io/token";
-const DOCKER_HUB_SERVICE: &str = "registry.docker.io";
+/// Below this many remaining Docker Hub pulls, tag answers are served stale rather than
+/// spending the last pulls on GETs (HEADs are free).
+pub const LOW_PULLS: u64 = 10;
+/// How long a low `ratelimit-remaining` reading counts, unless a newer one replaces it.
+const LOW_PULLS_FOR: Duration = Duration::from_secs(600);
 const MAX_TOKEN_BODY: usize = 64 << 10;
 const MAX_ERROR_BODY: usize = 16 << 10;
 const MAX_REDIRECTS: usize = 3;
@@ -88,6 +90,8 @@ struct Inner {
     /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
     /// hostile index costs the registry (and our pull quota) once a minute, not per request.
     failures: moka::sync::Cache<String, Error>,
+    /// Docker Hub's last `ratelimit-remaining`, and when it was read.
+    docker_hub_pulls: Mutex<Option<(u64, Instant)>>,
 }
 
 /// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
@@ -118,13 +122,16 @@ impl Client {
         // the operator's own settings are trusted: listed registries and the mirror
         let mut exempt = config.insecure_registries.clone();
         exempt.extend(config.private_registries.iter().cloned());
-        if let Some(mirror) = &config.docker_hub_mirror
-            && let Some(host) = mirror.host_str()
+        for url in [&config.docker_hub_mirror, &config.docker_hub_fallback]
+            .into_iter()
+            .flatten()
         {
-            exempt.push(match mirror.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            });
+            if let Some(host) = url.host_str() {
+                exempt.push(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                });
+            }
         }
         let guard = Guard::new(&exempt);
         let redirect_guard = guard.clone();
@@ -164,10 +171,10 @@ impl Client {
         let mut challenges = HashMap::new();
         if config.docker_hub_mirror.is_none() {
             challenges.insert(
-                DOCKER_HUB_REGISTRY.to_owned(),
+                config.docker_hub.registry.clone(),
                 BearerChallenge {
-                    realm: DOCKER_HUB_REALM.to_owned(),
-                    service: Some(DOCKER_HUB_SERVICE.to_owned()),
+                    realm: config.docker_hub.realm.clone(),
+                    service: Some(config.docker_hub.service.clone()),
                     scope: None,
                 },
             );
@@ -184,6 +191,7 @@ impl Client {
                     .build(),
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
+                docker_hub_pulls: Mutex::new(None),
                 failures: moka::sync::Cache::builder()
                     .max_capacity(4096)
                     .time_to_live(FAILURE_MEMORY)
@@ -197,19 +205,49 @@ impl Client {
         &self.inner.config
     }
 
+    /// Whether Docker Hub said, within the last ten minutes, that fewer than [`LOW_PULLS`]
+    /// pulls remain: then a changed tag is better answered stale than with one of the last
+    /// GETs. Only for `docker.io` references on Docker Hub itself (not a mirror).
+    pub fn docker_hub_pulls_low(&self, reference: &Reference) -> bool {
+        if reference.domain() != DEFAULT_DOMAIN || self.inner.config.docker_hub_mirror.is_some() {
+            return false;
+        }
+        lock(&self.inner.docker_hub_pulls)
+            .is_some_and(|(remaining, at)| remaining < LOW_PULLS && at.elapsed() < LOW_PULLS_FOR)
+    }
+
+    fn note_docker_hub_pulls(&self, ep: &Endpoint, headers: &HeaderMap) {
+        if ep.base != self.inner.config.docker_hub.registry.trim_end_matches('/') {
+            return;
+        }
+        if let Some((remaining, _)) =
+            header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)
+        {
+            *lock(&self.inner.docker_hub_pulls) = Some((remaining, Instant::now()));
+        }
+    }
+
+    /// Where `docker.io` references go when Docker Hub answers 429, if anywhere.
+    fn fallback_for(&self, reference: &Reference, error: &Error) -> Option<Endpoint> {
+        let config = &self.inner.config;
+        match (error, &config.docker_hub_fallback) {
+            (Error::RateLimited { .. }, Some(fallback))
+                if reference.domain() == DEFAULT_DOMAIN && config.docker_hub_mirror.is_none() =>
+            {
+                tracing::warn!(fallback = %fallback, "Docker Hub rate-limited us; asking the fallback mirror");
+                Some(url_endpoint(fallback.as_str()))
+            }
+            _ => None,
+        }
+    }
+
     fn endpoint(&self, domain: &str) -> Endpoint {
         let config = &self.inner.config;
         if domain == DEFAULT_DOMAIN {
             if let Some(mirror) = &config.docker_hub_mirror {
-                return Endpoint {
-                    base: mirror.as_str().trim_end_matches('/').to_owned(),
-                    host: mirror.host_str().unwrap_or_default().to_owned(),
-                };
+                return url_endpoint(mirror.as_str());
             }
-            return Endpoint {
-                base: DOCKER_HUB_REGISTRY.to_owned(),
-                host: "registry-1.docker.io".to_owned(),
-            };
+            return url_endpoint(&config.docker_hub.registry);
         }
         let scheme = if config.insecure_registries.iter().any(|r| r == domain) {
             "http"
@@ -231,7 +269,14 @@ impl Client {
             return Err(error);
         }
         let ep = self.endpoint(reference.domain());
-        let result = self.bounded(&ep, self.summarize_at(&ep, reference)).await;
+        let mut result = self.bounded(&ep, self.summarize_at(&ep, reference)).await;
+        if let Err(error) = &result
+            && let Some(fallback) = self.fallback_for(reference, error)
+        {
+            result = self
+                .bounded(&fallback, self.summarize_at(&fallback, reference))
+                .await;
+        }
         if let Err(error) = &result
             && matches!(
                 error,
@@ -296,7 +341,7 @@ impl Client {
     /// (no `Docker-Content-Digest`): then only a `GET` can tell.
     pub async fn head_digest(&self, reference: &Reference) -> Result<Option<Digest>, Error> {
         let ep = self.endpoint(reference.domain());
-        let head = async {
+        let head = |ep: Endpoint| async move {
             let response = self
                 .request(
                     &ep,
@@ -309,7 +354,13 @@ impl Client {
             Ok(header_str(response.headers(), "docker-content-digest")
                 .and_then(|h| h.trim().parse::<Digest>().ok()))
         };
-        self.bounded(&ep, head).await
+        match self.bounded(&ep, head(ep.clone())).await {
+            Err(error) => match self.fallback_for(reference, &error) {
+                Some(fallback) => self.bounded(&fallback, head(fallback.clone())).await,
+                None => Err(error),
+            },
+            ok => ok,
+        }
     }
 
     /// Fetches and verifies the manifest a reference names.
@@ -596,6 +647,7 @@ impl Client {
             let status = response.status();
             if status.is_success() {
                 log_ratelimit(ep, response.headers());
+                self.note_docker_hub_pulls(ep, response.headers());
                 return Ok(response);
             }
             match status {
@@ -673,7 +725,8 @@ impl Client {
         let mut challenges = lock(&self.inner.challenges);
         // bounded like the token cache: registries are few, but hosts come from users
         if challenges.len() >= self.inner.config.token_cache_capacity {
-            challenges.retain(|k, _| k == DOCKER_HUB_REGISTRY);
+            let docker_hub = &self.inner.config.docker_hub.registry;
+            challenges.retain(|k, _| k == docker_hub);
         }
         challenges.insert(base.to_owned(), challenge.clone());
     }
@@ -716,14 +769,40 @@ impl Client {
             .check_url(&url)
             .map_err(|refused| not_allowed(&refused))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();
-        spend(ep)?;
-        let response = self
+        // the operator's Docker Hub account goes to Docker Hub's token service, for Docker
+        // Hub, and nowhere else: not to a mirror, not to a realm another registry names
+        let hub = &self.inner.config.docker_hub;
+        let credentials = self
             .inner
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| transport_error(ep, e))?;
+            .config
+            .docker_hub_credentials
+            .as_ref()
+            .filter(|_| {
+                ep.base == hub.registry.trim_end_matches('/') && challenge.realm == hub.realm
+            });
+        spend(ep)?;
+        let mut request = self.inner.http.get(url.clone());
+        if let Some(credentials) = credentials {
+            request = request.basic_auth(credentials.username(), Some(credentials.token()));
+        }
+        let mut response = request.send().await.map_err(|e| transport_error(ep, e))?;
+        if credentials.is_some()
+            && matches!(
+                response.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            )
+        {
+            // refused credentials must not take the service down: go on anonymously
+            tracing::error!(registry = %ep.host, status = response.status().as_u16(), "Docker Hub refused the configured credentials; continuing anonymously");
+            spend(ep)?;
+            response = self
+                .inner
+                .http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| transport_error(ep, e))?;
+        }
         let status = response.status();
         match status {
             s if s.is_success() => {
@@ -938,6 +1017,18 @@ fn spend(ep: &Endpoint) -> Result<(), Error> {
         })
         // outside a lookup (never in this crate): unbounded
         .unwrap_or(Ok(()))
+}
+
+/// An endpoint for a base URL of the operator's (Docker Hub, a mirror, a fallback).
+fn url_endpoint(base: &str) -> Endpoint {
+    let host = Url::parse(base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    Endpoint {
+        base: base.trim_end_matches('/').to_owned(),
+        host,
+    }
 }
 
 fn not_allowed(refused: &Refused) -> Error {

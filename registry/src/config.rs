@@ -21,6 +21,66 @@ pub enum ConfigError {
     InvalidUrl { name: &'static str, value: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("MQUERY_DOCKER_HUB_USERNAME and MQUERY_DOCKER_HUB_TOKEN must be set together")]
+    HalfCredentials,
+}
+
+/// Where Docker Hub is. Production uses Docker Hub's own addresses; tests point it at a local
+/// registry and token server, which is the only reason it is a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerHub {
+    /// `https://registry-1.docker.io`.
+    pub registry: String,
+    /// The token service, `https://auth.docker.io/token`: the only place credentials go.
+    pub realm: String,
+    pub service: String,
+}
+
+impl Default for DockerHub {
+    fn default() -> Self {
+        DockerHub {
+            registry: "https://registry-1.docker.io".to_owned(),
+            realm: "https://auth.docker.io/token".to_owned(),
+            service: "registry.docker.io".to_owned(),
+        }
+    }
+}
+
+/// The operator's Docker Hub account (a username and an access token), so the service's
+/// pulls count against that account's limit instead of the anonymous per-IP one. The token
+/// never prints: `Debug` shows `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    username: String,
+    token: String,
+}
+
+impl Credentials {
+    /// `None` when either part is empty.
+    pub fn new(username: &str, token: &str) -> Option<Credentials> {
+        let (username, token) = (username.trim(), token.trim());
+        (!username.is_empty() && !token.is_empty()).then(|| Credentials {
+            username: username.to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Settings of a [`crate::Client`]. `Default` is what production uses.
@@ -36,6 +96,12 @@ pub struct ClientConfig {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Used instead of `https://registry-1.docker.io` for `docker.io` references.
     pub docker_hub_mirror: Option<Url>,
+    /// Asked for `docker.io` references when Docker Hub answers 429.
+    pub docker_hub_fallback: Option<Url>,
+    /// Docker Hub's addresses (tests point them at local servers).
+    pub docker_hub: DockerHub,
+    /// Sent, as Basic auth, to Docker Hub's token service and nowhere else.
+    pub docker_hub_credentials: Option<Credentials>,
     /// Deadline of each HTTP request, body included.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -65,6 +131,9 @@ impl Default for ClientConfig {
             private_registries: Vec::new(),
             extra_roots: Vec::new(),
             docker_hub_mirror: None,
+            docker_hub_fallback: None,
+            docker_hub: DockerHub::default(),
+            docker_hub_credentials: None,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             lookup_timeout: Duration::from_secs(20),
@@ -102,6 +171,19 @@ pub fn client_config_from(
     }
     if let Some(value) = get("MQUERY_DOCKER_HUB_MIRROR") {
         client.docker_hub_mirror = Some(parse_base_url("MQUERY_DOCKER_HUB_MIRROR", &value)?);
+    }
+    if let Some(value) = get("MQUERY_DOCKER_HUB_FALLBACK") {
+        client.docker_hub_fallback = Some(parse_base_url("MQUERY_DOCKER_HUB_FALLBACK", &value)?);
+    }
+    match (
+        get("MQUERY_DOCKER_HUB_USERNAME"),
+        get("MQUERY_DOCKER_HUB_TOKEN"),
+    ) {
+        (Some(username), Some(token)) => {
+            client.docker_hub_credentials = Credentials::new(&username, &token);
+        }
+        (None, None) => {}
+        _ => return Err(ConfigError::HalfCredentials),
     }
     Ok(client)
 }
@@ -205,6 +287,33 @@ mod tests {
             err.to_string()
                 .starts_with("MQUERY_CA_FILE: cannot read /nonexistent/ca.pem: "),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn docker_hub_credentials_come_in_pairs_and_never_print() {
+        let config = client_config_from(|name| match name {
+            "MQUERY_DOCKER_HUB_USERNAME" => Some("mquery-bot".into()),
+            "MQUERY_DOCKER_HUB_TOKEN" => Some("dckr_pat_secret".into()),
+            "MQUERY_DOCKER_HUB_FALLBACK" => Some("https://mirror.gcr.io".into()),
+            _ => None,
+        })
+        .expect("valid");
+        let credentials = config.docker_hub_credentials.expect("set");
+        assert_eq!(credentials.username(), "mquery-bot");
+        let printed = format!("{credentials:?}");
+        assert!(!printed.contains("dckr_pat_secret"), "{printed}");
+        assert!(printed.contains("<redacted>"));
+        assert_eq!(
+            config.docker_hub_fallback.map(|u| u.to_string()),
+            Some("https://mirror.gcr.io/".into())
+        );
+        assert_eq!(
+            client_config_from(|name| {
+                (name == "MQUERY_DOCKER_HUB_USERNAME").then(|| "someone".to_owned())
+            })
+            .err(),
+            Some(ConfigError::HalfCredentials)
         );
     }
 

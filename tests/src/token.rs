@@ -44,6 +44,22 @@ struct Shared {
     denied: Mutex<HashSet<String>>,
     requests: AtomicUsize,
     scopes: Mutex<Vec<String>>,
+    /// The `Authorization` header of every token request, in order.
+    authorizations: Mutex<Vec<Option<String>>>,
+    /// Who may have a token: Docker Hub's token service with an account.
+    accounts: Mutex<Accounts>,
+}
+
+/// Which token requests are answered, by their Basic credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Accounts {
+    /// Anyone, with or without credentials (the default).
+    #[default]
+    Anyone,
+    /// Only requests carrying exactly these credentials.
+    Only { username: String, password: String },
+    /// Anonymous requests and these credentials; other credentials are refused with 401.
+    AnonymousOr { username: String, password: String },
 }
 
 /// A running token server on 127.0.0.1.
@@ -75,6 +91,8 @@ impl TokenServer {
             denied: Mutex::new(HashSet::new()),
             requests: AtomicUsize::new(0),
             scopes: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
+            accounts: Mutex::new(Accounts::Anyone),
         });
         let (listener, addr) = bind_loopback().await;
         let app = Router::new()
@@ -122,6 +140,19 @@ impl TokenServer {
             .lock()
             .expect("denied lock")
             .insert(repository.to_owned());
+    }
+
+    pub fn set_accounts(&self, accounts: Accounts) {
+        *self.shared.accounts.lock().expect("accounts lock") = accounts;
+    }
+
+    /// The `Authorization` header of every token request so far.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.shared
+            .authorizations
+            .lock()
+            .expect("authorizations lock")
+            .clone()
     }
 
     /// How many tokens were asked for.
@@ -182,8 +213,40 @@ fn sign(shared: &Shared, access: &[(String, Vec<String>)]) -> String {
     )
 }
 
-async fn issue(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+async fn issue(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    shared
+        .authorizations
+        .lock()
+        .expect("authorizations lock")
+        .push(authorization.clone());
+    let basic = |username: &str, password: &str| {
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{username}:{password}"))
+        )
+    };
+    let allowed = match &*shared.accounts.lock().expect("accounts lock") {
+        Accounts::Anyone => true,
+        Accounts::Only { username, password } => {
+            authorization.as_deref() == Some(basic(username, password).as_str())
+        }
+        Accounts::AnonymousOr { username, password } => {
+            authorization.is_none()
+                || authorization.as_deref() == Some(basic(username, password).as_str())
+        }
+    };
+    if !allowed {
+        return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
+    }
     let query = query.unwrap_or_default();
     let mut service_ok = false;
     let mut access = Vec::new();
