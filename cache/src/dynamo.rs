@@ -22,6 +22,37 @@ use crate::store::{Item, SCHEMA_VERSION, StoreError};
 /// slow because DynamoDB is.
 pub const STORE_DEADLINE: Duration = Duration::from_millis(1500);
 
+/// The AWS SDK settings of the service's AWS clients (this store, and the service's Secrets
+/// Manager read): credentials from the environment (Lambda's) or a profile file, the region
+/// from the environment or a profile, `endpoint` instead of AWS's when given (DynamoDB Local,
+/// a Secrets Manager emulator), and `deadline` for a whole call, one retry included. No
+/// instance-metadata lookups: nothing is sent to link-local addresses.
+pub async fn sdk_config(endpoint: Option<String>, deadline: Duration) -> aws_config::SdkConfig {
+    let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::builder().build())
+        .or_else("us-east-1");
+    let credentials = CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(deadline.mul_f64(7.0 / 15.0))
+                .operation_timeout(deadline)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2));
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
 /// A DynamoDB table as the second cache tier.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -35,29 +66,7 @@ impl DynamoStore {
     /// (DynamoDB Local). No instance-metadata lookups: nothing is sent to link-local
     /// addresses.
     pub async fn connect(table: String, endpoint: Option<String>) -> DynamoStore {
-        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-            .or_else(ProfileFileRegionProvider::builder().build())
-            .or_else("us-east-1");
-        let credentials = CredentialsProviderChain::first_try(
-            "Environment",
-            EnvironmentVariableCredentialsProvider::new(),
-        )
-        .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .credentials_provider(credentials)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(500))
-                    .operation_attempt_timeout(Duration::from_millis(700))
-                    .operation_timeout(STORE_DEADLINE)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
-        if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let config = loader.load().await;
+        let config = sdk_config(endpoint, STORE_DEADLINE).await;
         DynamoStore {
             client: Client::new(&config),
             table,

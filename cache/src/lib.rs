@@ -17,6 +17,6 @@ pub mod store;
 pub mod tiered;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, sdk_config};
 pub use store::{Item, MemoryStore, Store, StoreError};
 pub use tiered::{Cached, Hit, Loaded, StatsSnapshot, Tier, Tiered};

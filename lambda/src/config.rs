@@ -35,6 +35,10 @@ pub enum ConfigError {
     RegistryTimeout(String),
     #[error("MQUERY_CACHE_MEMORY_MB: {0:?} is not a number of megabytes from 1 to 4096")]
     CacheMemory(String),
+    #[error(
+        "MQUERY_DOCKER_HUB_SECRET_ARN and MQUERY_DOCKER_HUB_USERNAME/_TOKEN: set one or the other"
+    )]
+    TwoDockerHubAccounts,
     #[error("MQUERY_MAX_CONNECTIONS: {0:?} is not a number from 1 to 65536")]
     MaxConnections(String),
     #[error("MQUERY_HEADER_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to 60000")]
@@ -50,6 +54,11 @@ pub struct Config {
     pub table: Option<String>,
     /// DynamoDB endpoint instead of AWS's (`AWS_ENDPOINT_URL_DYNAMODB`, e.g. DynamoDB Local).
     pub dynamodb_endpoint: Option<String>,
+    /// Secrets Manager secret holding the operator's Docker Hub account
+    /// (`MQUERY_DOCKER_HUB_SECRET_ARN`), read at start-up.
+    pub docker_hub_secret_arn: Option<String>,
+    /// Secrets Manager endpoint instead of AWS's (`AWS_ENDPOINT_URL_SECRETS_MANAGER`).
+    pub secrets_endpoint: Option<String>,
     /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds).
     pub cache_ttl: Duration,
     /// Memory the in-process cache may use, in bytes (`MQUERY_CACHE_MEMORY_MB`, default 32).
@@ -131,7 +140,23 @@ impl Config {
             ),
             None => None,
         };
+        let docker_hub_secret_arn =
+            get("MQUERY_DOCKER_HUB_SECRET_ARN").map(|v| v.trim().to_owned());
+        if docker_hub_secret_arn.is_some() && client.docker_hub_credentials.is_some() {
+            return Err(ConfigError::TwoDockerHubAccounts);
+        }
+        let secrets_endpoint = match get("AWS_ENDPOINT_URL_SECRETS_MANAGER") {
+            Some(v) => Some(
+                parse_base_url("AWS_ENDPOINT_URL_SECRETS_MANAGER", &v)?
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Config {
+            docker_hub_secret_arn,
+            secrets_endpoint,
             listen,
             table,
             dynamodb_endpoint,
@@ -244,6 +269,15 @@ mod tests {
         assert_eq!(
             config(&[("MQUERY_TABLE", "a b")]).err(),
             Some(ConfigError::Table("a b".into()))
+        );
+        assert_eq!(
+            config(&[
+                ("MQUERY_DOCKER_HUB_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                ("MQUERY_DOCKER_HUB_USERNAME", "u"),
+                ("MQUERY_DOCKER_HUB_TOKEN", "t"),
+            ])
+            .err(),
+            Some(ConfigError::TwoDockerHubAccounts)
         );
         assert_eq!(
             config(&[("MQUERY_MAX_CONNECTIONS", "0")]).err(),

@@ -193,6 +193,11 @@ impl Inspector {
         }
     }
 
+    /// The registry client (its settings, for start-up checks and tests).
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
     pub fn cache_stats(&self) -> cache::StatsSnapshot {
         self.inner.cache.stats()
     }

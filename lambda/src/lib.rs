@@ -9,12 +9,14 @@
 //! - [`error`]: the service's error type and the one status table.
 //! - [`config`]: every environment variable, read once.
 //! - [`server`]: running `app` on Lambda or on a local socket with graceful shutdown.
+//! - [`secrets`]: the operator's Docker Hub account from AWS Secrets Manager.
 
 pub mod config;
 pub mod error;
 pub mod inspect;
 pub mod render;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 
 pub use routes::{AppState, app};

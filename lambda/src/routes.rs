@@ -31,6 +31,10 @@ impl AppState {
     pub fn new(inspector: Inspector) -> AppState {
         AppState { inspector }
     }
+
+    pub fn inspector(&self) -> &Inspector {
+        &self.inspector
+    }
 }
 
 /// The service. Tests call `app(state).oneshot(request)` without a socket.

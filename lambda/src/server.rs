@@ -25,7 +25,23 @@ pub async fn state_with_clock(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, registry::Error> {
-    let client = registry::Client::new(config.client.clone())?;
+    let mut client_config = config.client.clone();
+    if let Some(arn) = &config.docker_hub_secret_arn {
+        // anonymous pulls still work: a secret that cannot be read is logged, not fatal
+        match crate::secrets::docker_hub_credentials(arn, config.secrets_endpoint.clone()).await {
+            Ok(credentials) => {
+                tracing::info!(
+                    username = credentials.username(),
+                    "Docker Hub account read from Secrets Manager"
+                );
+                client_config.docker_hub_credentials = Some(credentials);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the Docker Hub secret; pulls stay anonymous");
+            }
+        }
+    }
+    let client = registry::Client::new(client_config)?;
     let store = match &config.table {
         Some(table) => Some(Store::Dynamo(
             DynamoStore::connect(table.clone(), config.dynamodb_endpoint.clone()).await,

@@ -14,6 +14,7 @@
 //! - [`lambda_runtime`]: a function binary under cargo-lambda's Runtime API emulator, its
 //!   init duration, invocations, captured output and peak RSS.
 //! - [`browser`]: headless Chromium driven over WebDriver, for what a person sees.
+//! - [`moto`]: moto's AWS emulator (Secrets Manager) on a free port.
 //! - [`fake`]: an in-process registry that misbehaves on purpose, and a server that never
 //!   answers.
 //!
@@ -25,6 +26,7 @@ pub mod dynamodb;
 pub mod fake;
 pub mod fixtures;
 pub mod lambda_runtime;
+pub mod moto;
 pub mod podman;
 pub mod process;
 pub mod token;

@@ -1,7 +1,9 @@
 //! A service binary (`mquery-lambda`) started as a child process on a free loopback port.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::free_port;
@@ -11,6 +13,8 @@ use crate::free_port;
 pub struct ServiceProcess {
     child: Child,
     port: u16,
+    /// Its stderr, line by line (also echoed to the test's stderr).
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServiceProcess {
@@ -25,12 +29,22 @@ impl ServiceProcess {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (k, v) in envs {
             command.env(k, v);
         }
-        let child = command.spawn().expect("start the service binary");
-        let mut service = ServiceProcess { child, port };
+        let mut child = command.spawn().expect("start the service binary");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let logs = Arc::clone(&logs);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    logs.lock().expect("logs lock").push(line);
+                }
+            });
+        }
+        let mut service = ServiceProcess { child, port, logs };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = service.child.try_wait() {
@@ -46,6 +60,11 @@ impl ServiceProcess {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the service has logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("logs lock").clone()
     }
 
     pub fn pid(&self) -> u32 {
