@@ -6,9 +6,10 @@
 #   2. the Dockerfile built once per platform with podman, into the local manifest list
 #      localhost/mquery:latest (its images are tagged localhost/mquery:linux-amd64 and
 #      localhost/mquery:linux-arm64);
-#   3. with --push REF: the index and both images pushed to REF in OCI format.
+#   3. with --push REF: the index and both images pushed to REF in OCI format;
+#   4. with --load: this machine's image loaded into the Docker engine as localhost/mquery:latest.
 #
-#   scripts/build-image.sh [--profile NAME] [--push REGISTRY/REPO:TAG]
+#   scripts/build-image.sh [--profile NAME] [--push REGISTRY/REPO:TAG] [--load]
 #
 # --profile: the Cargo profile of the binaries (default `release`: fat LTO, what a published
 # image holds; CI passes `smoke`). A registry at 127.0.0.1:PORT or localhost:PORT is pushed to
@@ -27,16 +28,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 profile=release
 push=
+load=
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=${2:?--profile needs a name}; shift 2 ;;
     --profile=*) profile=${1#--profile=}; shift ;;
     --push) push=${2:?--push needs REGISTRY/REPO:TAG}; shift 2 ;;
     --push=*) push=${1#--push=}; shift ;;
+    --load) load=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "build-image: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -271,4 +274,18 @@ if [ -n "$push" ]; then
     push_list
   fi
   echo "build-image: pushed $image:latest to $push (linux/amd64, linux/arm64)"
+fi
+
+# --- load into Docker ------------------------------------------------------------------------
+
+if [ -n "$load" ]; then
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=amd64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "build-image: no image for $(uname -m)" >&2; exit 1 ;;
+  esac
+  podman save --quiet --format docker-archive "$image:linux-$arch" | docker load --quiet >/dev/null
+  docker tag "$image:linux-$arch" "$image:latest"
+  docker rmi "$image:linux-$arch" >/dev/null # the tag only: the image stays as :latest
+  echo "build-image: loaded $image:latest (linux/$arch) into docker"
 fi
