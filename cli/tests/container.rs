@@ -403,3 +403,65 @@ async fn mquerys_own_image_is_multi_platform() {
         );
     }
 }
+
+/// HTTPS from the empty image, which has no certificate store: the binary starts (its
+/// compiled-in Mozilla roots), refuses the test CA's certificate with a clear sentence, and
+/// accepts it once the CA is mounted and named by `MQUERY_CA_FILE` or `SSL_CERT_FILE`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_from_the_empty_image() {
+    podman::ensure_image();
+    let registry = Distribution::start_tls();
+    let (index, _) = five_platform_index(&Pusher::for_tls(&registry), "acme/app", "v1").await;
+    let image = format!("{}/acme/app:v1", registry.host());
+    let ca = registry.ca_file().display().to_string();
+    let mut containers = Containers::new();
+    let mut run = |extra: &[&str]| {
+        let mut command = podman::podman();
+        command
+            .args(["run", "--rm", "--pull=never", "--network", "host"])
+            .arg("--name")
+            .arg(containers.name())
+            .arg("-e")
+            .arg(format!("MQUERY_PRIVATE_REGISTRIES={}", registry.host()))
+            .args(extra)
+            .arg(podman::IMAGE)
+            .arg(&image);
+        podman::output_within(command, podman::COMMAND_TIMEOUT, "podman run")
+    };
+
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "mquery: certificate not trusted: {}: issued by an unknown authority \
+             (trust its CA with SSL_CERT_FILE or MQUERY_CA_FILE)\n",
+            registry.host()
+        )
+    );
+
+    let mount = format!("{ca}:/etc/mquery/ca.pem:ro");
+    for variable in ["MQUERY_CA_FILE", "SSL_CERT_FILE"] {
+        let out = run(&[
+            "-v",
+            &mount,
+            "-e",
+            &format!("{variable}=/etc/mquery/ca.pem"),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{variable}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).starts_with(&format!(
+                "Image: {image} (digest: {})\n * Manifest List: Yes",
+                index.digest
+            )),
+            "{variable}: {}",
+            text(&out.stdout)
+        );
+    }
+    containers.remove_all();
+}
