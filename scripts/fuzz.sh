@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the reference parser, the platform parser and the manifest summarizer with
+# Fuzzes the reference parser, the platform parser, the manifest summarizer and the cache
+# store's decode path with
 # cargo-fuzz (libFuzzer + AddressSanitizer) for a bounded time each:
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 20)
 # Seeds are the committed corpus in fuzz/corpus/TARGET; the run grows a copy under
@@ -15,7 +16,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.2'; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 export RUSTC_BOOTSTRAP=1
-for target in reference platform manifest; do
+for target in reference platform manifest store; do
   corpus="target/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp fuzz/corpus/"$target"/* "$corpus"/

@@ -12,11 +12,13 @@
 
 pub mod breaker;
 pub mod clock;
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
 pub mod store;
 pub mod tiered;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "dynamodb")]
 pub use dynamo::{DynamoStore, sdk_config};
 pub use store::{Item, MemoryStore, Store, StoreError};
 pub use tiered::{Cached, Hit, Loaded, StatsSnapshot, Tier, Tiered};

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+#[cfg(feature = "dynamodb")]
 use crate::dynamo::DynamoStore;
 
 /// The item layout's version; items of another version are misses.
@@ -47,6 +48,7 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub enum Store {
     Memory(std::sync::Arc<MemoryStore>),
+    #[cfg(feature = "dynamodb")]
     Dynamo(DynamoStore),
 }
 
@@ -55,6 +57,7 @@ impl Store {
     pub async fn get(&self, key: &str, now: u64) -> Result<Option<Item>, StoreError> {
         let item = match self {
             Store::Memory(m) => m.get(key),
+            #[cfg(feature = "dynamodb")]
             Store::Dynamo(d) => d.get(key).await?,
         };
         Ok(item.filter(|item| item.expires_at > now))
@@ -66,6 +69,7 @@ impl Store {
                 m.put(item.clone());
                 Ok(())
             }
+            #[cfg(feature = "dynamodb")]
             Store::Dynamo(d) => d.put(item).await,
         }
     }
@@ -73,6 +77,7 @@ impl Store {
     pub fn name(&self) -> &'static str {
         match self {
             Store::Memory(_) => "memory",
+            #[cfg(feature = "dynamodb")]
             Store::Dynamo(_) => "dynamodb",
         }
     }

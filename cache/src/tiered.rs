@@ -396,7 +396,7 @@ impl<V> Tiered<V> {
 /// Turns a stored item back into an entry. Nothing stored is trusted: a payload that does not
 /// parse, a time `SystemTime` cannot hold or times out of order make the item a miss (and the
 /// answer loaded instead overwrites it), never a panic.
-pub(crate) fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, String> {
+pub fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, String> {
     let time = |name: &str, secs: u64| {
         from_epoch_secs(secs).ok_or_else(|| format!("{name} {secs} is out of range"))
     };

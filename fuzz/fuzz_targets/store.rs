@@ -1,0 +1,33 @@
+//! A cache item read back from the store never panics, whatever it holds: times beyond what
+//! `SystemTime` can hold, out of order, any payload. A decoded entry has its times in order;
+//! anything else is a miss (the caller then overwrites the item).
+#![no_main]
+
+use cache::Item;
+use cache::tiered::decode;
+use libfuzzer_sys::fuzz_target;
+
+fn u64_at(data: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = data.get(at + i).copied().unwrap_or(0);
+    }
+    u64::from_le_bytes(bytes)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let item = Item {
+        key: "k".to_owned(),
+        fetched_at: u64_at(data, 0),
+        fresh_until: u64_at(data, 8),
+        expires_at: u64_at(data, 16),
+        payload: String::from_utf8_lossy(data.get(24..).unwrap_or_default()).into_owned(),
+    };
+    if let Ok(entry) = decode::<serde_json::Value>(&item) {
+        assert!(entry.fetched_at <= entry.fresh_until);
+        assert!(entry.fresh_until <= entry.keep_until);
+        // what the service does with an entry: compare and format its times
+        let _ = entry.is_fresh(std::time::SystemTime::now());
+        let _ = registry::summary::rfc3339(entry.keep_until);
+    }
+});
