@@ -140,7 +140,7 @@ esac
 
 started=$(date +%s)
 # one cargo run for both targets: build scripts and proc macros are compiled once
-cargo zigbuild --profile "$profile" -p mquery-cli --bin mquery \
+cargo zigbuild --locked --profile "$profile" -p mquery-cli --bin mquery \
   --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl
 echo "build-image: cargo zigbuild --profile $profile: $(($(date +%s) - started)) s"
 

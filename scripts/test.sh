@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Testing"; CI runs exactly this through .ci/run).
-# Installs what is missing, then: format check, clippy with warnings as errors, the suite,
-# the SAM template checks, the arm64 Lambda build, a bounded fuzzing run and a benchmark smoke.
+# Installs what is missing, then: format check, clippy with warnings as errors, the CLI's
+# container image, the suite, the SAM template checks, the arm64 Lambda build, a bounded
+# fuzzing run and a benchmark smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the CLI's container image (static musl binaries, FROM scratch; the container tests use it)"
+scripts/build-image.sh --profile smoke
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
