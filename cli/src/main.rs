@@ -127,8 +127,7 @@ impl Service {
         ))
         .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
         // the same roots as registry lookups: system store or compiled-in, plus MQUERY_CA_FILE
-        let (tls, _) =
-            registry::tls::client_config(&client.extra_roots).map_err(|e| e.to_string())?;
+        let tls = registry::tls::client_config(&client.extra_roots).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(client.user_agent.clone())

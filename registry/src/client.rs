@@ -152,11 +152,10 @@ impl Client {
                 Err(refused) => attempt.error(refused),
             }
         });
-        let (tls, roots) =
+        let tls =
             crate::tls::client_config(&config.extra_roots).map_err(|e| Error::ClientSetup {
                 detail: e.to_string(),
             })?;
-        tracing::debug!(?roots, extra = config.extra_roots.len(), "TLS roots");
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)

@@ -89,9 +89,33 @@ pub fn read_pem_certificates(
 }
 
 /// The rustls settings of every HTTPS connection: the roots above plus `extra`.
-pub fn client_config(
+///
+/// The roots are read at the first HTTPS handshake, not here: parsing the system's ~140
+/// certificates takes a few milliseconds, which would more than double a Lambda cold start,
+/// and a lookup over plain HTTP never needs them. Where `SSL_CERT_FILE` or `SSL_CERT_DIR` is
+/// set they are read now, so a wrong path is an error at start-up.
+pub fn client_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = Arc::new(LazyRoots {
+        extra: extra.to_vec(),
+        provider: Arc::clone(&provider),
+        verifier: std::sync::OnceLock::new(),
+    });
+    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+        roots.verifier().map_err(|_| roots.error())?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(roots)
+        .with_no_client_auth())
+}
+
+/// Reads the roots, in the order of the module's documentation.
+fn load_roots(
     extra: &[CertificateDer<'static>],
-) -> Result<(rustls::ClientConfig, RootSource), TlsError> {
+) -> Result<(rustls::RootCertStore, RootSource), TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     let system = rustls_native_certs::load_native_certs();
     let explicit =
@@ -110,13 +134,101 @@ pub fn client_config(
             .add(cert.clone())
             .map_err(|e| TlsError::Setup(e.to_string()))?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Setup(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok((config, source))
+    Ok((roots, source))
+}
+
+/// rustls's webpki verifier, built from the roots at the first handshake. Signature checks
+/// need no roots and go straight to the provider's algorithms.
+#[derive(Debug)]
+struct LazyRoots {
+    extra: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: std::sync::OnceLock<Result<Arc<rustls::client::WebPkiServerVerifier>, TlsError>>,
+}
+
+impl LazyRoots {
+    fn verifier(&self) -> Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                let started = std::time::Instant::now();
+                let (roots, source) = load_roots(&self.extra)?;
+                tracing::debug!(
+                    roots = ?source,
+                    anchors = roots.len(),
+                    extra = self.extra.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "TLS roots"
+                );
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::clone(&self.provider),
+                )
+                .build()
+                .map_err(|e| TlsError::Setup(e.to_string()))
+            })
+            .as_ref()
+            .map_err(|e| rustls::Error::General(e.to_string()))
+    }
+
+    fn error(&self) -> TlsError {
+        match self.verifier.get() {
+            Some(Err(e)) => e.clone(),
+            _ => TlsError::Setup("the TLS roots could not be read".to_owned()),
+        }
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// What was wrong with a certificate the client refused, in words a user can act on.
