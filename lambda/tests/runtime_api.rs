@@ -235,3 +235,53 @@ async fn a_silent_registry_is_a_504_before_the_function_timeout() {
         "request lines: {output:#?}"
     );
 }
+
+/// A 4 MiB OCI index of 1.4 million `{}` entries took one request to 322 MB peak RSS in
+/// Lambda mode, past the template's 256 MB, and the function aborted (issue 11, failure 1).
+/// Parsing now stops at entry 1,025: under a 256 MB address-space limit the function answers
+/// 502, stays small, and serves the next event. (A fake registry: the real one refuses index
+/// entries without a digest.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_index_fits_a_256_mb_function() {
+    use axum::response::IntoResponse as _;
+    let mut body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":["#.to_vec();
+    while body.len() < (4 << 20) - 16 {
+        body.extend_from_slice(b"{},");
+    }
+    body.extend_from_slice(b"{}]}");
+    let entries = body.iter().filter(|&&b| b == b'{').count() - 1;
+    assert!(entries > 1_390_000, "{entries} entries");
+    let fake = mquery_tests::fake::FakeServer::start(axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            (
+                [("content-type", "application/vnd.oci.image.index.v1+json")],
+                body,
+            )
+                .into_response()
+        }
+    }))
+    .await;
+    let emulator = Emulator::start(FUNCTION_TIMEOUT);
+    let mut function = Function::start_limited(
+        256 << 20,
+        Path::new(BINARY),
+        &emulator,
+        &[("MQUERY_INSECURE_REGISTRIES", fake.host())],
+    )
+    .await;
+    function.wait_ready(INIT_WITHIN).await;
+
+    let image = format!("{}/big/empty:v1", fake.host());
+    let response = invoke(&emulator, &event("apigw_v2_inspect_json.json", &image, "")).await;
+    assert_eq!(response.status, 502, "{}", response.body);
+    assert_eq!(response.json()["error"]["code"], "INVALID_MANIFEST");
+    let peak_mib = function.peak_rss_kib() / 1024;
+    assert!(peak_mib < 64, "peak RSS {peak_mib} MiB for one 4 MiB index");
+
+    // alive, and the failure is remembered: no second fetch
+    let response = invoke(&emulator, &event("apigw_v2_inspect_json.json", &image, "")).await;
+    assert_eq!(response.status, 502);
+    assert_eq!(fake.count(), 1);
+    function.stop();
+}

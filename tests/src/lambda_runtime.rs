@@ -459,13 +459,43 @@ impl Function {
     /// template.yaml, version `$LATEST`), plus `envs`. Returns at once; see
     /// [`Function::wait_ready`].
     pub async fn start(binary: &Path, emulator: &Emulator, envs: &[(&str, String)]) -> Function {
+        Function::start_under(&[], binary, emulator, envs).await
+    }
+
+    /// [`Function::start`] with at most `bytes` of address space (`prlimit --as`), as a
+    /// memory-limited Lambda instance: an allocation past it fails, and the process aborts.
+    pub async fn start_limited(
+        bytes: u64,
+        binary: &Path,
+        emulator: &Emulator,
+        envs: &[(&str, String)],
+    ) -> Function {
+        let limit = format!("--as={bytes}");
+        Function::start_under(&["prlimit", &limit, "--"], binary, emulator, envs).await
+    }
+
+    /// Starts `binary` through `wrapper` (a command that execs its arguments, so the pid stays
+    /// the function's), or directly when `wrapper` is empty.
+    async fn start_under(
+        wrapper: &[&str],
+        binary: &Path,
+        emulator: &Emulator,
+        envs: &[(&str, String)],
+    ) -> Function {
         assert!(
             binary.exists(),
             "{} does not exist: build it first",
             binary.display()
         );
         let proxy = RuntimeApiProxy::start(emulator.port()).await;
-        let mut command = Command::new(binary);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .env_clear()
             .env(
