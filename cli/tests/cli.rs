@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+use mquery_tests::fixtures::{Format, Pusher, app_and_pi, platform};
 
 fn mquery(registry: &Distribution, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mquery"))
@@ -32,15 +32,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let registry = Distribution::start_open();
     let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let single = pusher
-        .image(
-            "acme/pi",
-            Some("v6"),
-            Format::Docker,
-            platform("linux", "arm", Some("v6")),
-        )
-        .await;
+    let (index, single) = app_and_pi(&pusher).await;
     Fixture {
         registry,
         index_digest: index.digest.to_string(),

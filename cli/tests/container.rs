@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+use mquery_tests::fixtures::{Pusher, app_and_pi, five_platform_index};
 use mquery_tests::podman::{self, Containers, Service};
 use serde_json::Value;
 
@@ -29,15 +29,7 @@ impl Fixture {
     async fn start() -> Fixture {
         let registry = Distribution::start_open();
         let pusher = Pusher::new(&registry.base_url(), None);
-        five_platform_index(&pusher, "acme/app", "v1").await;
-        pusher
-            .image(
-                "acme/pi",
-                Some("v6"),
-                Format::Docker,
-                platform("linux", "arm", Some("v6")),
-            )
-            .await;
+        app_and_pi(&pusher).await;
         Fixture { registry }
     }
 

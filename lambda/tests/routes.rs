@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+use mquery_tests::fixtures::{Format, Pusher, app_and_pi, platform};
 use registry::manifest::media_type;
 use serde_json::{Value, json};
 use service::config::Config;
@@ -19,15 +19,7 @@ struct Setup {
 async fn setup() -> Setup {
     let registry = Distribution::start_open();
     let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    pusher
-        .image(
-            "acme/pi",
-            Some("v6"),
-            Format::Docker,
-            platform("linux", "arm", Some("v6")),
-        )
-        .await;
+    let (index, _) = app_and_pi(&pusher).await;
     let host = registry.host();
     let config =
         Config::from_lookup(|name| (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone()))

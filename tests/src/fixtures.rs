@@ -289,6 +289,21 @@ pub async fn five_platform_index(pusher: &Pusher, repo: &str, tag: &str) -> (Pus
     (index, children)
 }
 
+/// The standard fixtures of the CLI and service tests: the five-platform index `acme/app:v1`
+/// and the single linux/arm/v6 Docker image `acme/pi:v6`. Returns the index and the image.
+pub async fn app_and_pi(pusher: &Pusher) -> (Pushed, Pushed) {
+    let (index, _) = five_platform_index(pusher, "acme/app", "v1").await;
+    let single = pusher
+        .image(
+            "acme/pi",
+            Some("v6"),
+            Format::Docker,
+            platform("linux", "arm", Some("v6")),
+        )
+        .await;
+    (index, single)
+}
+
 /// The body of a two-platform OCI index (linux/amd64, linux/arm64/v8) whose children are not
 /// stored anywhere: what fake registries answer with.
 pub fn two_platform_index_body() -> Vec<u8> {

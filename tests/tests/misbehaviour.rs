@@ -54,6 +54,33 @@ fn manifest_response(body: Vec<u8>, digest_header: Option<String>) -> Response {
     response.body(Body::from(body)).expect("response")
 }
 
+/// The config of a linux/arm64/v8 image.
+const ARM64_CONFIG: &[u8] = br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#;
+
+/// An OCI image manifest whose config blob is `config`.
+fn image_manifest(config: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": Digest::sha256(config).as_str(), "size": config.len()},
+        "layers": []
+    }))
+    .expect("json")
+}
+
+fn image_manifest_response(manifest: Vec<u8>) -> Response {
+    Response::builder()
+        .status(200)
+        .header("content-type", media_type::OCI_MANIFEST)
+        .body(Body::from(manifest))
+        .expect("response")
+}
+
+/// A blob download sent elsewhere, as registries send them to a CDN.
+fn redirect(location: String) -> Response {
+    (StatusCode::TEMPORARY_REDIRECT, [("location", location)]).into_response()
+}
+
 fn reference(server: &str, rest: &str) -> Reference {
     Reference::parse(&format!("{server}/{rest}")).expect("valid reference")
 }
@@ -348,18 +375,10 @@ async fn schema1_is_unsupported_with_a_clear_message() {
 
 #[tokio::test]
 async fn config_blob_redirect_is_followed_without_credentials() {
-    let config = br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#.to_vec();
-    let config_digest = Digest::sha256(&config);
-    let cdn_config = config.clone();
-    let cdn = FakeServer::start(router(move |_, _, _| cdn_config.clone().into_response())).await;
+    let config = ARM64_CONFIG.to_vec();
+    let cdn = FakeServer::start(router(move |_, _, _| config.clone().into_response())).await;
     let cdn_url = cdn.url();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_MANIFEST,
-        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
-        "layers": []
-    }))
-    .expect("json");
+    let manifest = image_manifest(ARM64_CONFIG);
     let tokens = FakeServer::start(
         Router::new().fallback(|| async { axum::Json(json!({"token": "secret-token"})) }),
     )
@@ -374,17 +393,9 @@ async fn config_blob_redirect_is_followed_without_credentials() {
                 .into_response();
         }
         if path.contains("/blobs/") {
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                [("location", format!("{cdn_url}/blob?sig=1"))],
-            )
-                .into_response()
+            redirect(format!("{cdn_url}/blob?sig=1"))
         } else {
-            Response::builder()
-                .status(200)
-                .header("content-type", media_type::OCI_MANIFEST)
-                .body(Body::from(manifest.clone()))
-                .expect("response")
+            image_manifest_response(manifest.clone())
         }
     }))
     .await;
@@ -480,22 +491,12 @@ async fn oversized_configs_and_indexes_are_refused() {
         r#"{{"os":"linux","architecture":"amd64","pad":"{}"}}"#,
         "x".repeat(64 << 10)
     );
-    let config_digest = Digest::sha256(config.as_bytes());
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_MANIFEST,
-        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
-        "layers": []
-    }))
-    .expect("json");
+    let manifest = image_manifest(config.as_bytes());
     let fake = FakeServer::start(router(move |path, _, _| {
         if path.contains("/blobs/") {
             config.clone().into_response()
         } else {
-            Response::builder()
-                .header("content-type", media_type::OCI_MANIFEST)
-                .body(Body::from(manifest.clone()))
-                .expect("response")
+            image_manifest_response(manifest.clone())
         }
     }))
     .await;
@@ -542,8 +543,7 @@ async fn oversized_configs_and_indexes_are_refused() {
 /// A single image whose config blob is reached after `hops` redirects (the registry's own
 /// redirect counts as the first).
 async fn config_behind_redirects(hops: usize) -> Result<registry::Summary, Error> {
-    let config = br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#.to_vec();
-    let config_digest = Digest::sha256(&config);
+    let config = ARM64_CONFIG.to_vec();
     let cdn = FakeServer::start(router(move |path, _, _| {
         let hop: usize = path
             .strip_prefix("/hop/")
@@ -561,26 +561,12 @@ async fn config_behind_redirects(hops: usize) -> Result<registry::Summary, Error
     }))
     .await;
     let cdn_url = cdn.url();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_MANIFEST,
-        "config": {"mediaType": media_type::OCI_CONFIG, "digest": config_digest.as_str(), "size": 52},
-        "layers": []
-    }))
-    .expect("json");
+    let manifest = image_manifest(ARM64_CONFIG);
     let registry = FakeServer::start(router(move |path, _, _| {
         if path.contains("/blobs/") {
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                [("location", format!("{cdn_url}/hop/1"))],
-            )
-                .into_response()
+            redirect(format!("{cdn_url}/hop/1"))
         } else {
-            Response::builder()
-                .status(200)
-                .header("content-type", media_type::OCI_MANIFEST)
-                .body(Body::from(manifest.clone()))
-                .expect("response")
+            image_manifest_response(manifest.clone())
         }
     }))
     .await;
