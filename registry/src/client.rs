@@ -54,10 +54,10 @@ tokio::task_local! {
 
 /// A manifest as the registry sent it, its digest verified.
 #[derive(Debug, Clone)]
-pub struct FetchedManifest {
-    pub digest: Digest,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
+struct FetchedManifest {
+    digest: Digest,
+    content_type: Option<String>,
+    body: Vec<u8>,
 }
 
 /// Where a registry domain is reached.
@@ -360,18 +360,6 @@ impl Client {
             },
             ok => ok,
         }
-    }
-
-    /// Fetches and verifies the manifest a reference names.
-    pub async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
-        let ep = self.endpoint(reference.domain());
-        let fetch = self.fetch_manifest_at(
-            &ep,
-            reference,
-            reference.manifest_reference(),
-            reference.digest(),
-        );
-        self.bounded(&ep, fetch).await
     }
 
     async fn summarize_manifest_at(

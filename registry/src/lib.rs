@@ -29,7 +29,7 @@ pub mod reference;
 pub mod summary;
 pub mod tls;
 
-pub use client::{Client, FetchedManifest};
+pub use client::Client;
 pub use config::ClientConfig;
 pub use digest::Digest;
 pub use error::Error;

@@ -33,11 +33,6 @@ impl Platform {
             os_features: Vec::new(),
         }
     }
-
-    /// Attestation manifests in BuildKit indexes carry the platform `unknown/unknown`.
-    pub fn is_unknown(&self) -> bool {
-        self.os == "unknown" && self.architecture == "unknown"
-    }
 }
 
 /// mquery's rule: `os/arch`, then `/variant` if set, then `:os.version` for Windows.
