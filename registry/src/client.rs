@@ -248,7 +248,12 @@ impl Client {
             }
             return url_endpoint(&config.docker_hub.registry);
         }
-        let scheme = if config.insecure_registries.iter().any(|r| r == domain) {
+        // host names are case-insensitive: the list is lowercased when parsed
+        let scheme = if config
+            .insecure_registries
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(domain))
+        {
             "http"
         } else {
             "https"

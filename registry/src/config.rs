@@ -200,7 +200,7 @@ pub fn parse_insecure_registries(
         .map(|entry| {
             // a registry domain is exactly what a reference's first component may be
             match Reference::parse(&format!("{entry}/x")) {
-                Ok(r) if r.domain() == entry => Ok(entry.to_owned()),
+                Ok(r) if r.domain() == entry => Ok(entry.to_ascii_lowercase()),
                 _ => Err(ConfigError::InvalidRegistry {
                     name,
                     value: entry.to_owned(),
@@ -242,6 +242,10 @@ mod tests {
             ])
         );
         assert_eq!(parse_insecure_registries("X", ""), Ok(vec![]));
+        assert_eq!(
+            parse_insecure_registries("X", "Registry.LAN:5000"),
+            Ok(vec!["registry.lan:5000".into()])
+        );
         assert_eq!(
             parse_insecure_registries("X", "http://localhost:5000"),
             Err(ConfigError::InvalidRegistry {

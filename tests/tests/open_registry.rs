@@ -495,3 +495,23 @@ async fn registry_quirks_that_need_the_full_accept_list() {
         .expect("lookup");
     assert_eq!(platforms(&docker), ["linux/arm64/v8", "linux/amd64"]);
 }
+
+/// Host names are case-insensitive: a registry listed as `Localhost:PORT` is reached over
+/// plain HTTP when a reference spells it `LOCALHOST:PORT` (the list was compared exactly).
+#[tokio::test(flavor = "multi_thread")]
+async fn insecure_registries_match_whatever_the_case() {
+    let registry = Distribution::start_open();
+    let pusher = Pusher::new(&registry.base_url(), None);
+    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let listed = format!("Localhost:{}", registry.port());
+    let client = registry::Client::new(registry::ClientConfig {
+        insecure_registries: registry::config::parse_insecure_registries("X", &listed)
+            .expect("valid"),
+        ..mquery_tests::client_config(&[])
+    })
+    .expect("client");
+    let reference = Reference::parse(&format!("LOCALHOST:{}/acme/app:v1", registry.port()))
+        .expect("an uppercase registry domain is valid");
+    let summary = client.summarize(&reference).await.expect("plain HTTP");
+    assert_eq!(summary.digest, index.digest.to_string());
+}
