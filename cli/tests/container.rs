@@ -59,20 +59,23 @@ impl Fixture {
 
     /// `podman run --rm` of the local image.
     fn podman_run(&self, containers: &mut Containers, args: &[&str]) -> Output {
-        let mut command = podman::podman();
-        command
-            .args(["run", "--rm", "--pull=never", "--network", "host"])
-            .arg("--name")
-            .arg(containers.name())
-            .arg("-e")
-            .arg(format!(
-                "MQUERY_INSECURE_REGISTRIES={}",
-                self.registry.host()
-            ))
-            .arg(podman::IMAGE)
-            .args(args);
-        podman::output_within(command, podman::COMMAND_TIMEOUT, "podman run")
+        let insecure = format!("MQUERY_INSECURE_REGISTRIES={}", self.registry.host());
+        run_image(containers, &["-e", &insecure], args)
     }
+}
+
+/// `podman run --rm --network host` of the local image, with podman options `options` (say
+/// `-e`, `-v`) and mquery's `args`.
+fn run_image(containers: &mut Containers, options: &[&str], args: &[&str]) -> Output {
+    let mut command = podman::podman();
+    command
+        .args(["run", "--rm", "--pull=never", "--network", "host"])
+        .arg("--name")
+        .arg(containers.name())
+        .args(options)
+        .arg(podman::IMAGE)
+        .args(args);
+    podman::output_within(command, podman::COMMAND_TIMEOUT, "podman run")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -407,18 +410,13 @@ async fn tls_from_the_empty_image() {
     let image = format!("{}/acme/app:v1", registry.host());
     let ca = registry.ca_file().display().to_string();
     let mut containers = Containers::new();
+    let private = format!("MQUERY_PRIVATE_REGISTRIES={}", registry.host());
     let mut run = |extra: &[&str]| {
-        let mut command = podman::podman();
-        command
-            .args(["run", "--rm", "--pull=never", "--network", "host"])
-            .arg("--name")
-            .arg(containers.name())
-            .arg("-e")
-            .arg(format!("MQUERY_PRIVATE_REGISTRIES={}", registry.host()))
-            .args(extra)
-            .arg(podman::IMAGE)
-            .arg(&image);
-        podman::output_within(command, podman::COMMAND_TIMEOUT, "podman run")
+        let options: Vec<&str> = ["-e", private.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        run_image(&mut containers, &options, &[&image])
     };
 
     let out = run(&[]);

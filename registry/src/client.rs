@@ -92,6 +92,12 @@ struct Inner {
     failures: moka::sync::Cache<String, Error>,
     /// Docker Hub's last `ratelimit-remaining`, and when it was read.
     docker_hub_pulls: Mutex<Option<(u64, Instant)>>,
+    /// Docker Hub itself, from the settings, parsed once.
+    docker_hub: Endpoint,
+    /// Where `docker.io` references go: the mirror if one is set, else Docker Hub.
+    docker_io: Endpoint,
+    /// Asked for `docker.io` references when Docker Hub answers 429.
+    fallback: Option<Endpoint>,
 }
 
 /// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
@@ -167,10 +173,19 @@ impl Client {
             .map_err(|e| Error::ClientSetup {
                 detail: format!("cannot build the HTTP client: {e}"),
             })?;
+        let docker_hub = url_endpoint(&config.docker_hub.registry);
+        let docker_io = match &config.docker_hub_mirror {
+            Some(mirror) => url_endpoint(mirror.as_str()),
+            None => docker_hub.clone(),
+        };
+        let fallback = config
+            .docker_hub_fallback
+            .as_ref()
+            .map(|url| url_endpoint(url.as_str()));
         let mut challenges = HashMap::new();
         if config.docker_hub_mirror.is_none() {
             challenges.insert(
-                config.docker_hub.registry.clone(),
+                docker_hub.base.clone(),
                 BearerChallenge {
                     realm: config.docker_hub.realm.clone(),
                     service: Some(config.docker_hub.service.clone()),
@@ -191,6 +206,9 @@ impl Client {
                 tokens: TokenCache::new(config.token_cache_capacity),
                 challenges: Mutex::new(challenges),
                 docker_hub_pulls: Mutex::new(None),
+                docker_hub,
+                docker_io,
+                fallback,
                 failures: moka::sync::Cache::builder()
                     .max_capacity(4096)
                     .time_to_live(FAILURE_MEMORY)
@@ -215,12 +233,10 @@ impl Client {
             .is_some_and(|(remaining, at)| remaining < LOW_PULLS && at.elapsed() < LOW_PULLS_FOR)
     }
 
-    fn note_docker_hub_pulls(&self, ep: &Endpoint, headers: &HeaderMap) {
-        if ep.base != self.inner.config.docker_hub.registry.trim_end_matches('/') {
-            return;
-        }
-        if let Some((remaining, _)) =
-            header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)
+    /// Logs a registry's pull limit and, for Docker Hub, keeps what remains.
+    fn note_ratelimit(&self, ep: &Endpoint, headers: &HeaderMap) {
+        if let Some(remaining) = log_ratelimit(ep, headers)
+            && ep.base == self.inner.docker_hub.base
         {
             *lock(&self.inner.docker_hub_pulls) = Some((remaining, Instant::now()));
         }
@@ -228,13 +244,13 @@ impl Client {
 
     /// Where `docker.io` references go when Docker Hub answers 429, if anywhere.
     fn fallback_for(&self, reference: &Reference, error: &Error) -> Option<Endpoint> {
-        let config = &self.inner.config;
-        match (error, &config.docker_hub_fallback) {
+        match (error, &self.inner.fallback) {
             (Error::RateLimited { .. }, Some(fallback))
-                if reference.domain() == DEFAULT_DOMAIN && config.docker_hub_mirror.is_none() =>
+                if reference.domain() == DEFAULT_DOMAIN
+                    && self.inner.config.docker_hub_mirror.is_none() =>
             {
-                tracing::warn!(fallback = %fallback, "Docker Hub rate-limited us; asking the fallback mirror");
-                Some(url_endpoint(fallback.as_str()))
+                tracing::warn!(fallback = %fallback.base, "Docker Hub rate-limited us; asking the fallback mirror");
+                Some(fallback.clone())
             }
             _ => None,
         }
@@ -243,10 +259,7 @@ impl Client {
     fn endpoint(&self, domain: &str) -> Endpoint {
         let config = &self.inner.config;
         if domain == DEFAULT_DOMAIN {
-            if let Some(mirror) = &config.docker_hub_mirror {
-                return url_endpoint(mirror.as_str());
-            }
-            return url_endpoint(&config.docker_hub.registry);
+            return self.inner.docker_io.clone();
         }
         // host names are case-insensitive: the list is lowercased when parsed
         let scheme = if config
@@ -638,8 +651,7 @@ impl Client {
             let response = request.send().await.map_err(|e| transport_error(ep, e))?;
             let status = response.status();
             if status.is_success() {
-                log_ratelimit(ep, response.headers());
-                self.note_docker_hub_pulls(ep, response.headers());
+                self.note_ratelimit(ep, response.headers());
                 return Ok(response);
             }
             match status {
@@ -717,7 +729,7 @@ impl Client {
         let mut challenges = lock(&self.inner.challenges);
         // bounded like the token cache: registries are few, but hosts come from users
         if challenges.len() >= self.inner.config.token_cache_capacity {
-            let docker_hub = &self.inner.config.docker_hub.registry;
+            let docker_hub = &self.inner.docker_hub.base;
             challenges.retain(|k, _| k == docker_hub);
         }
         challenges.insert(base.to_owned(), challenge.clone());
@@ -769,9 +781,7 @@ impl Client {
             .config
             .docker_hub_credentials
             .as_ref()
-            .filter(|_| {
-                ep.base == hub.registry.trim_end_matches('/') && challenge.realm == hub.realm
-            });
+            .filter(|_| ep.base == self.inner.docker_hub.base && challenge.realm == hub.realm);
         spend(ep)?;
         let mut request = self.inner.http.get(url.clone());
         if let Some(credentials) = credentials {
@@ -1055,19 +1065,19 @@ fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
     }
 }
 
-fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) {
-    if let Some((remaining, window)) =
-        header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)
-    {
-        let limit = header_str(headers, "ratelimit-limit")
-            .and_then(parse_ratelimit)
-            .map(|(l, _)| l);
-        if remaining < 10 {
-            tracing::warn!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit nearly used up");
-        } else {
-            tracing::debug!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit");
-        }
+/// Logs `ratelimit-remaining` (a warning when few pulls remain) and returns it.
+fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) -> Option<u64> {
+    let (remaining, window) =
+        header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)?;
+    let limit = header_str(headers, "ratelimit-limit")
+        .and_then(parse_ratelimit)
+        .map(|(l, _)| l);
+    if remaining < LOW_PULLS {
+        tracing::warn!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit nearly used up");
+    } else {
+        tracing::debug!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit");
     }
+    Some(remaining)
 }
 
 #[cfg(test)]

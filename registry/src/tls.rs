@@ -101,7 +101,7 @@ pub fn client_config(extra: &[CertificateDer<'static>]) -> Result<rustls::Client
         provider: Arc::clone(&provider),
         verifier: std::sync::OnceLock::new(),
     });
-    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+    if explicit_store() {
         roots.verifier().map_err(|_| roots.error())?;
     }
     Ok(rustls::ClientConfig::builder_with_provider(provider)
@@ -112,18 +112,22 @@ pub fn client_config(extra: &[CertificateDer<'static>]) -> Result<rustls::Client
         .with_no_client_auth())
 }
 
+/// Whether the user named the system store (`SSL_CERT_FILE`, `SSL_CERT_DIR`): then it must
+/// hold certificates, and it is read at start-up.
+fn explicit_store() -> bool {
+    std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some()
+}
+
 /// Reads the roots, in the order of the module's documentation.
 fn load_roots(
     extra: &[CertificateDer<'static>],
 ) -> Result<(rustls::RootCertStore, RootSource), TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     let system = rustls_native_certs::load_native_certs();
-    let explicit =
-        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
     let (added, _ignored) = roots.add_parsable_certificates(system.certs);
     let source = if added > 0 {
         RootSource::System
-    } else if explicit {
+    } else if explicit_store() {
         return Err(TlsError::SystemStoreUnreadable);
     } else {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
