@@ -198,6 +198,12 @@ impl Inspector {
         &self.inner.client
     }
 
+    /// How long answers are kept: the one source of every freshness number, HTTP
+    /// Cache-Control included.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.inner.lifetimes
+    }
+
     pub fn cache_stats(&self) -> cache::StatsSnapshot {
         self.inner.cache.stats()
     }
