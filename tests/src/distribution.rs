@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
 use crate::token::TokenServer;
+use crate::{free_port, listening, wait_for};
 
 /// One request the registry served, from its access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,20 +200,14 @@ impl Distribution {
 
     fn wait_listening(&mut self) -> Result<(), String> {
         let port = self.port;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "docker-registry exited with {status}: {:?}",
-                    self.output.lock().expect("output lock")
-                ));
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err("docker-registry did not listen within 10s".to_owned())
+        let every = Duration::from_millis(20);
+        wait_for(&mut self.child, Duration::from_secs(10), every, || {
+            listening(port).then_some(())
+        })
+        .map_err(|e| {
+            let output = self.output.lock().expect("output lock");
+            format!("docker-registry {e}: {output:?}")
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -223,6 +217,16 @@ impl Distribution {
     /// `127.0.0.1:PORT`: the registry domain of references to it.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A reference to `rest` (`repo:tag`, `repo@digest`) on this registry.
+    pub fn image(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.host())
+    }
+
+    /// The setting that lets the service and the CLI reach this registry over plain HTTP.
+    pub fn insecure_env(&self) -> (&'static str, String) {
+        ("MQUERY_INSECURE_REGISTRIES", self.host())
     }
 
     pub fn base_url(&self) -> String {

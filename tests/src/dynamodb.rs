@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::free_port;
+use crate::distribution::Distribution;
+use crate::fixtures::{APP, Pushed, open_with_app};
+use crate::{free_port, wait_for};
 
 pub const TABLE: &str = "mquery-cache";
 
@@ -67,27 +69,27 @@ impl DynamoLocal {
             port,
             _dir: work,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let created = Command::new(&python)
+        let endpoint = local.endpoint();
+        let create_table = || {
+            Command::new(&python)
                 .arg(root().join("scripts/create-table.py"))
-                .args(["--endpoint", &local.endpoint(), "--table", TABLE])
+                .args(["--endpoint", &endpoint, "--table", TABLE])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .expect("run create-table.py");
-            if created.success() {
-                return local;
-            }
-            if let Some(Ok(Some(status))) = local.child.as_mut().map(Child::try_wait) {
-                panic!("DynamoDB Local exited at start-up with {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "DynamoDB Local did not start within 60s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .expect("run create-table.py")
+                .success()
+                .then_some(())
+        };
+        let child = local.child.as_mut().expect("just started");
+        wait_for(
+            child,
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            create_table,
+        )
+        .unwrap_or_else(|e| panic!("DynamoDB Local {e}"));
+        local
     }
 
     pub fn endpoint(&self) -> String {
@@ -143,5 +145,35 @@ impl Drop for DynamoLocal {
                 .status();
         }
         self.stop();
+    }
+}
+
+/// DynamoDB Local with the cache table, an open registry holding [`APP`], and the environment
+/// a service needs to use both: the set-up of the tests of the second cache tier.
+#[derive(Debug)]
+pub struct TableAndApp {
+    pub dynamodb: DynamoLocal,
+    pub registry: Distribution,
+    /// The index [`APP`].
+    pub index: Pushed,
+    /// [`APP`] on the registry.
+    pub image: String,
+    /// [`DynamoLocal::env`] and [`Distribution::insecure_env`].
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl TableAndApp {
+    pub async fn start() -> TableAndApp {
+        let dynamodb = DynamoLocal::start();
+        let (registry, index) = open_with_app().await;
+        let mut env = dynamodb.env();
+        env.push(registry.insecure_env());
+        TableAndApp {
+            image: registry.image(APP),
+            dynamodb,
+            registry,
+            index,
+            env,
+        }
     }
 }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::Request;
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
@@ -87,6 +89,22 @@ pub fn challenging(realm: String) -> Router {
             )
         }
     })
+}
+
+/// A manifest answered as a registry answers it: `media_type`, the body's digest in
+/// `Docker-Content-Digest`, and the body itself unless the request is a HEAD.
+pub fn manifest(method: &Method, media_type: &str, body: &[u8]) -> Response {
+    let digest = registry::Digest::sha256(body).to_string();
+    let body = if method == Method::HEAD {
+        Vec::new()
+    } else {
+        body.to_vec()
+    };
+    Response::builder()
+        .header("content-type", media_type)
+        .header("docker-content-digest", digest)
+        .body(Body::from(body))
+        .unwrap_or_default()
 }
 
 /// A server that accepts connections and never answers. Holds them until dropped.

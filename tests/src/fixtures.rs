@@ -5,6 +5,7 @@ use registry::Digest;
 use registry::manifest::media_type;
 use serde_json::{Value, json};
 
+use crate::distribution::{Distribution, Served};
 use crate::token::TokenServer;
 
 /// A pushed manifest: what an index entry needs to point at it.
@@ -54,9 +55,14 @@ impl Pusher {
         }
     }
 
-    /// Pushes to a registry started with [`crate::distribution::Distribution::start_tls`],
-    /// trusting only its test CA.
-    pub fn for_tls(registry: &crate::distribution::Distribution) -> Pusher {
+    /// Pushes to an open registry.
+    pub fn open(registry: &Distribution) -> Pusher {
+        Pusher::new(&registry.base_url(), None)
+    }
+
+    /// Pushes to a registry started with [`Distribution::start_tls`], trusting only its test
+    /// CA.
+    pub fn for_tls(registry: &Distribution) -> Pusher {
         let pem = std::fs::read(registry.ca_file()).expect("read the test CA");
         let ca = reqwest::Certificate::from_pem(&pem).expect("the test CA is PEM");
         Pusher {
@@ -94,10 +100,7 @@ impl Pusher {
             "start upload: {:?}",
             start.text().await
         );
-        let location = start
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
+        let location = crate::header(start.headers(), "location")
             .expect("upload location")
             .to_owned();
         let location = if location.starts_with("http") {
@@ -227,6 +230,47 @@ impl Pusher {
             .await
     }
 
+    /// Pushes one image per platform of `platforms`, then the index `repo:tag` (or by digest
+    /// only) listing them in that order, all in `format`: OCI images in an OCI index, Docker
+    /// images in a Docker manifest list. Returns the index and the images.
+    pub async fn index_of(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        format: Format,
+        platforms: Vec<Value>,
+    ) -> (Pushed, Vec<Pushed>) {
+        let media_type = match format {
+            Format::Docker => media_type::DOCKER_LIST,
+            Format::Oci => media_type::OCI_INDEX,
+        };
+        let mut children = Vec::new();
+        let mut entries = Vec::new();
+        for p in platforms {
+            let child = self.image(repo, None, format, p.clone()).await;
+            entries.push(child.entry(Some(p)));
+            children.push(child);
+        }
+        let index = self.index(repo, tag, media_type, entries).await;
+        (index, children)
+    }
+
+    /// Pushes one linux/amd64 OCI image and the OCI index `repo:tag` whose entries all name it,
+    /// each with one of `platforms`: what an index says need not be what its images are (the
+    /// tests of hostile registry strings). Returns the index.
+    pub async fn index_naming_one_image(
+        &self,
+        repo: &str,
+        tag: &str,
+        platforms: Vec<Value>,
+    ) -> Pushed {
+        let amd64 = platform("linux", "amd64", None);
+        let child = self.image(repo, None, Format::Oci, amd64).await;
+        let entries = platforms.into_iter().map(|p| child.entry(Some(p)));
+        self.index(repo, Some(tag), media_type::OCI_INDEX, entries.collect())
+            .await
+    }
+
     /// Pushes an index (OCI index or Docker manifest list) of `entries`.
     pub async fn index(
         &self,
@@ -269,24 +313,85 @@ pub fn platform(os: &str, architecture: &str, variant: Option<&str>) -> Value {
 /// Pushes the standard five-platform OCI index `repo:tag` and returns it with its children,
 /// in index order: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/ppc64le, linux/s390x.
 pub async fn five_platform_index(pusher: &Pusher, repo: &str, tag: &str) -> (Pushed, Vec<Pushed>) {
-    let platforms = [
+    let platforms = vec![
         platform("linux", "amd64", None),
         platform("linux", "arm64", Some("v8")),
         platform("linux", "arm", Some("v7")),
         platform("linux", "ppc64le", None),
         platform("linux", "s390x", None),
     ];
-    let mut children = Vec::new();
-    let mut entries = Vec::new();
-    for p in platforms {
-        let child = pusher.image(repo, None, Format::Oci, p.clone()).await;
-        entries.push(child.entry(Some(p)));
-        children.push(child);
+    pusher
+        .index_of(repo, Some(tag), Format::Oci, platforms)
+        .await
+}
+
+/// The image most tests look up: the five-platform index `acme/app:v1`.
+pub const APP: &str = "acme/app:v1";
+
+/// An open registry holding [`APP`] ([`five_platform_index`]): the registry and the index.
+pub async fn open_with_app() -> (Distribution, Pushed) {
+    let registry = Distribution::start_open();
+    let (index, _) = five_platform_index(&Pusher::open(&registry), "acme/app", "v1").await;
+    (registry, index)
+}
+
+/// An open registry holding [`app_and_pi`]'s images: the registry, the index and the image.
+pub async fn open_with_app_and_pi() -> (Distribution, Pushed, Pushed) {
+    let registry = Distribution::start_open();
+    let (index, single) = app_and_pi(&Pusher::open(&registry)).await;
+    (registry, index, single)
+}
+
+/// A registry, a pusher for it and a client allowed to reach it: the set-up of the lookup
+/// tests against the real registry.
+#[derive(Debug)]
+pub struct Lookups {
+    pub registry: Distribution,
+    pub pusher: Pusher,
+    pub client: registry::Client,
+}
+
+impl Lookups {
+    /// An open registry.
+    pub fn open() -> Lookups {
+        let registry = Distribution::start_open();
+        let pusher = Pusher::open(&registry);
+        let client = crate::client_for(&[&registry.host()]);
+        Lookups {
+            registry,
+            pusher,
+            client,
+        }
     }
-    let index = pusher
-        .index(repo, Some(tag), media_type::OCI_INDEX, entries)
-        .await;
-    (index, children)
+
+    /// A registry with `auth: token` from `token`; the client may reach both.
+    pub fn with_token(token: &TokenServer) -> Lookups {
+        let registry = Distribution::start_with_token(token);
+        let pusher = Pusher::new(&registry.base_url(), Some(token));
+        let client = crate::client_for(&[&registry.host(), &token.host()]);
+        Lookups {
+            registry,
+            pusher,
+            client,
+        }
+    }
+
+    /// Looks up `rest` (`repo:tag`, `repo@digest`) on the registry.
+    pub async fn lookup(&self, rest: &str) -> Result<registry::Summary, registry::Error> {
+        let reference = registry::Reference::parse(&self.registry.image(rest));
+        let reference = reference.expect("valid reference");
+        self.client.summarize(&reference).await
+    }
+
+    /// [`Lookups::lookup`], and the requests it cost the registry.
+    pub async fn lookup_served(
+        &self,
+        rest: &str,
+    ) -> (Result<registry::Summary, registry::Error>, Vec<Served>) {
+        let mark = self.registry.mark();
+        let result = self.lookup(rest).await;
+        (result, self.registry.served_since(mark))
+    }
 }
 
 /// The standard fixtures of the CLI and service tests: the five-platform index `acme/app:v1`

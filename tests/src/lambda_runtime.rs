@@ -30,7 +30,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{bind_loopback, free_port};
+use crate::{NotReady, bind_loopback, free_port, listening, wait_for};
 
 /// The function name the emulator knows without a Cargo project to build: `_`, its default
 /// function. Another name leaves `cargo lambda invoke` waiting for a function that never
@@ -80,6 +80,20 @@ impl Captured {
     }
 }
 
+/// Spawns `command` (`what`, for the panic) with no stdin and its stdout and stderr captured:
+/// the child, its stdout, its stderr.
+fn spawn_captured(command: &mut Command, what: &str) -> (Child, Captured, Captured) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let stdout = Captured::collect(child.stdout.take().expect("piped stdout"));
+    let stderr = Captured::collect(child.stderr.take().expect("piped stderr"));
+    (child, stdout, stderr)
+}
+
 /// cargo-lambda's Runtime API emulator (`cargo lambda watch --only-lambda-apis`) on a free
 /// loopback port. Killed on drop.
 #[derive(Debug)]
@@ -101,46 +115,36 @@ impl Emulator {
         for _ in 0..3 {
             let port = free_port();
             // run in the workspace: it reads `cargo metadata` even when it builds nothing
-            let mut child = Command::new(&binary)
+            let mut command = Command::new(&binary);
+            command
                 .current_dir(root())
                 .args(["lambda", "watch", "--only-lambda-apis", "--disable-cors"])
                 .args(["--invoke-address", "127.0.0.1"])
                 .args(["--invoke-port", &port.to_string()])
-                .args(["--timeout", &function_timeout.as_secs().max(1).to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start cargo lambda watch");
-            let output = Captured::collect(child.stderr.take().expect("piped stderr"));
-            // its stdout says nothing we need; drain it so the pipe never fills
-            let _stdout = Captured::collect(child.stdout.take().expect("piped stdout"));
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut exited = false;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    exited = true;
-                    break;
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Emulator {
-                        child,
-                        port,
-                        timeout: function_timeout,
-                        output,
-                        http: reqwest::Client::builder()
-                            .timeout(function_timeout + Duration::from_secs(10))
-                            .build()
-                            .expect("an HTTP client"),
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(20));
+                .args(["--timeout", &function_timeout.as_secs().max(1).to_string()]);
+            // its stdout says nothing we need; it is drained so the pipe never fills
+            let (mut child, _stdout, output) = spawn_captured(&mut command, "cargo lambda watch");
+            let every = Duration::from_millis(20);
+            let ready = wait_for(&mut child, Duration::from_secs(30), every, || {
+                listening(port).then_some(())
+            });
+            if ready.is_ok() {
+                return Emulator {
+                    child,
+                    port,
+                    timeout: function_timeout,
+                    output,
+                    http: reqwest::Client::builder()
+                        .timeout(function_timeout + Duration::from_secs(10))
+                        .build()
+                        .expect("an HTTP client"),
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
             last_output = output.lines();
             assert!(
-                exited,
+                matches!(ready, Err(NotReady::Exited(_))),
                 "cargo lambda watch did not listen on {port} within 30s:\n{}",
                 last_output.join("\n")
             );
@@ -207,20 +211,15 @@ impl Emulator {
         let event_file = dir.path().join("event.json");
         std::fs::write(&event_file, event).expect("write the event file");
         let started = Instant::now();
-        let mut child = Command::new(cargo_lambda())
+        let mut command = Command::new(cargo_lambda());
+        command
             .current_dir(root())
             .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &self.port.to_string()])
             .arg("--data-file")
             .arg(&event_file)
-            .args(["--output-format", "json", FUNCTION_NAME])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start cargo lambda invoke");
-        let stdout = Captured::collect(child.stdout.take().expect("piped stdout"));
-        let stderr = Captured::collect(child.stderr.take().expect("piped stderr"));
+            .args(["--output-format", "json", FUNCTION_NAME]);
+        let (mut child, stdout, stderr) = spawn_captured(&mut command, "cargo lambda invoke");
         let deadline = started + self.timeout + Duration::from_secs(10);
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for cargo lambda invoke") {
@@ -508,18 +507,9 @@ impl Function {
                 MEMORY_SIZE_MB.to_string(),
             )
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
+            .envs(envs.iter().map(|(k, v)| (k, v)));
         let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let stdout = Captured::collect(child.stdout.take().expect("piped stdout"));
-        let stderr = Captured::collect(child.stderr.take().expect("piped stderr"));
+        let (child, stdout, stderr) = spawn_captured(&mut command, &binary.display().to_string());
         Function {
             child,
             started,

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::free_port;
+use crate::{expect_listening, free_port};
 
 #[derive(Debug)]
 pub struct Moto {
@@ -34,20 +34,9 @@ impl Moto {
             .spawn()
             .expect("start moto_server");
         let mut moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited at start-up with {status}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen within 30s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let within = Duration::from_secs(30);
+        expect_listening(&mut moto.child, port, within, "moto_server");
+        moto
     }
 
     pub fn endpoint(&self) -> String {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::{expect_listening, free_port};
 
 /// A running `mquery-lambda` local server. Killed on drop.
 #[derive(Debug)]
@@ -22,18 +22,16 @@ impl ServiceProcess {
     /// waits until it accepts connections.
     pub fn start(binary: &Path, envs: &[(&str, String)]) -> ServiceProcess {
         let port = free_port();
-        let mut command = Command::new(binary);
-        command
+        let mut child = Command::new(binary)
             .env_clear()
             .env("MQUERY_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().expect("start the service binary");
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the service binary");
         let logs = Arc::new(Mutex::new(Vec::new()));
         if let Some(stderr) = child.stderr.take() {
             let logs = Arc::clone(&logs);
@@ -45,17 +43,23 @@ impl ServiceProcess {
             });
         }
         let mut service = ServiceProcess { child, port, logs };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("the service exited at start-up with {status}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return service;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the service did not listen on {port} within 10s");
+        let within = Duration::from_secs(10);
+        expect_listening(&mut service.child, port, within, "the service");
+        service
+    }
+
+    /// `GET /v1/inspect?image=IMAGE`, with a client of its own.
+    pub async fn inspect(&self, image: &str) -> reqwest::Response {
+        self.inspect_with(&reqwest::Client::new(), image).await
+    }
+
+    /// `GET /v1/inspect?image=IMAGE` with `http`.
+    pub async fn inspect_with(&self, http: &reqwest::Client, image: &str) -> reqwest::Response {
+        let query = crate::encode_query(image);
+        http.get(format!("{}/v1/inspect?image={query}", self.base_url()))
+            .send()
+            .await
+            .expect("the service answers")
     }
 
     pub fn base_url(&self) -> String {

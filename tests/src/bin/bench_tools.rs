@@ -33,10 +33,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::http::{Method, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
+use mquery_tests::fake::manifest;
 use registry::Digest;
 use registry::manifest::media_type;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,20 +153,14 @@ async fn startup(binary: &str, runs: usize) -> ExitCode {
         let _ = child.kill();
         let _ = child.wait();
         match answered {
-            Some(t) => times.push(t.as_secs_f64() * 1000.0),
+            Some(t) => times.push(ms(t)),
             None => {
                 eprintln!("mquery-bench-tools: {binary} did not answer within 10 s");
                 return ExitCode::FAILURE;
             }
         }
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{:.1} {:.1} {:.1}",
-        times[0],
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
+    println!("{}", spread(times));
     ExitCode::SUCCESS
 }
 
@@ -226,16 +220,7 @@ async fn fake_registry(port: u16, latency: Duration) -> std::io::Result<()> {
                 // counted out even when the client goes away mid-request and this is dropped
                 let _in_flight = InFlight(Arc::clone(&counters));
                 tokio::time::sleep(latency).await;
-                let body = if method == Method::HEAD {
-                    Vec::new()
-                } else {
-                    index.to_vec()
-                };
-                Response::builder()
-                    .header("content-type", media_type::OCI_INDEX)
-                    .header("docker-content-digest", Digest::sha256(&index).to_string())
-                    .body(Body::from(body))
-                    .unwrap_or_default()
+                manifest(&method, media_type::OCI_INDEX, &index)
             }
         });
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
@@ -472,20 +457,10 @@ async fn big_index_registry(port: u16) -> std::io::Result<()> {
                 None
             };
             async move {
-                let Some(body) = body else {
-                    return axum::http::StatusCode::NOT_FOUND.into_response();
-                };
-                let digest = Digest::sha256(&body).to_string();
-                let bytes = if method == Method::HEAD {
-                    Vec::new()
-                } else {
-                    body.to_vec()
-                };
-                Response::builder()
-                    .header("content-type", media_type::OCI_INDEX)
-                    .header("docker-content-digest", digest)
-                    .body(Body::from(bytes))
-                    .unwrap_or_default()
+                match body {
+                    Some(body) => manifest(&method, media_type::OCI_INDEX, &body),
+                    None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                }
             }
         });
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
