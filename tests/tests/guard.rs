@@ -19,6 +19,16 @@ fn assert_refused(err: &Error) {
     assert!(err.to_string().contains("is not allowed"), "{err}");
 }
 
+/// Looks `a/b` up on `registry` (listed) and asserts the guard refused it.
+async fn assert_lookup_refused(registry: &FakeServer) {
+    let reference = Reference::parse(&format!("{}/a/b", registry.host())).expect("valid");
+    let err = client_for(&[&registry.host()])
+        .summarize(&reference)
+        .await
+        .expect_err("refused");
+    assert_refused(&err);
+}
+
 #[tokio::test]
 async fn unlisted_loopback_registries_are_refused_before_any_request() {
     let target = counting_server().await;
@@ -49,11 +59,7 @@ async fn a_token_realm_on_an_unlisted_loopback_address_is_refused() {
         format!("http://localhost:{}/token", token_server.addr().port()),
     ] {
         let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
-        let err = client_for(&[&registry.host()])
-            .summarize(&Reference::parse(&format!("{}/a/b", registry.host())).expect("valid"))
-            .await
-            .expect_err("refused");
-        assert_refused(&err);
+        assert_lookup_refused(&registry).await;
         assert_eq!(registry.count(), 1, "only the challenge was asked for");
     }
     assert_eq!(token_server.count(), 0, "the realm was never contacted");
@@ -93,11 +99,7 @@ async fn a_redirect_to_an_unlisted_loopback_address_is_refused() {
             }
         }))
         .await;
-        let err = client_for(&[&registry.host()])
-            .summarize(&Reference::parse(&format!("{}/a/b", registry.host())).expect("valid"))
-            .await
-            .expect_err("refused");
-        assert_refused(&err);
+        assert_lookup_refused(&registry).await;
     }
     assert_eq!(cdn.count(), 0, "the redirect target was never contacted");
 }

@@ -12,9 +12,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mquery_tests::fake::{FakeServer, Silent};
-use mquery_tests::{client_config, client_for, free_port};
+use mquery_tests::{assert_error, client_for, client_with, free_port};
 use registry::manifest::media_type;
-use registry::{Client, ClientConfig, Digest, Error, Reference};
+use registry::{Client, ClientConfig, Digest, Error, Reference, Summary};
 use serde_json::json;
 
 /// A router whose every request is answered by `f(path, headers, call number)`.
@@ -85,41 +85,74 @@ fn reference(server: &str, rest: &str) -> Reference {
     Reference::parse(&format!("{server}/{rest}")).expect("valid reference")
 }
 
+/// A fake registry answering every request with `f(path, headers, call number)`.
+async fn serve<F>(f: F) -> FakeServer
+where
+    F: Fn(&str, &HeaderMap, usize) -> Response + Clone + Send + Sync + 'static,
+{
+    FakeServer::start(router(f)).await
+}
+
+/// Looks `rest` up on `host` with `client`.
+async fn lookup_on(client: &Client, host: &str, rest: &str) -> Result<Summary, Error> {
+    client.summarize(&reference(host, rest)).await
+}
+
+/// Looks `rest` up on `server` with a client of its own, allowed to reach it and `others`.
+async fn lookup_via(server: &FakeServer, others: &[&str], rest: &str) -> Result<Summary, Error> {
+    let host = server.host();
+    let insecure: Vec<&str> = [host.as_str()]
+        .into_iter()
+        .chain(others.iter().copied())
+        .collect();
+    lookup_on(&client_for(&insecure), &host, rest).await
+}
+
+async fn lookup(server: &FakeServer, rest: &str) -> Result<Summary, Error> {
+    lookup_via(server, &[], rest).await
+}
+
+/// Looks `rest` up on `server` with a client of its own whose settings `change` changed.
+async fn lookup_with(
+    server: &FakeServer,
+    change: impl FnOnce(&mut ClientConfig),
+    rest: &str,
+) -> Result<Summary, Error> {
+    lookup_on(
+        &client_with(&[&server.host()], change),
+        &server.host(),
+        rest,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn digest_mismatch_against_header_and_reference() {
     let wrong = Digest::sha256(b"something else");
     let header = wrong.to_string();
-    let fake = FakeServer::start(router(move |_, _, _| {
-        manifest_response(index_body(), Some(header.clone()))
-    }))
-    .await;
-    let client = client_for(&[&fake.host()]);
-    let err = client
-        .summarize(&reference(&fake.host(), "a/b:v1"))
+    let fake = serve(move |_, _, _| manifest_response(index_body(), Some(header.clone()))).await;
+    let err = lookup(&fake, "a/b:v1")
         .await
         .expect_err("header digest does not match the body");
-    assert_eq!(err.code(), "DIGEST_MISMATCH");
-    assert!(err.to_string().contains(wrong.as_str()), "{err}");
+    assert_error(&err, "DIGEST_MISMATCH", wrong.as_str());
 
-    let honest = FakeServer::start(router(|_, _, _| manifest_response(index_body(), None))).await;
+    let honest = serve(|_, _, _| manifest_response(index_body(), None)).await;
     let client = client_for(&[&honest.host()]);
-    let err = client
-        .summarize(&reference(&honest.host(), &format!("a/b@{wrong}")))
+    let err = lookup_on(&client, &honest.host(), &format!("a/b@{wrong}"))
         .await
         .expect_err("body does not match the requested digest");
     match err {
         Error::DigestMismatch {
             expected, actual, ..
         } => {
-            assert_eq!(expected, wrong.as_str());
-            assert_eq!(actual, Digest::sha256(&index_body()).as_str());
+            assert_eq!(expected.as_str(), wrong.as_str());
+            assert_eq!(actual.as_str(), Digest::sha256(&index_body()).as_str());
         }
         other => panic!("expected a digest mismatch, got {other:?}"),
     }
     // the same body under its true digest is fine
     let right = Digest::sha256(&index_body());
-    let summary = client
-        .summarize(&reference(&honest.host(), &format!("a/b@{right}")))
+    let summary = lookup_on(&client, &honest.host(), &format!("a/b@{right}"))
         .await
         .expect("matching digest");
     assert_eq!(summary.digest, right.as_str());
@@ -127,43 +160,25 @@ async fn digest_mismatch_against_header_and_reference() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
+    let limit = |config: &mut ClientConfig| config.max_manifest_bytes = 16 << 10;
     // announced by Content-Length
-    let big = FakeServer::start(router(|_, _, _| {
-        manifest_response(vec![b' '; 64 << 10], None)
-    }))
-    .await;
-    let config = ClientConfig {
-        max_manifest_bytes: 16 << 10,
-        ..client_config(&[&big.host()])
-    };
-    let client = Client::new(config.clone()).expect("client");
-    let err = client
-        .summarize(&reference(&big.host(), "a/b"))
+    let big = serve(|_, _, _| manifest_response(vec![b' '; 64 << 10], None)).await;
+    let err = lookup_with(&big, limit, "a/b")
         .await
         .expect_err("too large");
-    assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(
-        err.to_string().contains("larger than the 16384-byte limit"),
-        "{err}"
-    );
+    assert_error(&err, "INVALID_MANIFEST", "larger than the 16384-byte limit");
 
     // streamed without a length
-    let streamed = FakeServer::start(router(|_, _, _| {
+    let streamed = serve(|_, _, _| {
         let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024]));
         Response::builder()
             .status(200)
             .header("content-type", media_type::OCI_INDEX)
             .body(Body::from_stream(futures_stream(chunks)))
             .expect("response")
-    }))
-    .await;
-    let client = Client::new(ClientConfig {
-        insecure_registries: vec![streamed.host()],
-        ..config
     })
-    .expect("client");
-    let err = client
-        .summarize(&reference(&streamed.host(), "a/b"))
+    .await;
+    let err = lookup_with(&streamed, limit, "a/b")
         .await
         .expect_err("too large");
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
@@ -178,45 +193,33 @@ fn futures_stream(
 
 #[tokio::test]
 async fn invalid_json_is_an_invalid_manifest() {
-    let fake = FakeServer::start(router(|_, _, _| {
-        manifest_response(b"{\"manifests\": [".to_vec(), None)
-    }))
-    .await;
-    let err = client_for(&[&fake.host()])
-        .summarize(&reference(&fake.host(), "a/b"))
-        .await
-        .expect_err("broken JSON");
-    assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(err.to_string().contains("not valid manifest JSON"), "{err}");
+    let fake = serve(|_, _, _| manifest_response(b"{\"manifests\": [".to_vec(), None)).await;
+    let err = lookup(&fake, "a/b").await.expect_err("broken JSON");
+    assert_error(&err, "INVALID_MANIFEST", "not valid manifest JSON");
 }
 
 #[tokio::test]
 async fn rate_limits_short_waits_are_honoured_long_ones_reported() {
-    let short = FakeServer::start(router(|_, _, n| {
+    let short = serve(|_, _, n| {
         if n == 0 {
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")]).into_response()
         } else {
             manifest_response(index_body(), None)
         }
-    }))
+    })
     .await;
     let started = Instant::now();
-    let summary = client_for(&[&short.host()])
-        .summarize(&reference(&short.host(), "a/b"))
+    let summary = lookup(&short, "a/b")
         .await
         .expect("succeeds after waiting once");
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(summary.platforms.len(), 1);
     assert_eq!(short.count(), 2);
 
-    let long = FakeServer::start(router(|_, _, _| {
-        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")]).into_response()
-    }))
-    .await;
-    let err = client_for(&[&long.host()])
-        .summarize(&reference(&long.host(), "a/b"))
-        .await
-        .expect_err("rate limited");
+    let long =
+        serve(|_, _, _| (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")]).into_response())
+            .await;
+    let err = lookup(&long, "a/b").await.expect_err("rate limited");
     assert_eq!(err.to_string(), "registry rate limit, retry after 30s");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(long.count(), 1, "a long Retry-After is not waited out");
@@ -224,32 +227,23 @@ async fn rate_limits_short_waits_are_honoured_long_ones_reported() {
 
 #[tokio::test]
 async fn server_errors_are_retried_once() {
-    let flaky = FakeServer::start(router(|_, _, n| {
+    let flaky = serve(|_, _, n| {
         if n == 0 {
             StatusCode::BAD_GATEWAY.into_response()
         } else {
             manifest_response(index_body(), None)
         }
-    }))
+    })
     .await;
-    client_for(&[&flaky.host()])
-        .summarize(&reference(&flaky.host(), "a/b"))
-        .await
-        .expect("the retry succeeds");
+    lookup(&flaky, "a/b").await.expect("the retry succeeds");
     assert_eq!(flaky.count(), 2);
 
-    let broken = FakeServer::start(router(|_, _, _| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"errors": [{"code": "UNKNOWN", "message": "boom"}]})),
-        )
-            .into_response()
-    }))
+    let broken = serve(|_, _, _| {
+        let body = json!({"errors": [{"code": "UNKNOWN", "message": "boom"}]});
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    })
     .await;
-    let err = client_for(&[&broken.host()])
-        .summarize(&reference(&broken.host(), "a/b"))
-        .await
-        .expect_err("still failing");
+    let err = lookup(&broken, "a/b").await.expect_err("still failing");
     assert_eq!(err.code(), "UPSTREAM_ERROR");
     assert_eq!(
         err.to_string(),
@@ -261,37 +255,24 @@ async fn server_errors_are_retried_once() {
 #[tokio::test]
 async fn a_registry_that_never_answers_times_out() {
     let silent = Silent::start().await;
-    let client = Client::new(ClientConfig {
-        request_timeout: Duration::from_millis(300),
-        ..client_config(&[&silent.host()])
-    })
-    .expect("client");
-    let started = Instant::now();
-    let err = client
-        .summarize(&reference(&silent.host(), "a/b"))
-        .await
-        .expect_err("no answer");
-    assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-
-    // the whole lookup has its own deadline too
-    let client = Client::new(ClientConfig {
-        request_timeout: Duration::from_secs(30),
-        lookup_timeout: Duration::from_millis(300),
-        ..client_config(&[&silent.host()])
-    })
-    .expect("client");
-    let started = Instant::now();
-    let err = client
-        .summarize(&reference(&silent.host(), "a/b"))
-        .await
-        .expect_err("no answer");
-    assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // each request has a deadline, and the whole lookup has its own too
+    let deadlines: [fn(&mut ClientConfig); 2] = [
+        |config| config.request_timeout = Duration::from_millis(300),
+        |config| {
+            config.request_timeout = Duration::from_secs(30);
+            config.lookup_timeout = Duration::from_millis(300);
+        },
+    ];
+    for deadline in deadlines {
+        let client = client_with(&[&silent.host()], deadline);
+        let started = Instant::now();
+        let err = lookup_on(&client, &silent.host(), "a/b")
+            .await
+            .expect_err("no answer");
+        assert_eq!(err.code(), "UPSTREAM_TIMEOUT");
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
 }
 
 /// ghcr.io and ECR Public answer 403 without a challenge to an expired token.
@@ -305,29 +286,21 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
     }))
     .await;
     let realm = format!("{}/token", token_server.url());
-    let registry = FakeServer::start(router(move |_, headers, n| {
+    let registry = serve(move |_, headers, n| {
         let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
         match (n, authorization) {
-            (_, None) => (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    "www-authenticate",
-                    format!("Bearer realm=\"{realm}\",service=\"fake\""),
-                )],
-            )
-                .into_response(),
+            (_, None) => bearer_challenge(&format!("realm=\"{realm}\",service=\"fake\"")),
             // t0 works for the first lookup, then "expires": a bare 403, no challenge
             (1, Some("Bearer t0")) | (_, Some("Bearer t1")) => {
                 manifest_response(index_body(), None)
             }
             _ => StatusCode::FORBIDDEN.into_response(),
         }
-    }))
+    })
     .await;
     let client = client_for(&[&registry.host(), &token_server.host()]);
     for _ in 0..2 {
-        let summary = client
-            .summarize(&reference(&registry.host(), "a/b"))
+        let summary = lookup_on(&client, &registry.host(), "a/b")
             .await
             .expect("a fresh token is fetched after the 403");
         assert_eq!(summary.platforms.len(), 1);
@@ -349,9 +322,15 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
     );
 }
 
+/// A 401 with a Bearer challenge of `params`.
+fn bearer_challenge(params: &str) -> Response {
+    let challenge = format!("Bearer {params}");
+    (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)]).into_response()
+}
+
 #[tokio::test]
 async fn schema1_is_unsupported_with_a_clear_message() {
-    let fake = FakeServer::start(router(|_, _, _| {
+    let fake = serve(|_, _, _| {
         Response::builder()
             .status(200)
             .header("content-type", media_type::DOCKER_SCHEMA1_SIGNED)
@@ -359,24 +338,17 @@ async fn schema1_is_unsupported_with_a_clear_message() {
                 r#"{"schemaVersion":1,"name":"a/b","tag":"old","architecture":"amd64","fsLayers":[]}"#,
             ))
             .expect("response")
-    }))
+    })
     .await;
-    let err = client_for(&[&fake.host()])
-        .summarize(&reference(&fake.host(), "a/b:old"))
-        .await
-        .expect_err("schema 1");
-    assert_eq!(err.code(), "UNSUPPORTED_MANIFEST");
-    assert!(
-        err.to_string()
-            .contains("Docker schema 1 manifests are not supported"),
-        "{err}"
-    );
+    let err = lookup(&fake, "a/b:old").await.expect_err("schema 1");
+    let message = "Docker schema 1 manifests are not supported";
+    assert_error(&err, "UNSUPPORTED_MANIFEST", message);
 }
 
 #[tokio::test]
 async fn config_blob_redirect_is_followed_without_credentials() {
     let config = ARM64_CONFIG.to_vec();
-    let cdn = FakeServer::start(router(move |_, _, _| config.clone().into_response())).await;
+    let cdn = serve(move |_, _, _| config.clone().into_response()).await;
     let cdn_url = cdn.url();
     let manifest = image_manifest(ARM64_CONFIG);
     let tokens = FakeServer::start(
@@ -384,23 +356,18 @@ async fn config_blob_redirect_is_followed_without_credentials() {
     )
     .await;
     let realm = format!("{}/token", tokens.url());
-    let registry = FakeServer::start(router(move |path, headers, _| {
+    let registry = serve(move |path, headers, _| {
         if headers.get("authorization").is_none() {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [("www-authenticate", format!("Bearer realm=\"{realm}\""))],
-            )
-                .into_response();
+            return bearer_challenge(&format!("realm=\"{realm}\""));
         }
         if path.contains("/blobs/") {
             redirect(format!("{cdn_url}/blob?sig=1"))
         } else {
             image_manifest_response(manifest.clone())
         }
-    }))
+    })
     .await;
-    let summary = client_for(&[&registry.host(), &tokens.host(), &cdn.host()])
-        .summarize(&reference(&registry.host(), "a/b"))
+    let summary = lookup_via(&registry, &[&tokens.host(), &cdn.host()], "a/b")
         .await
         .expect("redirect followed");
     assert_eq!(summary.platforms[0].platform.to_string(), "linux/arm64/v8");
@@ -414,18 +381,12 @@ async fn config_blob_redirect_is_followed_without_credentials() {
 
 #[tokio::test]
 async fn basic_auth_means_not_public() {
-    let fake = FakeServer::start(router(|_, _, _| {
-        (
-            StatusCode::UNAUTHORIZED,
-            [("www-authenticate", "Basic realm=\"registry\"")],
-        )
-            .into_response()
-    }))
+    let fake = serve(|_, _, _| {
+        let challenge = [("www-authenticate", "Basic realm=\"registry\"")];
+        (StatusCode::UNAUTHORIZED, challenge).into_response()
+    })
     .await;
-    let err = client_for(&[&fake.host()])
-        .summarize(&reference(&fake.host(), "private/app"))
-        .await
-        .expect_err("private");
+    let err = lookup(&fake, "private/app").await.expect_err("private");
     assert_eq!(err.code(), "NOT_FOUND");
     assert_eq!(fake.count(), 1);
 }
@@ -435,12 +396,10 @@ async fn token_server_down_is_an_upstream_error() {
     let port = free_port();
     let realm = format!("http://127.0.0.1:{port}/token");
     let fake = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
-    let err = client_for(&[&fake.host(), &format!("127.0.0.1:{port}")])
-        .summarize(&reference(&fake.host(), "a/b"))
+    let err = lookup_via(&fake, &[&format!("127.0.0.1:{port}")], "a/b")
         .await
         .expect_err("token server is down");
-    assert_eq!(err.code(), "UPSTREAM_ERROR");
-    assert!(err.to_string().contains("cannot connect"), "{err}");
+    assert_error(&err, "UPSTREAM_ERROR", "cannot connect");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -459,18 +418,8 @@ async fn concurrent_lookups_are_capped_per_process() {
         }
     }))
     .await;
-    let client = Client::new(ClientConfig {
-        max_concurrent_lookups: 2,
-        ..client_config(&[&fake.host()])
-    })
-    .expect("client");
-    let lookups: Vec<_> = (0..10)
-        .map(|i| {
-            let client = client.clone();
-            let reference = reference(&fake.host(), &format!("burst/app{i}"));
-            tokio::spawn(async move { client.summarize(&reference).await })
-        })
-        .collect();
+    let client = client_with(&[&fake.host()], |c| c.max_concurrent_lookups = 2);
+    let lookups = spawn_lookups(&client, &fake.host(), "burst", 10);
     for lookup in lookups {
         lookup
             .await
@@ -485,6 +434,22 @@ async fn concurrent_lookups_are_capped_per_process() {
     );
 }
 
+/// `count` lookups of `host/{repo}/app{i}` at once.
+fn spawn_lookups(
+    client: &Client,
+    host: &str,
+    repo: &str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<Result<Summary, Error>>> {
+    (0..count)
+        .map(|i| {
+            let client = client.clone();
+            let reference = reference(host, &format!("{repo}/app{i}"));
+            tokio::spawn(async move { client.summarize(&reference).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn oversized_configs_and_indexes_are_refused() {
     let config = format!(
@@ -492,21 +457,15 @@ async fn oversized_configs_and_indexes_are_refused() {
         "x".repeat(64 << 10)
     );
     let manifest = image_manifest(config.as_bytes());
-    let fake = FakeServer::start(router(move |path, _, _| {
+    let fake = serve(move |path, _, _| {
         if path.contains("/blobs/") {
             config.clone().into_response()
         } else {
             image_manifest_response(manifest.clone())
         }
-    }))
-    .await;
-    let client = Client::new(ClientConfig {
-        max_config_bytes: 16 << 10,
-        ..client_config(&[&fake.host()])
     })
-    .expect("client");
-    let err = client
-        .summarize(&reference(&fake.host(), "big/config"))
+    .await;
+    let err = lookup_with(&fake, |c| c.max_config_bytes = 16 << 10, "big/config")
         .await
         .expect_err("config too large");
     assert_eq!(err.code(), "INVALID_MANIFEST");
@@ -524,55 +483,42 @@ async fn oversized_configs_and_indexes_are_refused() {
         &json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": entries}),
     )
     .expect("json");
-    let huge = FakeServer::start(router(move |_, _, _| {
-        manifest_response(index.clone(), None)
-    }))
-    .await;
-    let err = client_for(&[&huge.host()])
-        .summarize(&reference(&huge.host(), "huge/index"))
+    let huge = serve(move |_, _, _| manifest_response(index.clone(), None)).await;
+    let err = lookup(&huge, "huge/index")
         .await
         .expect_err("too many entries");
-    assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(
-        err.to_string()
-            .contains("index has at least 1025 entries, more than the 1024"),
-        "{err}"
-    );
+    let message = "index has at least 1025 entries, more than the 1024";
+    assert_error(&err, "INVALID_MANIFEST", message);
 }
 
 /// A single image whose config blob is reached after `hops` redirects (the registry's own
 /// redirect counts as the first).
 async fn config_behind_redirects(hops: usize) -> Result<registry::Summary, Error> {
     let config = ARM64_CONFIG.to_vec();
-    let cdn = FakeServer::start(router(move |path, _, _| {
+    let cdn = serve(move |path, _, _| {
         let hop: usize = path
             .strip_prefix("/hop/")
             .and_then(|n| n.parse().ok())
             .expect("a hop path");
         if hop < hops {
-            (
-                StatusCode::FOUND,
-                [("location", format!("/hop/{}", hop + 1))],
-            )
-                .into_response()
+            let next = format!("/hop/{}", hop + 1);
+            (StatusCode::FOUND, [("location", next)]).into_response()
         } else {
             config.clone().into_response()
         }
-    }))
+    })
     .await;
     let cdn_url = cdn.url();
     let manifest = image_manifest(ARM64_CONFIG);
-    let registry = FakeServer::start(router(move |path, _, _| {
+    let registry = serve(move |path, _, _| {
         if path.contains("/blobs/") {
             redirect(format!("{cdn_url}/hop/1"))
         } else {
             image_manifest_response(manifest.clone())
         }
-    }))
+    })
     .await;
-    client_for(&[&registry.host(), &cdn.host()])
-        .summarize(&reference(&registry.host(), "a/b"))
-        .await
+    lookup_via(&registry, &[&cdn.host()], "a/b").await
 }
 
 /// SECURITY.md allows three redirects: three are followed, a fourth is refused.
@@ -585,8 +531,15 @@ async fn three_redirects_are_followed_and_a_fourth_is_refused() {
         assert_eq!(summary.platforms[0].platform.to_string(), "linux/arm64/v8");
     }
     let err = config_behind_redirects(4).await.expect_err("4 redirects");
-    assert_eq!(err.code(), "UPSTREAM_ERROR");
-    assert!(err.to_string().contains("too many redirects"), "{err}");
+    assert_error(&err, "UPSTREAM_ERROR", "too many redirects");
+}
+
+/// A registry challenging for a token at `realm`, which `tokens` serves.
+async fn lookup_behind_token_server(tokens: &FakeServer, realm: String) -> Error {
+    let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
+    lookup_via(&registry, &[&tokens.host()], "a/b")
+        .await
+        .expect_err("the token server fails")
 }
 
 /// A realm with userinfo (`http://user:pass@host/token`): reqwest would send it as Basic auth.
@@ -597,11 +550,7 @@ async fn userinfo_in_a_token_realm_is_never_sent() {
         FakeServer::start(Router::new().fallback(|| async { (StatusCode::UNAUTHORIZED, "no") }))
             .await;
     let realm = format!("http://victim:hunter2@{}/token", tokens.host());
-    let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
-    let err = client_for(&[&registry.host(), &tokens.host()])
-        .summarize(&reference(&registry.host(), "a/b"))
-        .await
-        .expect_err("the token is refused");
+    let err = lookup_behind_token_server(&tokens, realm).await;
     assert_eq!(err.code(), "NOT_FOUND");
     let seen = tokens.seen();
     assert_eq!(seen.len(), 1);
@@ -618,16 +567,8 @@ async fn an_oversized_token_response_is_an_upstream_error() {
     }))
     .await;
     let realm = format!("{}/token", tokens.url());
-    let registry = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
-    let err = client_for(&[&registry.host(), &tokens.host()])
-        .summarize(&reference(&registry.host(), "a/b"))
-        .await
-        .expect_err("oversized token");
-    assert_eq!(err.code(), "UPSTREAM_ERROR", "{err}");
-    assert!(
-        err.to_string().contains("response over 65536 bytes"),
-        "{err}"
-    );
+    let err = lookup_behind_token_server(&tokens, realm).await;
+    assert_error(&err, "UPSTREAM_ERROR", "response over 65536 bytes");
 }
 
 /// A registry whose tag `v1` is an index of `entries`, each naming one of the child indexes
@@ -658,15 +599,30 @@ async fn nested_registry(children: usize, entries: usize) -> FakeServer {
         })).collect::<Vec<_>>()
     }))
     .expect("json");
-    FakeServer::start(router(move |path, _, _| {
+    serve(move |path, _, _| {
         let body = child_bodies
             .iter()
             .find(|b| path.ends_with(Digest::sha256(b).as_str()))
             .cloned()
             .unwrap_or_else(|| top.clone());
         manifest_response(body, None)
-    }))
+    })
     .await
+}
+
+/// Looks `a/b:v1` up on a [`nested_registry`] of `(children, entries)` and asserts that the
+/// answer lists `platforms` platforms and cost `requests` requests.
+async fn assert_nested_answer(
+    (children, entries): (usize, usize),
+    platforms: usize,
+    requests: usize,
+) {
+    let fake = nested_registry(children, entries).await;
+    let summary = lookup(&fake, "a/b:v1")
+        .await
+        .unwrap_or_else(|e| panic!("{children} children, {entries} entries: {e}"));
+    assert_eq!(summary.platforms.len(), platforms);
+    assert_eq!(fake.count(), requests, "the index and its children");
 }
 
 /// One index naming the same child index 1,024 times sent 663 identical GETs and ended in an
@@ -674,27 +630,19 @@ async fn nested_registry(children: usize, entries: usize) -> FakeServer {
 /// remembered: asking again costs the registry nothing.
 #[tokio::test]
 async fn a_child_index_named_many_times_is_fetched_once() {
-    let fake = nested_registry(1, 3).await;
-    let client = client_for(&[&fake.host()]);
-    let summary = client
-        .summarize(&reference(&fake.host(), "a/b:v1"))
-        .await
-        .expect("three entries, one child");
-    assert_eq!(summary.platforms.len(), 3);
-    assert_eq!(fake.count(), 2, "the index and its one child");
+    // three entries, one child: the index and its one child
+    assert_nested_answer((1, 3), 3, 2).await;
 
     let fake = nested_registry(1, 1024).await;
     let client = client_for(&[&fake.host()]);
     let started = Instant::now();
-    let err = client
-        .summarize(&reference(&fake.host(), "a/b:v1"))
+    let err = lookup_on(&client, &fake.host(), "a/b:v1")
         .await
         .expect_err("1024 + 1024 entries");
     assert_eq!(err.code(), "INVALID_MANIFEST", "{err}");
     assert_eq!(fake.count(), 2, "the index and its one child");
     assert!(started.elapsed() < Duration::from_secs(2));
-    let again = client
-        .summarize(&reference(&fake.host(), "a/b:v1"))
+    let again = lookup_on(&client, &fake.host(), "a/b:v1")
         .await
         .expect_err("remembered");
     assert_eq!(again.to_string(), err.to_string());
@@ -703,24 +651,17 @@ async fn a_child_index_named_many_times_is_fetched_once() {
 
 #[tokio::test]
 async fn distinct_nested_indexes_are_capped() {
-    let fake = nested_registry(16, 16).await;
-    let summary = client_for(&[&fake.host()])
-        .summarize(&reference(&fake.host(), "a/b:v1"))
-        .await
-        .expect("16 nested indexes are allowed");
-    assert_eq!(summary.platforms.len(), 16);
-    assert_eq!(fake.count(), 17);
+    // 16 nested indexes are allowed
+    assert_nested_answer((16, 16), 16, 17).await;
 
     let fake = nested_registry(17, 17).await;
-    let err = client_for(&[&fake.host()])
-        .summarize(&reference(&fake.host(), "a/b:v1"))
+    let err = lookup(&fake, "a/b:v1")
         .await
         .expect_err("17 nested indexes");
-    assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(
-        err.to_string()
-            .contains("more than 16 distinct nested indexes"),
-        "{err}"
+    assert_error(
+        &err,
+        "INVALID_MANIFEST",
+        "more than 16 distinct nested indexes",
     );
     assert_eq!(fake.count(), 1, "refused before fetching any child");
 }
@@ -731,27 +672,18 @@ async fn distinct_nested_indexes_are_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hanging_registry_cannot_starve_the_others() {
     let hanging = Silent::start().await;
-    let healthy = FakeServer::start(router(|_, _, _| manifest_response(index_body(), None))).await;
-    let client = Client::new(ClientConfig {
-        max_concurrent_lookups: 8,
-        max_lookups_per_registry: 3,
-        request_timeout: Duration::from_secs(3),
-        lookup_timeout: Duration::from_secs(3),
-        ..client_config(&[&hanging.host(), &healthy.host()])
-    })
-    .expect("client");
-    let stuck: Vec<_> = (0..40)
-        .map(|i| {
-            let client = client.clone();
-            let reference = reference(&hanging.host(), &format!("stuck/app{i}"));
-            tokio::spawn(async move { client.summarize(&reference).await })
-        })
-        .collect();
+    let healthy = serve(|_, _, _| manifest_response(index_body(), None)).await;
+    let client = client_with(&[&hanging.host(), &healthy.host()], |c| {
+        c.max_concurrent_lookups = 8;
+        c.max_lookups_per_registry = 3;
+        c.request_timeout = Duration::from_secs(3);
+        c.lookup_timeout = Duration::from_secs(3);
+    });
+    let stuck = spawn_lookups(&client, &hanging.host(), "stuck", 40);
     tokio::time::sleep(Duration::from_millis(200)).await;
     for i in 0..10 {
         let started = Instant::now();
-        client
-            .summarize(&reference(&healthy.host(), &format!("ok/app{i}")))
+        lookup_on(&client, &healthy.host(), &format!("ok/app{i}"))
             .await
             .expect("the healthy registry answers");
         assert!(

@@ -1,23 +1,12 @@
 //! Lookups against the real CNCF distribution registry, open (no auth): every kind of image
 //! public registries serve, with the registry's own request log as the request counter.
 
-use mquery_tests::client_for;
-use mquery_tests::distribution::{Distribution, Served};
-use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+use mquery_tests::distribution::Served;
+use mquery_tests::fixtures::{Format, Lookups, five_platform_index, open_with_app, platform};
+use mquery_tests::{assert_error, client_with, header};
 use registry::manifest::media_type;
-use registry::{Error, Reference};
+use registry::{Error, Reference, Summary};
 use serde_json::json;
-
-fn setup() -> (Distribution, Pusher, registry::Client) {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let client = client_for(&[&registry.host()]);
-    (registry, pusher, client)
-}
-
-fn reference(registry: &Distribution, rest: &str) -> Reference {
-    Reference::parse(&format!("{}/{rest}", registry.host())).expect("valid reference")
-}
 
 fn gets(served: &[Served]) -> Vec<String> {
     served
@@ -26,7 +15,7 @@ fn gets(served: &[Served]) -> Vec<String> {
         .collect()
 }
 
-fn platforms(summary: &registry::Summary) -> Vec<String> {
+fn platforms(summary: &Summary) -> Vec<String> {
     summary
         .platforms
         .iter()
@@ -34,21 +23,20 @@ fn platforms(summary: &registry::Summary) -> Vec<String> {
         .collect()
 }
 
+/// Looks `rest` up, expecting an answer: the answer and the requests it cost.
+async fn found(s: &Lookups, rest: &str) -> (Summary, Vec<String>) {
+    let (result, served) = s.lookup_served(rest).await;
+    let summary = result.unwrap_or_else(|e| panic!("{rest}: {e}"));
+    (summary, gets(&served))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn oci_index_is_one_manifest_get() {
-    let (registry, pusher, client) = setup();
-    let (index, children) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let s = Lookups::open();
+    let (index, children) = five_platform_index(&s.pusher, "acme/app", "v1").await;
 
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "acme/app:v1"))
-        .await
-        .expect("lookup succeeds");
-
-    assert_eq!(
-        gets(&registry.served_since(mark)),
-        vec!["GET /v2/acme/app/manifests/v1 200"]
-    );
+    let (summary, served) = found(&s, "acme/app:v1").await;
+    assert_eq!(served, vec!["GET /v2/acme/app/manifests/v1 200"]);
     assert!(summary.is_list);
     assert_eq!(summary.media_type, media_type::OCI_INDEX);
     assert_eq!(summary.digest, index.digest.as_str());
@@ -72,40 +60,17 @@ async fn oci_index_is_one_manifest_get() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_manifest_list() {
-    let (registry, pusher, client) = setup();
-    let amd64 = pusher
-        .image(
-            "lib/tool",
-            None,
-            Format::Docker,
-            platform("linux", "amd64", None),
-        )
+    let s = Lookups::open();
+    let arm = vec![
+        platform("linux", "amd64", None),
+        platform("linux", "arm", Some("v6")),
+    ];
+    let (list, _) = s
+        .pusher
+        .index_of("lib/tool", Some("1.0"), Format::Docker, arm)
         .await;
-    let arm = pusher
-        .image(
-            "lib/tool",
-            None,
-            Format::Docker,
-            platform("linux", "arm", Some("v6")),
-        )
-        .await;
-    let list = pusher
-        .index(
-            "lib/tool",
-            Some("1.0"),
-            media_type::DOCKER_LIST,
-            vec![
-                amd64.entry(Some(platform("linux", "amd64", None))),
-                arm.entry(Some(platform("linux", "arm", Some("v6")))),
-            ],
-        )
-        .await;
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "lib/tool:1.0"))
-        .await
-        .expect("lookup succeeds");
-    assert_eq!(registry.served_since(mark).len(), 1);
+    let (summary, served) = found(&s, "lib/tool:1.0").await;
+    assert_eq!(served.len(), 1);
     assert_eq!(summary.media_type, media_type::DOCKER_LIST);
     assert_eq!(summary.digest, list.digest.as_str());
     assert_eq!(platforms(&summary), ["linux/amd64", "linux/arm/v6"]);
@@ -114,21 +79,13 @@ async fn docker_manifest_list() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn single_docker_image_adds_only_its_config() {
-    let (registry, pusher, client) = setup();
-    let image = pusher
-        .image(
-            "pi/app",
-            Some("armv6"),
-            Format::Docker,
-            platform("linux", "arm", Some("v6")),
-        )
+    let s = Lookups::open();
+    let armv6 = platform("linux", "arm", Some("v6"));
+    let image = s
+        .pusher
+        .image("pi/app", Some("armv6"), Format::Docker, armv6)
         .await;
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "pi/app:armv6"))
-        .await
-        .expect("lookup succeeds");
-    let served = gets(&registry.served_since(mark));
+    let (summary, served) = found(&s, "pi/app:armv6").await;
     assert_eq!(served.len(), 2, "{served:?}");
     assert_eq!(served[0], "GET /v2/pi/app/manifests/armv6 200");
     assert!(
@@ -145,31 +102,21 @@ async fn single_docker_image_adds_only_its_config() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn single_oci_image_and_windows_config() {
-    let (registry, pusher, client) = setup();
-    pusher
-        .image(
-            "x/oci",
-            Some("latest"),
-            Format::Oci,
-            platform("linux", "riscv64", None),
-        )
+    let s = Lookups::open();
+    let riscv64 = platform("linux", "riscv64", None);
+    s.pusher
+        .image("x/oci", Some("latest"), Format::Oci, riscv64)
         .await;
-    let summary = client
-        .summarize(&reference(&registry, "x/oci"))
-        .await
-        .expect("lookup succeeds");
+    let (summary, _) = found(&s, "x/oci").await;
     assert_eq!(summary.media_type, media_type::OCI_MANIFEST);
     assert_eq!(platforms(&summary), ["linux/riscv64"]);
 
     let windows =
         json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.20348.2113"});
-    pusher
+    s.pusher
         .image("x/win", Some("ltsc2022"), Format::Docker, windows)
         .await;
-    let summary = client
-        .summarize(&reference(&registry, "x/win:ltsc2022"))
-        .await
-        .expect("lookup succeeds");
+    let (summary, _) = found(&s, "x/win:ltsc2022").await;
     assert_eq!(platforms(&summary), ["windows/amd64:10.0.20348.2113"]);
     assert_eq!(
         summary.platforms[0].platform.os_version.as_deref(),
@@ -179,34 +126,33 @@ async fn single_oci_image_and_windows_config() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn attestations_windows_and_unlabeled_entries() {
-    let (registry, pusher, client) = setup();
-    let linux = pusher
-        .image(
-            "multi/app",
-            None,
-            Format::Oci,
-            platform("linux", "amd64", None),
-        )
+    let s = Lookups::open();
+    let amd64 = platform("linux", "amd64", None);
+    let linux = s
+        .pusher
+        .image("multi/app", None, Format::Oci, amd64.clone())
         .await;
     let win = json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.2300"});
-    let windows = pusher
+    let windows = s
+        .pusher
         .image("multi/app", None, Format::Oci, win.clone())
         .await;
-    let attestation_a = pusher.attestation("multi/app").await;
-    let attestation_b = pusher.attestation("multi/app").await;
+    let attestation_a = s.pusher.attestation("multi/app").await;
+    let attestation_b = s.pusher.attestation("multi/app").await;
     let unknown = platform("unknown", "unknown", None);
     let mut annotated = attestation_a.entry(Some(unknown.clone()));
     annotated["annotations"] = json!({
         "vnd.docker.reference.type": "attestation-manifest",
         "vnd.docker.reference.digest": linux.digest.as_str(),
     });
-    let index = pusher
+    let index = s
+        .pusher
         .index(
             "multi/app",
             Some("v2"),
             media_type::OCI_INDEX,
             vec![
-                linux.entry(Some(platform("linux", "amd64", None))),
+                linux.entry(Some(amd64)),
                 windows.entry(Some(json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.2300", "os.features": ["win32k"]}))),
                 annotated,
                 attestation_b.entry(Some(unknown)),
@@ -215,12 +161,8 @@ async fn attestations_windows_and_unlabeled_entries() {
             ],
         )
         .await;
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "multi/app:v2"))
-        .await
-        .expect("lookup succeeds");
-    assert_eq!(registry.served_since(mark).len(), 1);
+    let (summary, served) = found(&s, "multi/app:v2").await;
+    assert_eq!(served.len(), 1);
     assert_eq!(summary.digest, index.digest.as_str());
     assert_eq!(
         platforms(&summary),
@@ -233,33 +175,18 @@ async fn attestations_windows_and_unlabeled_entries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nested_index_is_resolved_one_level_deep() {
-    let (registry, pusher, client) = setup();
-    let (inner, _) = five_platform_index(&pusher, "nest/app", "inner").await;
-    let windows = pusher
-        .image(
-            "nest/app",
-            None,
-            Format::Oci,
-            platform("windows", "arm64", None),
-        )
+    let s = Lookups::open();
+    let (inner, _) = five_platform_index(&s.pusher, "nest/app", "inner").await;
+    let arm64 = platform("windows", "arm64", None);
+    let windows = s
+        .pusher
+        .image("nest/app", None, Format::Oci, arm64.clone())
         .await;
-    pusher
-        .index(
-            "nest/app",
-            Some("outer"),
-            media_type::OCI_INDEX,
-            vec![
-                windows.entry(Some(platform("windows", "arm64", None))),
-                inner.entry(None),
-            ],
-        )
+    let entries = vec![windows.entry(Some(arm64)), inner.entry(None)];
+    s.pusher
+        .index("nest/app", Some("outer"), media_type::OCI_INDEX, entries)
         .await;
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "nest/app:outer"))
-        .await
-        .expect("lookup succeeds");
-    let served = gets(&registry.served_since(mark));
+    let (summary, served) = found(&s, "nest/app:outer").await;
     assert_eq!(
         served,
         vec![
@@ -280,50 +207,35 @@ async fn nested_index_is_resolved_one_level_deep() {
     );
 
     // two levels of nesting are refused with a clear error, not followed forever
-    let outer = pusher
-        .index(
-            "nest/app",
-            None,
-            media_type::OCI_INDEX,
-            vec![inner.entry(None)],
-        )
+    let entries = vec![inner.entry(None)];
+    let outer = s
+        .pusher
+        .index("nest/app", None, media_type::OCI_INDEX, entries)
         .await;
-    pusher
-        .index(
-            "nest/app",
-            Some("deep"),
-            media_type::OCI_INDEX,
-            vec![outer.entry(None)],
-        )
+    let entries = vec![outer.entry(None)];
+    s.pusher
+        .index("nest/app", Some("deep"), media_type::OCI_INDEX, entries)
         .await;
-    let err = client
-        .summarize(&reference(&registry, "nest/app:deep"))
-        .await
-        .expect_err("too deep");
-    assert_eq!(err.code(), "INVALID_MANIFEST");
-    assert!(
-        err.to_string()
-            .contains("nested index deeper than one level"),
-        "{err}"
+    let err = s.lookup("nest/app:deep").await.expect_err("too deep");
+    assert_error(
+        &err,
+        "INVALID_MANIFEST",
+        "nested index deeper than one level",
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn digest_references() {
-    let (registry, pusher, client) = setup();
-    let (index, children) = five_platform_index(&pusher, "pin/app", "v1").await;
+    let s = Lookups::open();
+    let (index, children) = five_platform_index(&s.pusher, "pin/app", "v1").await;
 
     for form in [
         format!("pin/app@{}", index.digest),
         format!("pin/app:v1@{}", index.digest),
     ] {
-        let mark = registry.mark();
-        let summary = client
-            .summarize(&reference(&registry, &form))
-            .await
-            .expect("lookup by digest");
+        let (summary, served) = found(&s, &form).await;
         assert_eq!(
-            gets(&registry.served_since(mark)),
+            served,
             vec![format!("GET /v2/pin/app/manifests/{} 200", index.digest)],
             "{form}: a digest reference is fetched by digest"
         );
@@ -333,17 +245,14 @@ async fn digest_references() {
 
     // a child manifest's digest is a single image
     let arm64 = &children[1];
-    let summary = client
-        .summarize(&reference(&registry, &format!("pin/app@{}", arm64.digest)))
-        .await
-        .expect("lookup of a child");
+    let (summary, _) = found(&s, &format!("pin/app@{}", arm64.digest)).await;
     assert!(!summary.is_list);
     assert_eq!(platforms(&summary), ["linux/arm64/v8"]);
 
     // a well-formed digest that is not there
     let missing = registry::Digest::sha256(b"missing");
-    let err = client
-        .summarize(&reference(&registry, &format!("pin/app@{missing}")))
+    let err = s
+        .lookup(&format!("pin/app@{missing}"))
         .await
         .expect_err("missing digest");
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
@@ -351,17 +260,13 @@ async fn digest_references() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn artifacts_are_reported_not_crashed() {
-    let (registry, pusher, client) = setup();
-    pusher
+    let s = Lookups::open();
+    s.pusher
         .artifact("sig/app", "sbom", "application/vnd.example.sbom.v1+json")
         .await;
-    let mark = registry.mark();
-    let summary = client
-        .summarize(&reference(&registry, "sig/app:sbom"))
-        .await
-        .expect("an artifact is an answer");
+    let (summary, served) = found(&s, "sig/app:sbom").await;
     // the empty config is not fetched: it says nothing about platforms
-    assert_eq!(registry.served_since(mark).len(), 1);
+    assert_eq!(served.len(), 1);
     assert!(summary.platforms.is_empty());
     assert_eq!(
         summary.artifact_type.as_deref(),
@@ -371,19 +276,16 @@ async fn artifacts_are_reported_not_crashed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_repository_and_tag_are_not_found() {
-    let (registry, pusher, client) = setup();
-    five_platform_index(&pusher, "here/app", "v1").await;
+    let s = Lookups::open();
+    five_platform_index(&s.pusher, "here/app", "v1").await;
     for missing in ["here/app:v2", "nowhere/app:v1"] {
-        let err = client
-            .summarize(&reference(&registry, missing))
-            .await
-            .expect_err("missing");
+        let err = s.lookup(missing).await.expect_err("missing");
         assert_eq!(err.code(), "NOT_FOUND");
         assert_eq!(
             err.to_string(),
             format!(
-                "image not found or not public: {}/{missing}",
-                registry.host()
+                "image not found or not public: {}",
+                s.registry.image(missing)
             )
         );
     }
@@ -391,20 +293,17 @@ async fn missing_repository_and_tag_are_not_found() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_hub_mirror_serves_docker_io_references() {
-    let (registry, pusher, _) = setup();
-    let (index, _) = five_platform_index(&pusher, "library/alpine", "latest").await;
-    let client = registry::Client::new(registry::ClientConfig {
-        docker_hub_mirror: Some(reqwest::Url::parse(&registry.base_url()).expect("url")),
-        ..mquery_tests::client_config(&[])
-    })
-    .expect("client");
-    let mark = registry.mark();
+    let s = Lookups::open();
+    let (index, _) = five_platform_index(&s.pusher, "library/alpine", "latest").await;
+    let mirror = reqwest::Url::parse(&s.registry.base_url()).expect("url");
+    let client = client_with(&[], |c| c.docker_hub_mirror = Some(mirror));
+    let mark = s.registry.mark();
     let summary = client
         .summarize(&Reference::parse("alpine").expect("valid"))
         .await
         .expect("lookup through the mirror");
     assert_eq!(
-        gets(&registry.served_since(mark)),
+        gets(&s.registry.served_since(mark)),
         vec!["GET /v2/library/alpine/manifests/latest 200"]
     );
     assert_eq!(summary.digest, index.digest.as_str());
@@ -415,84 +314,48 @@ async fn docker_hub_mirror_serves_docker_io_references() {
 /// when the list type is missing.
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_quirks_that_need_the_full_accept_list() {
-    let (registry, pusher, client) = setup();
-    five_platform_index(&pusher, "quirk/oci", "v1").await;
-    let amd64 = pusher
-        .image(
-            "quirk/docker",
-            None,
-            Format::Docker,
-            platform("linux", "amd64", None),
-        )
+    let s = Lookups::open();
+    five_platform_index(&s.pusher, "quirk/oci", "v1").await;
+    let arm64_first = vec![
+        platform("linux", "arm64", Some("v8")),
+        platform("linux", "amd64", None),
+    ];
+    let (_, images) = s
+        .pusher
+        .index_of("quirk/docker", Some("v1"), Format::Docker, arm64_first)
         .await;
-    let arm64 = pusher
-        .image(
-            "quirk/docker",
-            None,
-            Format::Docker,
-            platform("linux", "arm64", Some("v8")),
-        )
-        .await;
-    pusher
-        .index(
-            "quirk/docker",
-            Some("v1"),
-            media_type::DOCKER_LIST,
-            vec![
-                arm64.entry(Some(platform("linux", "arm64", Some("v8")))),
-                amd64.entry(Some(platform("linux", "amd64", None))),
-            ],
-        )
-        .await;
+    let amd64 = &images[1];
     let http = reqwest::Client::new();
+    let get = |repo: &str, accept: &str| {
+        let url = format!("{}/v2/{repo}/manifests/v1", s.registry.base_url());
+        http.get(url).header("accept", accept).send()
+    };
     let narrow = format!(
         "{}, {}",
         media_type::DOCKER_LIST,
         media_type::DOCKER_MANIFEST
     );
-    let response = http
-        .get(format!("{}/v2/quirk/oci/manifests/v1", registry.base_url()))
-        .header("accept", &narrow)
-        .send()
-        .await
-        .expect("request");
+    let response = get("quirk/oci", &narrow).await.expect("request");
     assert_eq!(
         response.status(),
         404,
         "OCI index without the OCI Accept type"
     );
 
-    let response = http
-        .get(format!(
-            "{}/v2/quirk/docker/manifests/v1",
-            registry.base_url()
-        ))
-        .header("accept", media_type::DOCKER_MANIFEST)
-        .send()
+    let response = get("quirk/docker", media_type::DOCKER_MANIFEST)
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
-    let digest = response
-        .headers()
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     assert_eq!(
-        digest.as_deref(),
+        header(response.headers(), "docker-content-digest"),
         Some(amd64.digest.as_str()),
         "silently picked linux/amd64"
     );
 
     // our client sees both indexes for what they are
-    let oci = client
-        .summarize(&reference(&registry, "quirk/oci:v1"))
-        .await
-        .expect("lookup");
+    let oci = s.lookup("quirk/oci:v1").await.expect("lookup");
     assert_eq!(oci.platforms.len(), 5);
-    let docker = client
-        .summarize(&reference(&registry, "quirk/docker:v1"))
-        .await
-        .expect("lookup");
+    let docker = s.lookup("quirk/docker:v1").await.expect("lookup");
     assert_eq!(platforms(&docker), ["linux/arm64/v8", "linux/amd64"]);
 }
 
@@ -500,16 +363,10 @@ async fn registry_quirks_that_need_the_full_accept_list() {
 /// plain HTTP when a reference spells it `LOCALHOST:PORT` (the list was compared exactly).
 #[tokio::test(flavor = "multi_thread")]
 async fn insecure_registries_match_whatever_the_case() {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
+    let (registry, index) = open_with_app().await;
     let listed = format!("Localhost:{}", registry.port());
-    let client = registry::Client::new(registry::ClientConfig {
-        insecure_registries: registry::config::parse_insecure_registries("X", &listed)
-            .expect("valid"),
-        ..mquery_tests::client_config(&[])
-    })
-    .expect("client");
+    let listed = registry::config::parse_insecure_registries("X", &listed).expect("valid");
+    let client = client_with(&[], |c| c.insecure_registries = listed);
     let reference = Reference::parse(&format!("LOCALHOST:{}/acme/app:v1", registry.port()))
         .expect("an uppercase registry domain is valid");
     let summary = client.summarize(&reference).await.expect("plain HTTP");
