@@ -23,6 +23,7 @@
 # Lambda invocation gave an unexpected status. Speed is reported, never asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 smoke=false
 [ "${1:-}" = "--smoke" ] && smoke=true
@@ -37,12 +38,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v skopeo >/dev/null || need+=(skopeo)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "bench: installing ${need[*]} (apt)"
-  as_root=""; [ "$(id -u)" -eq 0 ] || as_root=sudo
-  DEBIAN_FRONTEND=noninteractive $as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+apt_install bench "${need[@]}"
 
 profile=release
 $smoke && profile=smoke
@@ -73,6 +69,20 @@ report=target/bench/report.md
 mkdir -p target/bench
 : > "$report"
 say() { echo "$*" | tee -a "$report"; }
+# the report's Markdown: a section's heading, a table's header, a table's row, a paragraph
+section() { say "## $1"; say ""; }
+columns() {
+  local header="|" rule="|" column
+  for column in "$@"; do header+=" $column |"; rule+="---|"; done
+  say "$header"
+  say "$rule"
+}
+row() {
+  local line="|" cell
+  for cell in "$@"; do line+=" $cell |"; done
+  say "$line"
+}
+paragraph() { say "$1"; say ""; }
 
 # --- the real registry, its access log counting requests ------------------------------
 registry_port=$(free_port)
@@ -128,15 +138,13 @@ for i in $(seq "$cold_runs"); do
     echo $(( $(requests) - before )) >> "$tmp/reqs-$tool"
   done
 done
-say "## Cold lookups (5-platform index, 10 ms each way, median of $cold_runs alternating runs)"
-say ""
-say "| tool | median | vs mquery | registry requests |"
-say "|---|---|---|---|"
+section "Cold lookups (5-platform index, 10 ms each way, median of $cold_runs alternating runs)"
+columns tool median "vs mquery" "registry requests"
 mquery_us=$(median < "$tmp/cold-mquery")
 for tool in "${tools_list[@]}"; do
   us=$(median < "$tmp/cold-$tool")
   reqs=$(median < "$tmp/reqs-$tool")
-  say "| $tool | $(awk -v u="$us" 'BEGIN{printf "%.1f ms", u/1000}') | $(awk -v a="$us" -v b="$mquery_us" 'BEGIN{printf "%.2fx", a/b}') | $reqs |"
+  row "$tool" "$(awk -v u="$us" 'BEGIN{printf "%.1f ms", u/1000}')" "$(awk -v a="$us" -v b="$mquery_us" 'BEGIN{printf "%.2fx", a/b}')" "$reqs"
 done
 say ""
 
@@ -187,10 +195,8 @@ read -r nginx_lrps nginx_lp50 nginx_lp99 nginx_lerr <<< "$(bench_latency "$nginx
 read -r inspect_lrps inspect_lp50 inspect_lp99 inspect_lerr <<< "$(bench_latency "$inspect_url")"
 read -r badge_lrps badge_lp50 badge_lp99 badge_lerr <<< "$(bench_latency "$badge_url")"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
-say "## Cached HTTP, ${wrk_secs}s per run"
-say ""
-say "| target | req/s (wrk -t2 -c50) | vs nginx | p50 / p99 there | req/s (wrk -t1 -c8) | p50 / p99 there | errors |"
-say "|---|---|---|---|---|---|---|"
+section "Cached HTTP, ${wrk_secs}s per run"
+columns target "req/s (wrk -t2 -c50)" "vs nginx" "p50 / p99 there" "req/s (wrk -t1 -c8)" "p50 / p99 there" errors
 say "| nginx static file (same bytes) | $nginx_rps | 1.00x | $nginx_p50 / $nginx_p99 ms | $nginx_lrps | $nginx_lp50 / $nginx_lp99 ms | $((nginx_err + nginx_lerr)) |"
 say "| /v1/inspect | $inspect_rps | $(ratio "$inspect_rps" "$nginx_rps") | $inspect_p50 / $inspect_p99 ms | $inspect_lrps | $inspect_lp50 / $inspect_lp99 ms | $((inspect_err + inspect_lerr)) |"
 say "| /v1/badge | $badge_rps | $(ratio "$badge_rps" "$nginx_rps") | $badge_p50 / $badge_p99 ms | $badge_lrps | $badge_lp50 / $badge_lp99 ms | $((badge_err + badge_lerr)) |"
@@ -198,10 +204,8 @@ say ""
 
 # --- 3. start-up, sizes, peak RSS -----------------------------------------------------
 read -r start_min start_med start_max <<< "$($tools startup $bin/mquery-lambda "$startup_runs")"
-say "## Start-up, size, memory"
-say ""
-say "| measure | value |"
-say "|---|---|"
+section "Start-up, size, memory"
+columns measure value
 say "| start to first answered request (min / median / max of $startup_runs) | $start_min / $start_med / $start_max ms |"
 say "| mquery-lambda stripped (x86_64) | $(stat -c %s $bin/mquery-lambda | awk '{printf "%.1f MB", $1/1e6}') |"
 say "| mquery stripped (x86_64) | $(stat -c %s $bin/mquery | awk '{printf "%.1f MB", $1/1e6}') |"
@@ -222,10 +226,8 @@ kill "$sampler" 2>/dev/null || true
 rss_first=$(head -n 3 "$samples" | sort -n | tail -n 1)
 rss_last=$(tail -n 3 "$samples" | sort -n | tail -n 1)
 rss_max=$(sort -n "$samples" | tail -n 1)
-say "## Soak: cached /v1/inspect for ${soak_secs}s"
-say ""
-say "$soak_rps requests/s, p50 $soak_p50 ms, p99 $soak_p99 ms, errors $soak_err; RSS $((rss_first / 1024)) MB at the start, $((rss_last / 1024)) MB at the end, $((rss_max / 1024)) MB at most."
-say ""
+section "Soak: cached /v1/inspect for ${soak_secs}s"
+paragraph "$soak_rps requests/s, p50 $soak_p50 ms, p99 $soak_p99 ms, errors $soak_err; RSS $((rss_first / 1024)) MB at the start, $((rss_last / 1024)) MB at the end, $((rss_max / 1024)) MB at most."
 
 # --- 5. burst: distinct uncached images against a fake registry -----------------------
 fake_port=$(free_port)
@@ -268,10 +270,8 @@ rss_after_3=$(rss_kb $burst_pid)
 stats=$(curl -sf "http://127.0.0.1:$fake_port/stats")
 max_in_flight=$(echo "$stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_in_flight"])')
 fake_requests=$(echo "$stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
-say "## Burst: distinct uncached images (wrk -c200, 3 x ${burst_secs}s, registry latency 20 ms, 4 MB memory cache)"
-say ""
-say "$b1_rps, $b2_rps and $b3_rps lookups/s, p99 $b1_p99 / $b2_p99 / $b3_p99 ms, errors $((b1_err + b2_err + b3_err)); $fake_requests registry requests, at most $max_in_flight at once (cap 64); RSS $((rss_after_1 / 1024)), $((rss_after_2 / 1024)) and $((rss_after_3 / 1024)) MB after each burst."
-say ""
+section "Burst: distinct uncached images (wrk -c200, 3 x ${burst_secs}s, registry latency 20 ms, 4 MB memory cache)"
+paragraph "$b1_rps, $b2_rps and $b3_rps lookups/s, p99 $b1_p99 / $b2_p99 / $b3_p99 ms, errors $((b1_err + b2_err + b3_err)); $fake_requests registry requests, at most $max_in_flight at once (cap 64); RSS $((rss_after_1 / 1024)), $((rss_after_2 / 1024)) and $((rss_after_3 / 1024)) MB after each burst."
 
 # --- 6. Lambda under cargo-lambda's Runtime API emulator -------------------------------
 # init = spawn to the function's first GET .../runtime/invocation/next (a proxy in front of
@@ -308,23 +308,21 @@ read -r s_empty rss_empty <<< "$($tools lambda-rss "$bin/mquery-lambda" "${lambd
 memory_size=$(awk '/^  MemorySize:/ {f=1} f && /Default:/ {print $2; exit}' template.yaml)
 mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 share() { awk -v k="$1" -v m="$memory_size" 'BEGIN{printf "%.0f%%", 100*k/1024/m}'; }
-say "## Lambda under cargo-lambda's Runtime API emulator ($lambda_runs cold starts each, in turns)"
-say ""
-say "| function (event) | init: spawn to first \`next\`, min / median / max | first invocation, min / median / max |"
-say "|---|---|---|"
+section "Lambda under cargo-lambda's Runtime API emulator ($lambda_runs cold starts each, in turns)"
+columns "function (event)" "init: spawn to first \`next\`, min / median / max" "first invocation, min / median / max"
 say "| hello-world lambda_http (\`/\`) | $h_imin / $h_imed / $h_imax ms | $h_fmin / $h_fmed / $h_fmax ms |"
 say "| mquery-lambda, memory only (\`/healthz\`) | $m_imin / $m_imed / $m_imax ms | $m_fmin / $m_fmed / $m_fmax ms |"
 say "| mquery-lambda, DynamoDB table configured (\`/healthz\`) | $t_imin / $t_imed / $t_imax ms | $t_fmin / $t_fmed / $t_fmax ms |"
 say "| mquery-lambda, memory only (\`/v1/inspect\`, one registry GET) | | $i_fmin / $i_fmed / $i_fmax ms |"
 say ""
-say "Init, median vs hello-world: $init_ratio memory only (goal <= 1.20x: $init_met), $table_ratio with the table configured."
-say ""
-say "| peak RSS (VmHWM), Lambda mode | status | MB | of MemorySize ($memory_size MB) |"
-say "|---|---|---|---|"
-say "| hello-world lambda_http, one event | $s_hello | $(mb "$rss_hello") | $(share "$rss_hello") |"
-say "| mquery-lambda, a cached answer (the same event twice) | $s_cached | $(mb "$rss_cached") | $(share "$rss_cached") |"
-say "| mquery-lambda, the largest index allowed (1024 annotated entries, $annotated_mib MiB) | $s_big | $(mb "$rss_big") | $(share "$rss_big") |"
-say "| mquery-lambda, 4 MiB of \`{}\` entries ($empty_entries, refused: over 1024) | $s_empty | $(mb "$rss_empty") | $(share "$rss_empty") |"
+paragraph "Init, median vs hello-world: $init_ratio memory only (goal <= 1.20x: $init_met), $table_ratio with the table configured."
+columns "peak RSS (VmHWM), Lambda mode" status MB "of MemorySize ($memory_size MB)"
+# a row of this table: the case, its status, its peak RSS in KiB
+rss_row() { row "$1" "$2" "$(mb "$3")" "$(share "$3")"; }
+rss_row "hello-world lambda_http, one event" "$s_hello" "$rss_hello"
+rss_row "mquery-lambda, a cached answer (the same event twice)" "$s_cached" "$rss_cached"
+rss_row "mquery-lambda, the largest index allowed (1024 annotated entries, $annotated_mib MiB)" "$s_big" "$rss_big"
+rss_row "mquery-lambda, 4 MiB of \`{}\` entries ($empty_entries, refused: over 1024)" "$s_empty" "$rss_empty"
 say ""
 
 failed=0

@@ -27,6 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+source scripts/lib.sh
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -45,10 +46,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
 podman_dir=$root/.cache/podman
 mkdir -p "$podman_dir"
 
@@ -63,12 +60,7 @@ fi
 apt_packages=()
 command -v podman >/dev/null 2>&1 || apt_packages+=(podman)
 command -v runc >/dev/null 2>&1 || apt_packages+=(runc)
-if [ "${#apt_packages[@]}" -gt 0 ]; then
-  echo "build-image: installing ${apt_packages[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -q
-  as_root apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
-fi
+apt_install build-image "${apt_packages[@]}"
 
 venv=.cache/venv
 pins=$(grep -E '^(cargo-zigbuild|ziglang)==' scripts/requirements-ci.txt)
@@ -90,12 +82,7 @@ fi
 # cargo-zigbuild finds zig through `python3 -m ziglang`: the venv's python must come first
 export PATH="$root/$venv/bin:$PATH"
 
-for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  if ! rustup target list --installed | grep -qx "$triple"; then
-    echo "build-image: adding the $triple target"
-    rustup target add "$triple"
-  fi
-done
+add_rust_targets build-image x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 
 # --- podman settings (the tests use the same files: tests/src/podman.rs) ----------------------
 

@@ -8,22 +8,14 @@
 #           Java 17, unpacked into .cache/dynamodb-local
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+source scripts/lib.sh
 
 apt_packages=()
 [ -x /usr/bin/docker-registry ] || apt_packages+=(docker-registry)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 command -v java >/dev/null 2>&1 || apt_packages+=(openjdk-17-jre-headless)
-if [ "${#apt_packages[@]}" -gt 0 ]; then
-  echo "setup: installing ${apt_packages[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -q
-  as_root apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
-fi
+apt_install setup "${apt_packages[@]}"
 
 venv=.cache/venv
 stamp="$venv/.requirements"
@@ -37,10 +29,7 @@ if ! cmp -s scripts/requirements-ci.txt "$stamp"; then
   cp scripts/requirements-ci.txt "$stamp"
 fi
 
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "setup: adding the aarch64-unknown-linux-gnu target"
-  rustup target add aarch64-unknown-linux-gnu
-fi
+add_rust_targets setup aarch64-unknown-linux-gnu
 
 dynamodb_version=10.3.0
 dynamodb_dir=.cache/dynamodb-local
@@ -65,16 +54,6 @@ image_packages=()
 command -v podman >/dev/null 2>&1 || image_packages+=(podman)
 command -v runc >/dev/null 2>&1 || image_packages+=(runc)
 command -v docker >/dev/null 2>&1 || image_packages+=(docker.io)
-if [ "${#image_packages[@]}" -gt 0 ]; then
-  echo "setup: installing ${image_packages[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -q
-  as_root apt-get install -y -q --no-install-recommends "${image_packages[@]}"
-fi
-for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  if ! rustup target list --installed | grep -qx "$triple"; then
-    echo "setup: adding the $triple target"
-    rustup target add "$triple"
-  fi
-done
+apt_install setup "${image_packages[@]}"
+add_rust_targets setup x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 # --- end of the container image block ---------------------------------------------------------
