@@ -16,7 +16,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::store::{Item, SCHEMA_VERSION, StoreError};
+use crate::store::{Item, SCHEMA_VERSION, Store, StoreError, StoreFuture};
 
 /// How long one store call may take, retries included: the cache must never make a request
 /// slow because DynamoDB is.
@@ -101,7 +101,7 @@ impl DynamoStore {
         &self.table
     }
 
-    pub async fn get(&self, key: &str) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let call = self
             .client
             .get_item()
@@ -117,7 +117,7 @@ impl DynamoStore {
         }
     }
 
-    pub async fn put(&self, item: &Item) -> Result<(), StoreError> {
+    async fn put_item(&self, item: &Item) -> Result<(), StoreError> {
         let call = self
             .client
             .put_item()
@@ -136,6 +136,20 @@ impl DynamoStore {
             .await?
             .map_err(|e| request_error("PutItem", e))?;
         Ok(())
+    }
+}
+
+impl Store for DynamoStore {
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Item>> {
+        Box::pin(self.get_item(key))
+    }
+
+    fn put<'a>(&'a self, item: &'a Item) -> StoreFuture<'a, ()> {
+        Box::pin(self.put_item(item))
+    }
+
+    fn name(&self) -> &'static str {
+        "dynamodb"
     }
 }
 

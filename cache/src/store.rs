@@ -1,11 +1,5 @@
-//! The second tier: a key-value store of cache items with an expiry attribute. Two
-//! implementations: DynamoDB (production) and in memory (tests, and a stand-in anywhere).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-#[cfg(feature = "dynamodb")]
-use crate::dynamo::DynamoStore;
+//! The second tier: the [`Store`] trait over a key-value store of cache items with an expiry
+//! attribute, the item layout, and the in-memory implementation (DynamoDB's is in `dynamo`).
 
 /// The item layout's version; items of another version are misses.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -44,92 +38,67 @@ pub enum StoreError {
     Malformed { key: String, reason: String },
 }
 
-/// The L2 store. Cheap to clone: clones share the same items or connections.
-#[derive(Debug, Clone)]
-pub enum Store {
-    Memory(std::sync::Arc<MemoryStore>),
-    #[cfg(feature = "dynamodb")]
-    Dynamo(DynamoStore),
-}
+/// A store call's future (boxed: the SDK's futures are large, and the trait is used as
+/// `dyn Store`).
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-impl Store {
-    /// The item under `key`, if there is one that has not expired at `now` (epoch seconds).
-    pub async fn get(&self, key: &str, now: u64) -> Result<Option<Item>, StoreError> {
-        let item = match self {
-            Store::Memory(m) => m.get(key),
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(d) => d.get(key).await?,
-        };
-        Ok(item.filter(|item| item.expires_at > now))
-    }
+/// The L2 store: DynamoDB in production, [`MemoryStore`] anywhere else. Implementations
+/// return what they hold; the cache itself treats expired items as misses.
+pub trait Store: std::fmt::Debug + Send + Sync {
+    /// The item under `key`, if any.
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Item>>;
+    fn put<'a>(&'a self, item: &'a Item) -> StoreFuture<'a, ()>;
+    /// For logs: `memory`, `dynamodb`.
+    fn name(&self) -> &'static str;
 
-    pub async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(m) => {
-                m.put(item.clone());
-                Ok(())
-            }
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(d) => d.put(item).await,
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Store::Memory(_) => "memory",
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(_) => "dynamodb",
-        }
+    /// The item under `key` unless it expired by `now` (epoch seconds): DynamoDB deletes
+    /// expired items hours late, so an expired item is a miss.
+    fn get_live<'a>(&'a self, key: &'a str, now: u64) -> StoreFuture<'a, Option<Item>> {
+        Box::pin(async move { Ok(self.get(key).await?.filter(|item| item.expires_at > now)) })
     }
 }
 
-/// An in-memory store, bounded: when full it drops expired items, then the oldest.
+/// An in-memory store, bounded: when full the least recently used item goes.
 #[derive(Debug)]
 pub struct MemoryStore {
-    items: Mutex<HashMap<String, Item>>,
-    capacity: usize,
+    items: moka::sync::Cache<String, Item>,
 }
 
 impl MemoryStore {
     pub fn new(capacity: usize) -> MemoryStore {
         MemoryStore {
-            items: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
+            items: moka::sync::Cache::builder()
+                .max_capacity(capacity.max(1) as u64)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Item>> {
-        // a map of plain values stays consistent even if a holder panicked
-        self.items.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn get(&self, key: &str) -> Option<Item> {
-        self.lock().get(key).cloned()
-    }
-
-    pub fn put(&self, item: Item) {
-        let mut items = self.lock();
-        if items.len() >= self.capacity && !items.contains_key(&item.key) {
-            let now = item.fetched_at;
-            items.retain(|_, i| i.expires_at > now);
-            if items.len() >= self.capacity
-                && let Some(oldest) = items
-                    .values()
-                    .min_by_key(|i| i.fetched_at)
-                    .map(|i| i.key.clone())
-            {
-                items.remove(&oldest);
-            }
-        }
-        items.insert(item.key.clone(), item);
-    }
-
+    /// Items held, after pending evictions.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.items.run_pending_tasks();
+        usize::try_from(self.items.entry_count()).unwrap_or(usize::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Store for MemoryStore {
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Item>> {
+        let item = self.items.get(key);
+        Box::pin(std::future::ready(Ok(item)))
+    }
+
+    fn put<'a>(&'a self, item: &'a Item) -> StoreFuture<'a, ()> {
+        self.items.insert(item.key.clone(), item.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
     }
 }
 
@@ -148,22 +117,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn expired_items_are_misses() {
-        let store = Store::Memory(std::sync::Arc::new(MemoryStore::new(10)));
-        store.put(&item("a", 100, 200)).await.expect("put");
-        assert!(store.get("a", 199).await.expect("get").is_some());
-        assert!(store.get("a", 200).await.expect("get").is_none());
-        assert!(store.get("b", 0).await.expect("get").is_none());
+    async fn memory_store_round_trips_and_is_bounded() {
+        let store = MemoryStore::new(2);
+        store.put(&item("a", 1, 1000)).await.expect("put");
+        assert_eq!(store.get("a").await.expect("get"), Some(item("a", 1, 1000)));
+        assert!(store.get("b").await.expect("get").is_none());
+        store.put(&item("b", 2, 1000)).await.expect("put");
+        store.put(&item("c", 3, 1000)).await.expect("put");
+        assert_eq!(store.len(), 2);
+        assert!(
+            store.get("a").await.expect("get").is_none(),
+            "the oldest goes first"
+        );
+        assert!(store.get("c").await.expect("get").is_some());
+        assert_eq!(store.name(), "memory");
     }
 
-    #[test]
-    fn memory_store_is_bounded() {
-        let store = MemoryStore::new(2);
-        store.put(item("a", 1, 1000));
-        store.put(item("b", 2, 1000));
-        store.put(item("c", 3, 1000));
-        assert_eq!(store.len(), 2);
-        assert!(store.get("a").is_none(), "the oldest goes first");
-        assert!(store.get("c").is_some());
+    #[tokio::test]
+    async fn expired_items_are_misses() {
+        let store = MemoryStore::new(10);
+        store.put(&item("a", 100, 200)).await.expect("put");
+        assert!(store.get_live("a", 199).await.expect("get").is_some());
+        assert!(store.get_live("a", 200).await.expect("get").is_none());
+        assert!(store.get_live("b", 0).await.expect("get").is_none());
     }
 }

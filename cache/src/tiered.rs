@@ -7,10 +7,9 @@
 //! fails. Freshness is judged with the injected [`Clock`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
@@ -41,29 +40,9 @@ pub struct Cached<V> {
     pub stale: bool,
     /// Bytes of the serialized value: the L1 weight.
     weight: u32,
-    /// Byte strings derived from the value (rendered answers), kept as long as the entry.
-    memo: Mutex<Vec<(String, Bytes)>>,
 }
 
-/// How many derived byte strings an entry keeps.
-const MEMO_MAX: usize = 8;
-
 impl<V> Cached<V> {
-    /// The bytes memoized under `key`, made by `make` the first time. Callers use it for
-    /// anything that depends only on the entry and `key`: the hot path serves rendered bytes
-    /// without a second lookup. At most a few are kept per entry.
-    pub fn memo(&self, key: &str, make: impl FnOnce() -> Bytes) -> Bytes {
-        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, bytes)) = memo.iter().find(|(k, _)| k == key) {
-            return bytes.clone();
-        }
-        let bytes = make();
-        if memo.len() < MEMO_MAX {
-            memo.push((key.to_owned(), bytes.clone()));
-        }
-        bytes
-    }
-
     pub fn is_fresh(&self, now: SystemTime) -> bool {
         now < self.fresh_until
     }
@@ -93,6 +72,15 @@ pub struct Loaded<V> {
 pub struct Hit<V> {
     pub entry: Arc<Cached<V>>,
     pub tier: Tier,
+}
+
+impl<V> Clone for Hit<V> {
+    fn clone(&self) -> Hit<V> {
+        Hit {
+            entry: Arc::clone(&self.entry),
+            tier: self.tier,
+        }
+    }
 }
 
 /// Counters, for logs and tests.
@@ -169,8 +157,9 @@ impl<V: Send + Sync + 'static> Expiry<String, Arc<Cached<V>>> for KeepUntil {
 /// The two-tier cache for values of type `V` (stored in L2 as JSON).
 pub struct Tiered<V> {
     l1: Cache<String, Arc<Cached<V>>>,
-    inflight: Cache<String, Arc<Cached<V>>>,
-    store: Option<Store>,
+    /// Loads in flight, with the tier that answered them: concurrent callers join one.
+    inflight: Cache<String, Hit<V>>,
+    store: Option<Arc<dyn Store>>,
     breaker: Breaker,
     clock: Arc<dyn Clock>,
     stats: Stats,
@@ -180,7 +169,7 @@ impl<V> std::fmt::Debug for Tiered<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tiered")
             .field("l1_entries", &self.l1.entry_count())
-            .field("store", &self.store.as_ref().map(Store::name))
+            .field("store", &self.store.as_ref().map(|s| s.name()))
             .field("stats", &self.stats.snapshot())
             .finish()
     }
@@ -191,7 +180,11 @@ where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     /// `l1_max_bytes` bounds memory, estimated from the serialized size of the values.
-    pub fn new(l1_max_bytes: u64, store: Option<Store>, clock: Arc<dyn Clock>) -> Tiered<V> {
+    pub fn new(
+        l1_max_bytes: u64,
+        store: Option<Arc<dyn Store>>,
+        clock: Arc<dyn Clock>,
+    ) -> Tiered<V> {
         let l1 = Cache::builder()
             .max_capacity(l1_max_bytes)
             // the decoded value takes about twice its JSON, plus the entry's own overhead
@@ -221,8 +214,8 @@ where
         self.stats.snapshot()
     }
 
-    pub fn store(&self) -> Option<&Store> {
-        self.store.as_ref()
+    pub fn store(&self) -> Option<&dyn Store> {
+        self.store.as_deref()
     }
 
     /// The fresh value of `key`, or the loader's. Concurrent callers for one key share one
@@ -245,15 +238,13 @@ where
                 tier: Tier::Memory,
             });
         }
-        let tier = std::sync::Mutex::new(Tier::Origin);
         let result = self
             .inflight
-            .try_get_with(key.to_owned(), self.fill(key, previous, load, &tier))
+            .try_get_with(key.to_owned(), self.fill(key, previous, load))
             .await;
         // the in-flight map only joins concurrent callers; answers live in L1
         self.inflight.invalidate(key).await;
-        let tier = *tier.lock().unwrap_or_else(|p| p.into_inner());
-        result.map(|entry| Hit { entry, tier })
+        result
     }
 
     /// Stores a value the caller loaded itself (in L1, and in L2 unless it is stale).
@@ -271,7 +262,6 @@ where
             keep_until: now + loaded.keep_for.max(loaded.fresh_for),
             stale: loaded.stale,
             weight: u32::try_from(payload.len()).unwrap_or(u32::MAX),
-            memo: Mutex::new(Vec::new()),
         });
         if loaded.stale {
             bump(&self.stats.stale);
@@ -284,7 +274,7 @@ where
                 expires_at: epoch_secs(entry.keep_until),
             };
             let _ = self
-                .store_call(store, key, "write", Box::pin(store.put(&item)))
+                .store_call(store.as_ref(), key, "write", store.put(&item))
                 .await;
         }
         self.l1.insert(key.to_owned(), Arc::clone(&entry)).await;
@@ -296,8 +286,7 @@ where
         key: &str,
         previous: Option<Arc<Cached<V>>>,
         load: F,
-        tier: &std::sync::Mutex<Tier>,
-    ) -> Result<Arc<Cached<V>>, E>
+    ) -> Result<Hit<V>, E>
     where
         F: FnOnce(Option<Arc<Cached<V>>>) -> Fut,
         Fut: Future<Output = Result<Loaded<V>, E>>,
@@ -307,10 +296,10 @@ where
         if let Some(store) = &self.store {
             match self
                 .store_call(
-                    store,
+                    store.as_ref(),
                     key,
                     "read",
-                    Box::pin(store.get(key, epoch_secs(now))),
+                    store.get_live(key, epoch_secs(now)),
                 )
                 .await
             {
@@ -320,8 +309,10 @@ where
                         bump(&self.stats.store_hits);
                         let entry = Arc::new(entry);
                         self.l1.insert(key.to_owned(), Arc::clone(&entry)).await;
-                        *tier.lock().unwrap_or_else(|p| p.into_inner()) = Tier::Store;
-                        return Ok(entry);
+                        return Ok(Hit {
+                            entry,
+                            tier: Tier::Store,
+                        });
                     }
                     Ok(entry) => {
                         if previous
@@ -343,7 +334,10 @@ where
         }
         bump(&self.stats.loads);
         let loaded = load(previous).await?;
-        Ok(self.save(key, loaded).await)
+        Ok(Hit {
+            entry: self.save(key, loaded).await,
+            tier: Tier::Origin,
+        })
     }
 }
 
@@ -354,7 +348,7 @@ impl<V> Tiered<V> {
     /// a debug build.
     async fn store_call<T>(
         &self,
-        store: &Store,
+        store: &dyn Store,
         key: &str,
         what: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
@@ -414,7 +408,6 @@ pub fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, String> {
         keep_until,
         stale: false,
         weight: u32::try_from(item.payload.len()).unwrap_or(u32::MAX),
-        memo: Mutex::new(Vec::new()),
     })
 }
 
@@ -441,32 +434,9 @@ mod tests {
         let clock = Arc::new(ManualClock::new(
             from_epoch_secs(1_800_000_000).expect("in range"),
         ));
-        let store = store.then(|| Store::Memory(Arc::new(MemoryStore::new(100))));
+        let store = store.then(|| Arc::new(MemoryStore::new(100)) as Arc<dyn Store>);
         let cache = Tiered::new(1 << 20, store, Arc::clone(&clock) as Arc<dyn Clock>);
         (clock, cache)
-    }
-
-    #[tokio::test]
-    async fn memo_keeps_derived_bytes_per_entry() {
-        let (clock, cache) = setup(false);
-        let hit = cache
-            .get_or_load("k", |_| async { Ok::<_, String>(loaded("v", &clock)) })
-            .await
-            .expect("loads");
-        let made = AtomicUsize::new(0);
-        for _ in 0..3 {
-            let bytes = hit.entry.memo("json", || {
-                made.fetch_add(1, Ordering::SeqCst);
-                Bytes::from_static(b"rendered")
-            });
-            assert_eq!(bytes, "rendered");
-        }
-        assert_eq!(made.load(Ordering::SeqCst), 1);
-        for i in 0..20 {
-            hit.entry
-                .memo(&format!("k{i}"), || Bytes::from_static(b"x"));
-        }
-        assert!(hit.entry.memo.lock().expect("memo").len() <= MEMO_MAX);
     }
 
     /// Items no process of ours wrote: times `SystemTime` cannot hold (2^64-1 panicked in
@@ -509,10 +479,10 @@ mod tests {
         for item in corrupt {
             let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
             let memory = Arc::new(MemoryStore::new(10));
-            memory.put(item.clone());
+            memory.put(&item).await.expect("put");
             let cache = Tiered::<String>::new(
                 1 << 20,
-                Some(Store::Memory(Arc::clone(&memory))),
+                Some(Arc::clone(&memory) as Arc<dyn Store>),
                 Arc::clone(&clock) as Arc<dyn Clock>,
             );
             let hit = cache
@@ -524,17 +494,17 @@ mod tests {
                 (Tier::Origin, "fresh"),
                 "{item:?}"
             );
-            let stored = memory.get("k").expect("written back");
+            let stored = memory.get("k").await.expect("get").expect("written back");
             assert_eq!(stored.payload, "\"fresh\"", "{item:?}");
             assert_eq!(stored.fresh_until, now + 60, "{item:?}");
         }
         // the same item, uncorrupted, is a hit
         let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
         let memory = Arc::new(MemoryStore::new(10));
-        memory.put(good);
+        memory.put(&good).await.expect("put");
         let cache = Tiered::<String>::new(
             1 << 20,
-            Some(Store::Memory(memory)),
+            Some(memory as Arc<dyn Store>),
             Arc::clone(&clock) as Arc<dyn Clock>,
         );
         let hit = cache
@@ -635,12 +605,7 @@ mod tests {
             .expect("stale answer");
         assert!(hit.entry.stale);
         assert_eq!(cache.stats().stale, 1);
-        let stored = cache
-            .store()
-            .expect("store")
-            .get("k", 0)
-            .await
-            .expect("get");
+        let stored = cache.store().expect("store").get("k").await.expect("get");
         assert!(stored.is_none(), "a stale answer is not written back");
 
         let err = cache

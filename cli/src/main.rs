@@ -9,8 +9,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use registry::summary::printable;
-use registry::{CacheInfo, Client, ErrorBody, ErrorReport, PlatformSpec, Reference, Report};
+use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
+use registry::{Client, ErrorCode, PlatformSpec, Reference};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     let backend = match endpoint {
         Some(base) => match Service::new(base, &config.client) {
             Ok(service) => Backend::Service(service),
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&e.to_string()),
         },
         None => match Client::new(config.client) {
             Ok(client) => Backend::Direct(client),
@@ -120,14 +120,19 @@ struct Service {
 }
 
 impl Service {
-    fn new(base: reqwest::Url, client: &registry::ClientConfig) -> Result<Service, String> {
+    fn new(
+        base: reqwest::Url,
+        client: &registry::ClientConfig,
+    ) -> Result<Service, registry::Error> {
+        let setup = |detail: String| registry::Error::ClientSetup { detail };
         let inspect = reqwest::Url::parse(&format!(
             "{}/v1/inspect",
             base.as_str().trim_end_matches('/')
         ))
-        .map_err(|e| format!("invalid endpoint {base}: {e}"))?;
+        .map_err(|e| setup(format!("invalid endpoint {base}: {e}")))?;
         // the same roots as registry lookups: system store or compiled-in, plus MQUERY_CA_FILE
-        let tls = registry::tls::client_config(&client.extra_roots).map_err(|e| e.to_string())?;
+        let tls =
+            registry::tls::client_config(&client.extra_roots).map_err(|e| setup(e.to_string()))?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(client.user_agent.clone())
@@ -135,7 +140,7 @@ impl Service {
             // the service has its own registry deadline; leave it room to answer
             .timeout(client.lookup_timeout + std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
         Ok(Service { http, inspect })
     }
 
@@ -147,7 +152,7 @@ impl Service {
             error_report(
                 image,
                 canonical.clone(),
-                "UPSTREAM_ERROR",
+                ErrorCode::UpstreamError,
                 &format!(
                     "mquery service at {} failed: {detail}",
                     self.inspect.origin().ascii_serialization()
@@ -164,7 +169,7 @@ impl Service {
                 Some(problem) => error_report(
                     image,
                     canonical.clone(),
-                    "UPSTREAM_ERROR",
+                    ErrorCode::UpstreamError,
                     &format!(
                         "certificate not trusted: {}: {problem}",
                         self.inspect.origin().ascii_serialization()
@@ -208,7 +213,14 @@ async fn lookup_all(backend: &Backend, images: &[String]) -> Vec<Outcome> {
         .into_iter()
         .zip(images)
         .map(|(outcome, image)| {
-            outcome.unwrap_or_else(|| Err(error_report(image, None, "INTERNAL", "lookup failed")))
+            outcome.unwrap_or_else(|| {
+                Err(error_report(
+                    image,
+                    None,
+                    ErrorCode::Internal,
+                    "lookup failed",
+                ))
+            })
         })
         .collect()
 }
@@ -237,12 +249,17 @@ async fn lookup(backend: &Backend, image: &str) -> Outcome {
     })
 }
 
-fn error_report(image: &str, reference: Option<String>, code: &str, message: &str) -> ErrorReport {
+fn error_report(
+    image: &str,
+    reference: Option<String>,
+    code: ErrorCode,
+    message: &str,
+) -> ErrorReport {
     ErrorReport {
         image: Some(image.to_owned()),
         reference,
         error: ErrorBody {
-            code: code.to_owned(),
+            code,
             message: message.to_owned(),
         },
     }

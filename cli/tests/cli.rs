@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, app_and_pi, platform};
+use mquery_tests::fixtures::{APP, Pusher, open_with_app_and_pi, platform};
 
 fn mquery(registry: &Distribution, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mquery"))
@@ -23,6 +23,17 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8")
 }
 
+/// Asserts that mquery exited with `code` and said something containing `text` on stderr.
+fn assert_fails(out: &Output, code: i32, text: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(text), "{}", stderr(out));
+}
+
+/// The JSON document (or array) mquery printed.
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(out)))
+}
+
 struct Fixture {
     registry: Distribution,
     index_digest: String,
@@ -30,9 +41,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, single) = app_and_pi(&pusher).await;
+    let (registry, index, single) = open_with_app_and_pi().await;
     Fixture {
         registry,
         index_digest: index.digest.to_string(),
@@ -43,7 +52,7 @@ async fn fixture() -> Fixture {
 #[tokio::test(flavor = "multi_thread")]
 async fn text_output_is_mquerys() {
     let f = fixture().await;
-    let image = format!("{}/acme/app:v1", f.registry.host());
+    let image = f.registry.image(APP);
     let out = mquery(&f.registry, &[&image]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
@@ -57,7 +66,7 @@ async fn text_output_is_mquerys() {
         )
     );
 
-    let single = format!("{}/acme/pi:v6", f.registry.host());
+    let single = f.registry.image("acme/pi:v6");
     let out = mquery(&f.registry, &[&single]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
@@ -74,17 +83,13 @@ async fn text_output_is_mquerys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_document_and_arrays() {
     let f = fixture().await;
-    let image = format!("{}/acme/app:v1", f.registry.host());
+    let image = f.registry.image(APP);
     let out = mquery(&f.registry, &["--json", &image]);
     assert_eq!(out.status.code(), Some(0));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
-    assert_eq!(doc["image"], image.as_str());
-    assert_eq!(doc["reference"], image.as_str());
-    assert_eq!(doc["digest"], f.index_digest.as_str());
+    let doc = json(&out);
+    mquery_tests::assert_index_document(&doc, &image, &f.index_digest);
     assert_eq!(doc["mediaType"], "application/vnd.oci.image.index.v1+json");
-    assert_eq!(doc["isList"], true);
     assert_eq!(doc["attestations"], 0);
-    assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));
     let arm64 = &doc["platforms"][1];
     assert_eq!(arm64["os"], "linux");
     assert_eq!(arm64["architecture"], "arm64");
@@ -92,7 +97,8 @@ async fn json_document_and_arrays() {
     assert!(
         arm64["digest"]
             .as_str()
-            .is_some_and(|d| d.starts_with("sha256:"))
+            .unwrap_or("")
+            .starts_with("sha256:")
     );
     assert_eq!(
         arm64["mediaType"],
@@ -103,10 +109,10 @@ async fn json_document_and_arrays() {
     assert_eq!(doc["cache"]["stale"], false);
 
     // several images: an array, errors included as error documents on stdout
-    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let missing = f.registry.image("acme/nope:v1");
     let out = mquery(&f.registry, &["--json", &image, &missing, "Bad"]);
     assert_eq!(out.status.code(), Some(1));
-    let docs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let docs = json(&out);
     let docs = docs.as_array().expect("an array");
     assert_eq!(docs.len(), 3);
     assert_eq!(docs[0]["isList"], true);
@@ -122,8 +128,7 @@ async fn json_document_and_arrays() {
 #[tokio::test(flavor = "multi_thread")]
 async fn platform_check_exit_codes() {
     let f = fixture().await;
-    let index = format!("{}/acme/app:v1", f.registry.host());
-    let single = format!("{}/acme/pi:v6", f.registry.host());
+    let (index, single) = (f.registry.image(APP), f.registry.image("acme/pi:v6"));
     for spec in [
         "arm64",
         "linux/arm64",
@@ -136,12 +141,7 @@ async fn platform_check_exit_codes() {
         assert_eq!(out.status.code(), Some(0), "{spec}: {}", stderr(&out));
     }
     let out = mquery(&f.registry, &["--platform", "windows/amd64", &index]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        stderr(&out).contains("does not support windows/amd64"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 3, "does not support windows/amd64");
     // every image must support it
     let out = mquery(&f.registry, &["--platform", "linux/arm64", &index, &single]);
     assert_eq!(out.status.code(), Some(3));
@@ -155,8 +155,7 @@ async fn platform_check_exit_codes() {
     let out = mquery(&f.registry, &["--json", "--platform", "s390x", &single]);
     assert_eq!(out.status.code(), Some(3));
     let out = mquery(&f.registry, &["--platform", "toaster", &single]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown operating system or architecture"));
+    assert_fails(&out, 1, "unknown operating system or architecture");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,7 +168,7 @@ async fn errors_are_sentences_on_stderr() {
         stderr(&out),
         "mquery: invalid reference \"Alpine\": repository name must be lowercase\n"
     );
-    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let missing = f.registry.image("acme/nope:v1");
     let out = mquery(&f.registry, &[&missing]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -182,12 +181,7 @@ async fn errors_are_sentences_on_stderr() {
         .env("MQUERY_DOCKER_HUB_MIRROR", "not a url")
         .output()
         .expect("run mquery");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("MQUERY_DOCKER_HUB_MIRROR"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "MQUERY_DOCKER_HUB_MIRROR");
 
     let out = Command::new(env!("CARGO_BIN_EXE_mquery"))
         .output()
@@ -200,11 +194,9 @@ async fn errors_are_sentences_on_stderr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoint_mode_prints_what_direct_mode_prints() {
     let f = fixture().await;
-    let host = f.registry.host();
-    let config = service::config::Config::from_lookup(|name| {
-        (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone())
-    })
-    .expect("config");
+    let (name, host) = f.registry.insecure_env();
+    let config = service::config::Config::from_lookup(|n| (n == name).then(|| host.clone()))
+        .expect("config");
     let app = service::app(service::server::state(&config).await.expect("state"));
     let (listener, addr) = mquery_tests::bind_loopback().await;
     tokio::spawn(async move {
@@ -212,9 +204,8 @@ async fn endpoint_mode_prints_what_direct_mode_prints() {
     });
     let endpoint = format!("http://{addr}");
 
-    let index = format!("{}/acme/app:v1", f.registry.host());
-    let single = format!("{}/acme/pi:v6", f.registry.host());
-    let missing = format!("{}/acme/nope:v1", f.registry.host());
+    let (index, single) = (f.registry.image(APP), f.registry.image("acme/pi:v6"));
+    let missing = f.registry.image("acme/nope:v1");
     let run = |args: Vec<String>, via_service: bool| {
         let registry_host = f.registry.host();
         let endpoint = endpoint.clone();
@@ -259,8 +250,7 @@ async fn endpoint_mode_prints_what_direct_mode_prints() {
         .await
         .expect("join");
     let served = run(vec!["--json".into(), index], true).await.expect("join");
-    let mut a: serde_json::Value = serde_json::from_str(&stdout(&direct)).expect("JSON");
-    let mut b: serde_json::Value = serde_json::from_str(&stdout(&served)).expect("JSON");
+    let (mut a, mut b) = (json(&direct), json(&served));
     a["cache"] = serde_json::Value::Null;
     b["cache"] = serde_json::Value::Null;
     assert_eq!(a, b);
@@ -270,12 +260,7 @@ async fn endpoint_mode_prints_what_direct_mode_prints() {
     let out = run(vec!["--endpoint".into(), dead, single], false)
         .await
         .expect("join");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("mquery service at"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "mquery service at");
 }
 
 /// Private, link-local and unique-local registries are refused. The binary runs inside an
@@ -301,18 +286,11 @@ fn private_registries_are_refused_inside_an_empty_network_namespace() {
             .output()
             .expect("run unshare (the test command runs as root)");
         assert_eq!(out.status.code(), Some(1), "{reference}: {}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_str(&stdout(&out))
-            .unwrap_or_else(|e| panic!("{reference}: {e}: {}", stderr(&out)));
-        assert_eq!(
-            doc["error"]["code"], "REGISTRY_NOT_ALLOWED",
-            "{reference}: {doc}"
-        );
-        assert!(
-            doc["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("is not allowed")),
-            "{doc}"
-        );
+        let doc = json(&out);
+        let error = &doc["error"];
+        assert_eq!(error["code"], "REGISTRY_NOT_ALLOWED", "{reference}: {doc}");
+        let message = error["message"].as_str().unwrap_or("");
+        assert!(message.contains("is not allowed"), "{reference}: {doc}");
     }
 }
 
@@ -322,33 +300,19 @@ fn private_registries_are_refused_inside_an_empty_network_namespace() {
 #[tokio::test(flavor = "multi_thread")]
 async fn control_characters_from_the_registry_are_escaped() {
     let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let child = pusher
-        .image(
-            "acme/hostile",
-            None,
-            Format::Oci,
-            platform("linux", "amd64", None),
-        )
-        .await;
-    let entries = [
+    let platforms = [
         "arm\u{1b}[31m",
         "\u{1b}]0;pwned\u{7}amd64",
         "arm\n * Supported platforms: fake/line",
         "arm64\r   - linux/s390x",
     ]
     .iter()
-    .map(|arch| child.entry(Some(platform("linux", arch, None))))
+    .map(|arch| platform("linux", arch, None))
     .collect();
-    pusher
-        .index(
-            "acme/hostile",
-            Some("v1"),
-            registry::manifest::media_type::OCI_INDEX,
-            entries,
-        )
+    Pusher::open(&registry)
+        .index_naming_one_image("acme/hostile", "v1", platforms)
         .await;
-    let image = format!("{}/acme/hostile:v1", registry.host());
+    let image = registry.image("acme/hostile:v1");
     let out = mquery(&registry, &[&image]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Pusher, app_and_pi, five_platform_index};
+use mquery_tests::fixtures::{APP, Pusher, five_platform_index, open_with_app_and_pi};
 use mquery_tests::podman::{self, Containers, Service};
 use serde_json::Value;
 
@@ -19,30 +19,24 @@ const HOST_TIMEOUT: Duration = Duration::from_secs(60);
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
-/// A registry with a five-platform index (`acme/app:v1`) and a single linux/arm/v6 image
-/// (`acme/pi:v6`).
+/// The image, built when not up to date, and a registry with a five-platform index
+/// (`acme/app:v1`) and a single linux/arm/v6 image (`acme/pi:v6`).
 struct Fixture {
     registry: Distribution,
 }
 
 impl Fixture {
     async fn start() -> Fixture {
-        let registry = Distribution::start_open();
-        let pusher = Pusher::new(&registry.base_url(), None);
-        app_and_pi(&pusher).await;
+        podman::ensure_image();
+        let (registry, _, _) = open_with_app_and_pi().await;
         Fixture { registry }
     }
 
-    fn index(&self) -> String {
-        format!("{}/acme/app:v1", self.registry.host())
-    }
-
-    fn single(&self) -> String {
-        format!("{}/acme/pi:v6", self.registry.host())
-    }
-
-    fn missing(&self) -> String {
-        format!("{}/acme/app:nope", self.registry.host())
+    /// The index, the single image and a tag that is not there.
+    fn images(&self) -> (String, String, String) {
+        let registry = &self.registry;
+        let single = registry.image("acme/pi:v6");
+        (registry.image(APP), single, registry.image("acme/app:nope"))
     }
 
     /// The host binary, with only the settings the container gets.
@@ -129,10 +123,9 @@ fn assert_same(what: &str, host: &Output, container: &Output, json: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn container_prints_what_the_host_binary_prints() {
-    podman::ensure_image();
     let f = Fixture::start().await;
     let mut containers = Containers::new();
-    let (index, single, missing) = (f.index(), f.single(), f.missing());
+    let (index, single, missing) = f.images();
     for args in [
         vec![index.as_str()],
         vec![single.as_str()],
@@ -161,10 +154,9 @@ async fn container_prints_what_the_host_binary_prints() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_and_json_survive_the_container() {
-    podman::ensure_image();
     let f = Fixture::start().await;
     let mut containers = Containers::new();
-    let (index, single, missing) = (f.index(), f.single(), f.missing());
+    let (index, single, missing) = f.images();
     let cases: [(&[&str], i32, bool); 8] = [
         (&[&index], 0, false),
         (&[&missing], 1, false),
@@ -200,9 +192,8 @@ fn remap_mplatform(registry: &Distribution) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_docker_client_runs_the_published_image() {
-    podman::ensure_image();
     let f = Fixture::start().await;
-    podman::push_image(&format!("{}/mplatform/mquery:latest", f.registry.host()));
+    podman::push_image(&f.registry.image("mplatform/mquery:latest"));
 
     // a store of its own: see Service
     let service = Service::start(Some(&remap_mplatform(&f.registry)));
@@ -217,7 +208,7 @@ async fn the_docker_client_runs_the_published_image() {
 
     let mut containers = Containers::of(&service);
     let insecure = format!("MQUERY_INSECURE_REGISTRIES={}", f.registry.host());
-    let (index, single, missing) = (f.index(), f.single(), f.missing());
+    let (index, single, missing) = f.images();
     // without --rm: podman 4.3's Docker API reports exit 0 for `docker run --rm` whatever the
     // container returned (fixed in podman 4.6); the containers are removed below
     let cases: [(&[&str], i32, bool); 6] = [
@@ -407,7 +398,7 @@ async fn tls_from_the_empty_image() {
     podman::ensure_image();
     let registry = Distribution::start_tls();
     let (index, _) = five_platform_index(&Pusher::for_tls(&registry), "acme/app", "v1").await;
-    let image = format!("{}/acme/app:v1", registry.host());
+    let image = registry.image(APP);
     let ca = registry.ca_file().display().to_string();
     let mut containers = Containers::new();
     let private = format!("MQUERY_PRIVATE_REGISTRIES={}", registry.host());
@@ -438,20 +429,8 @@ async fn tls_from_the_empty_image() {
             "-e",
             &format!("{variable}=/etc/mquery/ca.pem"),
         ]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{variable}: {}",
-            text(&out.stderr)
-        );
-        assert!(
-            text(&out.stdout).starts_with(&format!(
-                "Image: {image} (digest: {})\n * Manifest List: Yes",
-                index.digest
-            )),
-            "{variable}: {}",
-            text(&out.stdout)
-        );
+        let digest = index.digest.as_str();
+        mquery_tests::assert_index_answer(&out, &image, digest, variable);
     }
     containers.remove_all();
 }

@@ -7,7 +7,8 @@
 use std::process::{Command, Output};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Pusher, five_platform_index};
+use mquery_tests::fixtures::{APP, Pusher, five_platform_index};
+use serde_json::Value;
 
 struct Fixture {
     registry: Distribution,
@@ -20,7 +21,7 @@ async fn fixture() -> Fixture {
     let pusher = Pusher::for_tls(&registry);
     let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
     Fixture {
-        image: format!("{}/acme/app:v1", registry.host()),
+        image: registry.image(APP),
         digest: index.digest.to_string(),
         registry,
     }
@@ -38,6 +39,13 @@ fn mquery(args: &[&str], envs: &[(&str, String)]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8")
+}
+
+/// The error document mquery printed with `--json`, once its code is checked.
+fn error_document(out: &Output, code: &str) -> Value {
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("error document");
+    assert_eq!(doc["error"]["code"], code, "{doc}");
+    doc
 }
 
 fn served_manifests(registry: &Distribution, mark: usize) -> usize {
@@ -59,20 +67,8 @@ async fn a_tls_registry_is_reached_when_its_ca_is_trusted() {
     ] {
         let mark = f.registry.mark();
         let out = mquery(&[&f.image], &[private.clone(), trust.clone()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{trust:?}: {}",
-            text(&out.stderr)
-        );
-        assert!(
-            text(&out.stdout).starts_with(&format!(
-                "Image: {} (digest: {})\n * Manifest List: Yes",
-                f.image, f.digest
-            )),
-            "{trust:?}: {}",
-            text(&out.stdout)
-        );
+        let what = format!("{trust:?}");
+        mquery_tests::assert_index_answer(&out, &f.image, &f.digest, &what);
         // the registry serves nothing but TLS, so this request went over HTTPS
         assert_eq!(served_manifests(&f.registry, mark), 1, "{trust:?}");
     }
@@ -98,14 +94,9 @@ async fn an_untrusted_certificate_is_a_clear_error() {
 
     let out = mquery(&["--json", &f.image], &[private]);
     assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error document");
-    assert_eq!(doc["error"]["code"], "UPSTREAM_ERROR", "{doc}");
-    assert!(
-        doc["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("certificate not trusted: ")),
-        "{doc}"
-    );
+    let doc = error_document(&out, "UPSTREAM_ERROR");
+    let message = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("certificate not trusted: "), "{doc}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,8 +106,7 @@ async fn the_exemption_keeps_https_and_the_guard_still_refuses_unlisted_hosts() 
     // not listed anywhere: refused before any request
     let out = mquery(&["--json", &f.image], std::slice::from_ref(&ca));
     assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error document");
-    assert_eq!(doc["error"]["code"], "REGISTRY_NOT_ALLOWED", "{doc}");
+    error_document(&out, "REGISTRY_NOT_ALLOWED");
     // listed as insecure: plain HTTP, which a TLS-only registry rejects
     let out = mquery(
         &["--json", &f.image],
@@ -126,16 +116,14 @@ async fn the_exemption_keeps_https_and_the_guard_still_refuses_unlisted_hosts() 
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error document");
-    assert_eq!(doc["error"]["code"], "UPSTREAM_ERROR", "{doc}");
+    error_document(&out, "UPSTREAM_ERROR");
     // a private registry on another port of the same host is not exempt
     let other = format!("127.0.0.1:{}/acme/app:v1", f.registry.port() + 1);
     let out = mquery(
         &["--json", &other],
         &[ca, ("MQUERY_PRIVATE_REGISTRIES", f.registry.host())],
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error document");
-    assert_eq!(doc["error"]["code"], "REGISTRY_NOT_ALLOWED", "{doc}");
+    error_document(&out, "REGISTRY_NOT_ALLOWED");
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! classifying entries, reading a config and rendering the text all survive hostile input.
 #![no_main]
 
+use std::collections::HashMap;
+
 use libfuzzer_sys::fuzz_target;
-use registry::manifest::{
-    Manifest, add_entry, classify_entry, media_type, parse_manifest, platform_from_config,
-};
-use registry::summary::{CacheInfo, Report, Summary};
+use output::{CacheInfo, Report};
+use registry::manifest::{Manifest, media_type, parse_manifest, platform_from_config};
+use registry::{Digest, ImageContent, Summary};
 
 const CONTENT_TYPES: [Option<&str>; 6] = [
     None,
@@ -26,21 +27,29 @@ fuzz_target!(|data: &[u8]| {
     let Ok(manifest) = parse_manifest(content_type, body, 1024) else {
         return;
     };
-    let mut summary = Summary {
-        digest: "sha256:0".into(),
-        media_type: manifest.media_type().to_owned(),
-        is_list: matches!(manifest, Manifest::Index { .. }),
-        platforms: Vec::new(),
-        attestations: 0,
-        unlabeled: 0,
-        artifact_type: None,
-    };
-    if let Manifest::Index { entries, .. } = &manifest {
-        assert!(entries.len() <= 1024);
-        for entry in entries {
-            add_entry(&mut summary, entry, classify_entry(entry));
+    // the client's own summarizer, with the nested indexes left unresolved
+    let digest = Digest::sha256(body);
+    let summary = match manifest {
+        Manifest::Index {
+            media_type,
+            entries,
+        } => {
+            assert!(entries.len() <= 1024);
+            let _ = Summary::nested_indexes(&entries);
+            match Summary::from_index(&digest, media_type, &entries, &HashMap::new(), 1024) {
+                Ok(summary) => summary,
+                Err(_) => return,
+            }
         }
-    }
+        Manifest::Image {
+            media_type, config, ..
+        } => Summary::from_image(
+            &digest,
+            media_type,
+            body.len() as u64,
+            ImageContent::Artifact(config.media_type),
+        ),
+    };
     let report = Report {
         image: "fuzz".into(),
         reference: "docker.io/library/fuzz:latest".into(),

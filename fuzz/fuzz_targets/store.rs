@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(entry.fresh_until <= entry.keep_until);
         // what the service does with an entry: compare and format its times
         let _ = entry.is_fresh(std::time::SystemTime::now());
-        let _ = registry::summary::rfc3339(entry.keep_until);
+        let _ = output::timestamp::rfc3339(entry.keep_until);
     }
 });

@@ -2,7 +2,8 @@
 //! (DESIGN.md's status table).
 
 use axum::http::StatusCode;
-use registry::{ErrorBody, ErrorReport};
+use output::{ErrorBody, ErrorReport};
+use registry::ErrorCode;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -20,30 +21,19 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Registry(e) => e.code(),
-            AppError::InvalidParameter(_) => "INVALID_PARAMETER",
-            AppError::RouteNotFound(_) => "NOT_FOUND",
-            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::InvalidParameter(_) => ErrorCode::InvalidParameter,
+            AppError::RouteNotFound(_) => ErrorCode::NotFound,
+            AppError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            AppError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// The status table. Every error response's status comes from here.
     pub fn status(&self) -> StatusCode {
-        match self.code() {
-            "INVALID_REFERENCE" | "INVALID_PARAMETER" => StatusCode::BAD_REQUEST,
-            "REGISTRY_NOT_ALLOWED" => StatusCode::FORBIDDEN,
-            "NOT_FOUND" => StatusCode::NOT_FOUND,
-            "METHOD_NOT_ALLOWED" => StatusCode::METHOD_NOT_ALLOWED,
-            "UPSTREAM_RATE_LIMITED" => StatusCode::SERVICE_UNAVAILABLE,
-            "UPSTREAM_TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
-            "UPSTREAM_ERROR" | "INVALID_MANIFEST" | "UNSUPPORTED_MANIFEST" | "DIGEST_MISMATCH" => {
-                StatusCode::BAD_GATEWAY
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(self.code())
     }
 
     /// What the client is told. 5xx answers name the failing registry but repeat nothing it
@@ -69,10 +59,27 @@ impl AppError {
             image: image.map(str::to_owned),
             reference: reference.map(str::to_owned),
             error: ErrorBody {
-                code: self.code().to_owned(),
+                code: self.code(),
                 message: self.public_message(),
             },
         }
+    }
+}
+
+/// DESIGN.md's status table, one arm per code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidReference | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorCode::RegistryNotAllowed => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::UpstreamRateLimited => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorCode::UpstreamError
+        | ErrorCode::InvalidManifest
+        | ErrorCode::UnsupportedManifest
+        | ErrorCode::DigestMismatch => StatusCode::BAD_GATEWAY,
+        ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -92,15 +99,14 @@ mod tests {
                 retry_after: Some(Duration::from_secs(30)),
             },
             "UPSTREAM_TIMEOUT" => registry::Error::Timeout { registry },
-            "UPSTREAM_ERROR" => registry::Error::Upstream {
+            "UPSTREAM_ERROR" => registry::Error::Transport {
                 registry,
                 detail: "secret detail".into(),
-                status: Some(500),
             },
             "DIGEST_MISMATCH" => registry::Error::DigestMismatch {
                 reference: "r.io/a:b".into(),
-                expected: "sha256:1".into(),
-                actual: "sha256:2".into(),
+                expected: registry::Digest::sha256(b"1"),
+                actual: registry::Digest::sha256(b"2"),
             },
             "REGISTRY_NOT_ALLOWED" => registry::Error::NotAllowed {
                 host: "10.0.0.1".into(),
@@ -132,6 +138,15 @@ mod tests {
         assert_eq!(AppError::InvalidParameter("x".into()).status(), 400);
         assert_eq!(AppError::RouteNotFound("/x".into()).status(), 404);
         assert_eq!(AppError::Internal("boom".into()).status(), 500);
+        assert_eq!(AppError::MethodNotAllowed.status(), 405);
+        // every code of the contract has its row
+        for code in ErrorCode::ALL {
+            let status = status_of(code);
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cache::{Cached, Clock, Loaded, Tier, Tiered};
-use registry::summary::rfc3339;
-use registry::{CacheInfo, Client, Digest, Reference, Report, ReportRef, Source, Summary};
+use output::{CacheInfo, Report, ReportRef, Source};
+use registry::{Client, Digest, ErrorCode, Reference, Summary};
 
 use crate::error::AppError;
 
@@ -27,6 +27,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The body rendered for `key` (format and image as written), made once per cache entry.
+    pub fn rendered(&self, key: &str, make: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        match &*self.entry.value {
+            Entry::Image { rendered, .. } => {
+                let fresh_until = output::timestamp::rfc3339(self.entry.fresh_until);
+                let key = format!("{key}|{fresh_until}|{}", self.stale);
+                rendered.get_or_make(&key, make)
+            }
+            Entry::Missing => make(),
+        }
+    }
+
     /// A digest reference names immutable content.
     pub fn pinned(&self) -> bool {
         self.reference.digest().is_some()
@@ -35,8 +47,8 @@ impl Answer {
     pub fn cache_info(&self) -> CacheInfo {
         CacheInfo {
             source: self.source,
-            fetched_at: rfc3339(self.fetched_at),
-            expires_at: self.expires_at.map(rfc3339),
+            fetched_at: self.fetched_at,
+            expires_at: self.expires_at,
             stale: self.stale,
         }
     }
@@ -123,8 +135,60 @@ pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), Failure> 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
-    Image { summary: Arc<Summary> },
+    Image {
+        summary: Arc<Summary>,
+        /// The answer's rendered bodies (the service's, never stored).
+        #[serde(skip)]
+        rendered: Memo,
+    },
     Missing,
+}
+
+impl Entry {
+    fn image(summary: Arc<Summary>) -> Entry {
+        Entry::Image {
+            summary,
+            rendered: Memo::default(),
+        }
+    }
+}
+
+/// Rendered bodies of one cached summary, by a key naming everything else they depend on
+/// (format, the image as written, the entry's freshness and staleness): the hot path serves
+/// them with one cache lookup and no serialization. A few are kept per entry.
+#[derive(Default)]
+pub struct Memo(std::sync::Mutex<Vec<(String, bytes::Bytes)>>);
+
+/// How many rendered bodies an entry keeps.
+const MEMO_MAX: usize = 8;
+
+impl Memo {
+    /// The body memoized under `key`, made by `make` the first time.
+    pub fn get_or_make(&self, key: &str, make: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        let mut memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, bytes)) = memo.iter().find(|(k, _)| k == key) {
+            return bytes.clone();
+        }
+        let bytes = make();
+        if memo.len() < MEMO_MAX {
+            memo.push((key.to_owned(), bytes.clone()));
+        }
+        bytes
+    }
+}
+
+/// A copy of an entry starts with nothing rendered.
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "Memo({held} rendered)")
+    }
 }
 
 /// How long answers are kept.
@@ -218,7 +282,7 @@ impl Inspector {
             .get_or_load(&key, |previous| self.load(reference, previous))
             .await
             .map_err(|e| {
-                if e.code() != "NOT_FOUND" {
+                if e.code() != ErrorCode::NotFound {
                     tracing::warn!(reference = %reference, error = %e, "lookup failed");
                 }
                 fail((*e).clone())
@@ -240,7 +304,7 @@ impl Inspector {
             );
         }
         let summary = match &*hit.entry.value {
-            Entry::Image { summary } => Arc::clone(summary),
+            Entry::Image { summary, .. } => Arc::clone(summary),
             Entry::Missing => {
                 return Err(fail(registry::Error::NotFound {
                     reference: reference.canonical(),
@@ -285,9 +349,7 @@ impl Inspector {
         if reference.digest().is_some() {
             return match inner.client.summarize(reference).await {
                 Ok(summary) => Ok(fresh(
-                    Entry::Image {
-                        summary: Arc::new(summary),
-                    },
+                    Entry::image(Arc::new(summary)),
                     life.digest,
                     life.digest,
                 )),
@@ -296,7 +358,7 @@ impl Inspector {
             };
         }
         let previous_summary = previous.as_ref().and_then(|p| match &*p.value {
-            Entry::Image { summary } => Some(Arc::clone(summary)),
+            Entry::Image { summary, .. } => Some(Arc::clone(summary)),
             Entry::Missing => None,
         });
         let result = match &previous_summary {
@@ -329,7 +391,7 @@ impl Inspector {
                     self.remember_digest(reference, &summary).await;
                 }
                 Ok(fresh(
-                    Entry::Image { summary },
+                    Entry::image(summary),
                     life.tag,
                     life.tag + life.grace,
                 ))
@@ -360,7 +422,7 @@ impl Inspector {
             .get_or_load(&key, |_| async {
                 let summary = Arc::new(self.inner.client.summarize(&pinned).await?);
                 Ok::<_, registry::Error>(Loaded {
-                    value: Arc::new(Entry::Image { summary }),
+                    value: Arc::new(Entry::image(summary)),
                     fetched_at: self.inner.clock.now(),
                     fresh_for: life.digest,
                     keep_for: life.digest,
@@ -370,7 +432,7 @@ impl Inspector {
             .await
             .map_err(|e| (*e).clone())?;
         match &*hit.entry.value {
-            Entry::Image { summary } => Ok(Arc::clone(summary)),
+            Entry::Image { summary, .. } => Ok(Arc::clone(summary)),
             Entry::Missing => Err(registry::Error::NotFound { reference: key }),
         }
     }
@@ -387,9 +449,7 @@ impl Inspector {
             .put(
                 &key,
                 Loaded {
-                    value: Arc::new(Entry::Image {
-                        summary: Arc::clone(summary),
-                    }),
+                    value: Arc::new(Entry::image(Arc::clone(summary))),
                     fetched_at: self.inner.clock.now(),
                     fresh_for: life.digest,
                     keep_for: life.digest,
@@ -417,6 +477,25 @@ fn stale(previous: Arc<Cached<Entry>>, life: Lifetimes, now: SystemTime) -> Load
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memo_keeps_rendered_bodies_per_key() {
+        let memo = Memo::default();
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let bytes = memo.get_or_make("json", || {
+                made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                bytes::Bytes::from_static(b"rendered")
+            });
+            assert_eq!(bytes, "rendered");
+        }
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+        for i in 0..20 {
+            memo.get_or_make(&format!("k{i}"), || bytes::Bytes::from_static(b"x"));
+        }
+        assert!(memo.0.lock().expect("memo").len() <= MEMO_MAX);
+        assert_eq!(format!("{:?}", memo.clone()), "Memo(0 rendered)");
+    }
 
     #[test]
     fn image_parameter_validation() {

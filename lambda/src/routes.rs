@@ -2,7 +2,7 @@
 //! `app(state)` is the whole service; Lambda and the local server both run it unchanged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -16,7 +16,7 @@ use lambda_http::tower::Layer as _;
 use tracing::Instrument as _;
 
 use crate::error::AppError;
-use crate::inspect::{Answer, Failure, Inspector, parse_image};
+use crate::inspect::{Answer, Failure, Inspector, Lifetimes, parse_image};
 use crate::render::badge::Badge;
 use crate::render::html::{self, Outcome};
 use crate::render::mquery;
@@ -92,15 +92,53 @@ impl Kind {
     }
 }
 
-/// Cache-Control for an answer: immutable for digest references; short for tags; badges a
-/// little longer, as GitHub's image proxy and shields.io expect, and revalidated by ETag.
-fn cache_control(answer: &Answer, kind: Kind) -> &'static str {
-    if answer.pinned() && !answer.stale {
-        "public, max-age=31536000, immutable"
-    } else if kind.is_badge() {
-        "public, max-age=300, s-maxage=300, stale-while-revalidate=86400"
+/// Cache-Control for an answer, from the lifetimes the cache keeps it by: one freshness
+/// policy, so no client or CDN reuses an answer longer than the service itself would.
+fn cache_control(answer: &Answer, kind: Kind, life: Lifetimes, now: SystemTime) -> String {
+    freshness(
+        answer.pinned() && !answer.stale,
+        answer.stale,
+        answer.expires_at,
+        kind.is_badge(),
+        life,
+        now,
+    )
+}
+
+/// The rule behind [`cache_control`]:
+/// - a digest reference names content that never changes: `max-age` is
+///   [`Lifetimes::digest`], and `immutable`;
+/// - a tag's answer may be reused for the seconds it has left to be fresh here (`expires_at`
+///   minus now, rounded up), at most [`Lifetimes::tag`];
+/// - a stale answer (the registry failed) the same, at most [`Lifetimes::stale_retry`], after
+///   which the service asks the registry again;
+/// - badges add `stale-while-revalidate` = [`Lifetimes::grace`], the time the service itself
+///   may serve a lapsed answer: GitHub's image proxy and shields.io keep showing the badge
+///   while they revalidate it with the ETag.
+fn freshness(
+    immutable: bool,
+    stale: bool,
+    expires_at: Option<SystemTime>,
+    badge: bool,
+    life: Lifetimes,
+    now: SystemTime,
+) -> String {
+    if immutable {
+        return format!("public, max-age={}, immutable", life.digest.as_secs());
+    }
+    let cap = if stale { life.stale_retry } else { life.tag };
+    let left = expires_at
+        .and_then(|t| t.duration_since(now).ok())
+        .unwrap_or(Duration::ZERO)
+        .min(cap);
+    let max_age = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    if badge {
+        format!(
+            "public, max-age={max_age}, stale-while-revalidate={}",
+            life.grace.as_secs()
+        )
     } else {
-        "public, max-age=60"
+        format!("public, max-age={max_age}")
     }
 }
 
@@ -152,6 +190,7 @@ async fn lookup(state: &AppState, image: Option<&str>) -> Result<(String, Answer
 /// The response for an answer: 304 when the client has it, else the body, rendered once per
 /// memory entry and format.
 async fn respond(
+    state: &AppState,
     request: &HeaderMap,
     image: &str,
     answer: &Answer,
@@ -168,11 +207,8 @@ async fn respond(
         r
     };
     set(&mut response, header::ETAG, &etag);
-    set(
-        &mut response,
-        header::CACHE_CONTROL,
-        cache_control(answer, kind),
-    );
+    let cache = cache_control(answer, kind, state.inspector.lifetimes(), SystemTime::now());
+    set(&mut response, header::CACHE_CONTROL, &cache);
     response
         .headers_mut()
         .insert("x-cache", HeaderValue::from_static(x_cache(answer)));
@@ -185,21 +221,21 @@ async fn respond(
 /// no serialization.
 fn rendered(image: &str, answer: &Answer, kind: Kind, render: impl FnOnce() -> Vec<u8>) -> Bytes {
     // the page also depends on the Host header
-    if answer.source != registry::Source::Memory || kind == Kind::Html {
+    if answer.source != output::Source::Memory || kind == Kind::Html {
         return Bytes::from(render());
     }
     let key = format!("{}|{image}", kind.tag());
-    answer.entry.memo(&key, || Bytes::from(render()))
+    answer.rendered(&key, || Bytes::from(render()))
 }
 
 fn x_cache(answer: &Answer) -> &'static str {
     match (answer.source, answer.stale) {
-        (registry::Source::Memory, false) => "memory",
-        (registry::Source::Dynamodb, false) => "dynamodb",
-        (registry::Source::Registry, false) => "registry",
-        (registry::Source::Memory, true) => "memory, stale",
-        (registry::Source::Dynamodb, true) => "dynamodb, stale",
-        (registry::Source::Registry, true) => "registry, stale",
+        (output::Source::Memory, false) => "memory",
+        (output::Source::Dynamodb, false) => "dynamodb",
+        (output::Source::Registry, false) => "registry",
+        (output::Source::Memory, true) => "memory, stale",
+        (output::Source::Dynamodb, true) => "dynamodb, stale",
+        (output::Source::Registry, true) => "registry, stale",
     }
 }
 
@@ -214,20 +250,16 @@ fn failure(failure: Failure, kind: Kind) -> Response {
     let error = &failure.error;
     let status = error.status();
     if status.is_server_error() {
-        tracing::error!(code = error.code(), detail = %error, image = failure.image.as_deref(), "request failed");
+        tracing::error!(code = error.code().as_str(), detail = %error, image = failure.image.as_deref(), "request failed");
     } else {
-        tracing::debug!(code = error.code(), detail = %error, "request refused");
+        tracing::debug!(code = error.code().as_str(), detail = %error, "request refused");
     }
     let report = error.to_report(failure.image.as_deref(), failure.reference.as_deref());
     let (status, body) = match kind {
         Kind::Json => (status, serde_json::to_vec(&report).unwrap_or_default()),
         Kind::Text => (
             status,
-            format!(
-                "error: {}\n",
-                registry::summary::printable(&report.error.message)
-            )
-            .into_bytes(),
+            format!("error: {}\n", output::printable(&report.error.message)).into_bytes(),
         ),
         Kind::Html => (
             status,
@@ -334,8 +366,8 @@ async fn inspect(
     };
     let mut response = match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&headers, &image, &answer, kind, || match kind {
-                Kind::Text => registry::summary::text(&image, &answer.summary).into_bytes(),
+            respond(&state, &headers, &image, &answer, kind, || match kind {
+                Kind::Text => output::text(&image, &answer.summary).into_bytes(),
                 _ => answer.json(&image),
             })
             .await
@@ -366,7 +398,7 @@ async fn page(
     }
     match lookup(&state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(&headers, &image, &answer, Kind::Html, || {
+            respond(&state, &headers, &image, &answer, Kind::Html, || {
                 let report = answer.report(&image);
                 html::page(
                     &public_origin(&headers),
@@ -440,10 +472,10 @@ async fn single_format(
     let p = params(query);
     match lookup(state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            respond(headers, &image, &answer, kind, || match kind {
+            respond(state, headers, &image, &answer, kind, || match kind {
                 Kind::Mquery => mquery::answer(&answer, &image),
                 Kind::Shields => Badge::for_summary(&answer.summary).shields_json(),
-                Kind::Text => registry::summary::text(&image, &answer.summary).into_bytes(),
+                Kind::Text => output::text(&image, &answer.summary).into_bytes(),
                 Kind::Json => answer.json(&image),
                 Kind::Svg | Kind::Html => Badge::for_summary(&answer.summary).svg().into_bytes(),
             })
@@ -616,6 +648,84 @@ mod tests {
         assert!(!not_modified(&h, "W/\"abc.text\""));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(not_modified(&h, "W/\"anything\""));
+    }
+
+    #[test]
+    fn cache_control_follows_the_cache_lifetimes() {
+        let life = Lifetimes::new(Duration::from_secs(300));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |secs: u64| Some(now + Duration::from_secs(secs));
+        // a digest: the digest lifetime, immutable, badges too
+        for badge in [false, true] {
+            assert_eq!(
+                freshness(true, false, at(5), badge, life, now),
+                "public, max-age=2592000, immutable"
+            );
+        }
+        // a tag: what is left of its freshness, never more than the tag lifetime
+        assert_eq!(
+            freshness(false, false, at(300), false, life, now),
+            "public, max-age=300"
+        );
+        assert_eq!(
+            freshness(false, false, at(120), false, life, now),
+            "public, max-age=120"
+        );
+        assert_eq!(
+            freshness(
+                false,
+                false,
+                Some(now + Duration::from_millis(299_400)),
+                false,
+                life,
+                now
+            ),
+            "public, max-age=300",
+            "rounded up"
+        );
+        assert_eq!(
+            freshness(false, false, at(100_000), false, life, now),
+            "public, max-age=300"
+        );
+        assert_eq!(
+            freshness(
+                false,
+                false,
+                Some(now - Duration::from_secs(1)),
+                false,
+                life,
+                now
+            ),
+            "public, max-age=0"
+        );
+        assert_eq!(
+            freshness(false, false, None, false, life, now),
+            "public, max-age=0"
+        );
+        // a stale answer: until the service asks the registry again
+        assert_eq!(
+            freshness(false, true, at(30), false, life, now),
+            "public, max-age=30"
+        );
+        assert_eq!(
+            freshness(false, true, at(300), false, life, now),
+            "public, max-age=30"
+        );
+        // badges may be shown stale while revalidating, as long as the service would serve it
+        assert_eq!(
+            freshness(false, false, at(300), true, life, now),
+            "public, max-age=300, stale-while-revalidate=86400"
+        );
+        assert_eq!(
+            freshness(false, true, at(10), true, life, now),
+            "public, max-age=10, stale-while-revalidate=86400"
+        );
+        // MQUERY_CACHE_TTL moves the tag numbers with it
+        let short = Lifetimes::new(Duration::from_secs(60));
+        assert_eq!(
+            freshness(false, false, at(300), false, short, now),
+            "public, max-age=60"
+        );
     }
 
     #[test]

@@ -43,9 +43,9 @@ pub async fn state_with_clock(
     }
     let client = registry::Client::new(client_config)?;
     let store = match &config.table {
-        Some(table) => Some(Store::Dynamo(
+        Some(table) => Some(Arc::new(
             DynamoStore::connect(table.clone(), config.dynamodb_endpoint.clone()).await,
-        )),
+        ) as Arc<dyn Store>),
         None => None,
     };
     let cache = Tiered::new(config.cache_memory, store, Arc::clone(&clock));

@@ -5,10 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use mquery_tests::browser::Browser;
-use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, five_platform_index, platform};
+use mquery_tests::fixtures::{APP, Pusher, open_with_app};
 use mquery_tests::process::ServiceProcess;
-use registry::manifest::media_type;
 use serde_json::json;
 
 fn screenshot(name: &str) -> PathBuf {
@@ -19,40 +17,23 @@ fn screenshot(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn form_submits_and_lists_platforms_and_hostile_strings_are_text() {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    five_platform_index(&pusher, "acme/app", "v1").await;
-    let child = pusher
-        .image(
-            "evil/app",
-            None,
-            Format::Oci,
-            platform("linux", "amd64", None),
-        )
-        .await;
+    let (registry, _) = open_with_app().await;
     let hostile = json!({
         "os": "linux",
         "architecture": "amd64",
         "variant": "<img src=x onerror=alert(1)><script>alert(2)</script>"
     });
-    pusher
-        .index(
-            "evil/app",
-            Some("v1"),
-            media_type::OCI_INDEX,
-            vec![child.entry(Some(hostile))],
-        )
+    Pusher::open(&registry)
+        .index_naming_one_image("evil/app", "v1", vec![hostile])
         .await;
-    let service = ServiceProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_mquery-lambda")),
-        &[("MQUERY_INSECURE_REGISTRIES", registry.host())],
-    );
+    let binary = Path::new(env!("CARGO_BIN_EXE_mquery-lambda"));
+    let service = ServiceProcess::start(binary, &[registry.insecure_env()]);
     let browser = Browser::start().await;
 
     // a person opens the page, types a reference and submits
     browser.goto(&format!("{}/", service.base_url())).await;
     let input = browser.find("input[name=image]").await;
-    let image = format!("{}/acme/app:v1", registry.host());
+    let image = registry.image(APP);
     browser.type_into(&input, &image).await;
     let submit = browser.find("button[type=submit]").await;
     browser.click(&submit).await;
@@ -80,7 +61,7 @@ async fn form_submits_and_lists_platforms_and_hostile_strings_are_text() {
     browser.screenshot(&screenshot("result.png")).await;
 
     // registry-controlled markup is shown as text and never runs
-    let evil = format!("{}/evil/app:v1", registry.host());
+    let evil = registry.image("evil/app:v1");
     browser
         .goto(&format!("{}/?image={}", service.base_url(), evil))
         .await;

@@ -7,9 +7,8 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::Request;
 use cache::{Clock, ManualClock, Tiered};
-use mquery_tests::distribution::{Distribution, Served};
-use mquery_tests::fixtures::{Pusher, five_platform_index};
-use registry::manifest::media_type;
+use mquery_tests::distribution::Distribution;
+use mquery_tests::fixtures::{APP, Pushed, Pusher, open_with_app, platform};
 use serde_json::Value;
 use service::inspect::{Inspector, Lifetimes};
 use tower::ServiceExt as _;
@@ -31,7 +30,10 @@ fn app(registry: &Distribution, clock: &Arc<ManualClock>) -> (axum::Router, Insp
     )
 }
 
-async fn inspect(app: &axum::Router, image: &str) -> (u16, String, Value) {
+/// What `/v1/inspect` answered: the status, `X-Cache` and the document.
+type Answer = (u16, String, Value);
+
+async fn inspect(app: &axum::Router, image: &str) -> Answer {
     let uri = format!("/v1/inspect?image={}", mquery_tests::encode_query(image));
     let response = app
         .clone()
@@ -39,27 +41,50 @@ async fn inspect(app: &axum::Router, image: &str) -> (u16, String, Value) {
         .await
         .expect("infallible");
     let status = response.status().as_u16();
-    let x_cache = response
-        .headers()
-        .get("x-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let x_cache = mquery_tests::header(response.headers(), "x-cache");
+    let x_cache = x_cache.unwrap_or("").to_owned();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .expect("body");
-    (
-        status,
-        x_cache,
-        serde_json::from_slice(&body).expect("JSON"),
-    )
+    let doc = serde_json::from_slice(&body).expect("JSON");
+    (status, x_cache, doc)
 }
 
-fn requests(served: &[Served]) -> Vec<String> {
-    served
-        .iter()
-        .map(|s| format!("{} {}", s.method, s.path))
-        .collect()
+/// An open registry with the index [`APP`], and the service in process in front of it with a
+/// manual clock.
+struct Setup {
+    registry: Distribution,
+    index: Pushed,
+    clock: Arc<ManualClock>,
+    app: axum::Router,
+    inspector: Inspector,
+    image: String,
+}
+
+async fn setup() -> Setup {
+    let (registry, index) = open_with_app().await;
+    let clock = clock();
+    let (app, inspector) = app(&registry, &clock);
+    let image = registry.image(APP);
+    Setup {
+        registry,
+        index,
+        clock,
+        app,
+        inspector,
+        image,
+    }
+}
+
+impl Setup {
+    /// Asks about `image`: the answer, and the requests (`METHOD path`) it cost the registry.
+    async fn inspect_served(&self, image: &str) -> (Answer, Vec<String>) {
+        let mark = self.registry.mark();
+        let answer = inspect(&self.app, image).await;
+        let served = self.registry.served_since(mark);
+        let requests = served.iter().map(|s| format!("{} {}", s.method, s.path));
+        (answer, requests.collect())
+    }
 }
 
 fn clock() -> Arc<ManualClock> {
@@ -68,105 +93,81 @@ fn clock() -> Arc<ManualClock> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lapsed_tags_are_revalidated_by_head_and_repushes_are_seen() {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (v1, children) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let clock = clock();
-    let (app, inspector) = app(&registry, &clock);
-    let image = format!("{}/acme/app:v1", registry.host());
+    let s = setup().await;
+    let (image, v1) = (&s.image, &s.index);
 
     // cold: one GET
-    let mark = registry.mark();
-    let (status, x_cache, doc) = inspect(&app, &image).await;
+    let ((status, x_cache, doc), served) = s.inspect_served(image).await;
     assert_eq!((status, x_cache.as_str()), (200, "registry"));
-    assert_eq!(
-        requests(&registry.served_since(mark)),
-        ["GET /v2/acme/app/manifests/v1"]
-    );
+    assert_eq!(served, ["GET /v2/acme/app/manifests/v1"]);
     assert_eq!(doc["cache"]["source"], "registry");
     assert_eq!(doc["cache"]["stale"], false);
+    let fetched_at = doc["cache"]["fetchedAt"].as_str().unwrap_or("");
     assert!(
         doc["cache"]["expiresAt"]
             .as_str()
-            .is_some_and(|e| e > doc["cache"]["fetchedAt"].as_str().unwrap_or(""))
+            .is_some_and(|e| e > fetched_at)
     );
 
     // warm: nothing reaches the registry
-    let mark = registry.mark();
-    let (_, x_cache, doc) = inspect(&app, &image).await;
+    let ((_, x_cache, doc), served) = s.inspect_served(image).await;
     assert_eq!(x_cache, "memory");
     assert_eq!(doc["cache"]["source"], "memory");
-    assert!(registry.served_since(mark).is_empty());
+    assert!(served.is_empty());
     // the same image spelled canonically shares the entry
-    let (_, x_cache, _) = inspect(&app, &format!("{}/acme/app:v1", registry.host())).await;
+    let (_, x_cache, _) = inspect(&s.app, &s.registry.image(APP)).await;
     assert_eq!(x_cache, "memory");
 
     // lapsed: one HEAD, no GET, since the digest is unchanged
-    clock.advance(TTL + Duration::from_secs(1));
-    let mark = registry.mark();
-    let (status, x_cache, doc) = inspect(&app, &image).await;
+    s.clock.advance(TTL + Duration::from_secs(1));
+    let ((status, x_cache, doc), served) = s.inspect_served(image).await;
     assert_eq!((status, x_cache.as_str()), (200, "registry"));
-    assert_eq!(
-        requests(&registry.served_since(mark)),
-        ["HEAD /v2/acme/app/manifests/v1"]
-    );
+    assert_eq!(served, ["HEAD /v2/acme/app/manifests/v1"]);
     assert_eq!(doc["digest"], v1.digest.as_str());
 
     // the tag is pushed again; the fresh answer stands until it lapses, then the change shows
-    let v2 = pusher
-        .index(
-            "acme/app",
-            Some("v1"),
-            media_type::OCI_INDEX,
-            vec![children[0].entry(Some(mquery_tests::fixtures::platform(
-                "linux", "amd64", None,
-            )))],
-        )
+    let amd64 = vec![platform("linux", "amd64", None)];
+    let v2 = Pusher::open(&s.registry)
+        .index_naming_one_image("acme/app", "v1", amd64)
         .await;
-    let (_, _, doc) = inspect(&app, &image).await;
+    let (_, _, doc) = inspect(&s.app, image).await;
     assert_eq!(doc["digest"], v1.digest.as_str());
-    clock.advance(TTL + Duration::from_secs(1));
-    let mark = registry.mark();
-    let (_, _, doc) = inspect(&app, &image).await;
+    s.clock.advance(TTL + Duration::from_secs(1));
+    let ((_, _, doc), served) = s.inspect_served(image).await;
     assert_eq!(doc["digest"], v2.digest.as_str());
     assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(1));
     assert_eq!(
-        requests(&registry.served_since(mark)),
+        served,
         [
             "HEAD /v2/acme/app/manifests/v1".to_owned(),
             format!("GET /v2/acme/app/manifests/{}", v2.digest)
         ]
     );
     // the old digest stays answerable from the cache: digests never change
-    let mark = registry.mark();
-    let (status, x_cache, _) =
-        inspect(&app, &format!("{}/acme/app@{}", registry.host(), v1.digest)).await;
+    let pinned = s.registry.image(&format!("acme/app@{}", v1.digest));
+    let ((status, x_cache, _), served) = s.inspect_served(&pinned).await;
     assert_eq!((status, x_cache.as_str()), (200, "memory"));
-    assert!(registry.served_since(mark).is_empty());
-    let stats = inspector.cache_stats();
+    assert!(served.is_empty());
+    let stats = s.inspector.cache_stats();
     assert!(stats.memory_hits >= 4 && stats.loads >= 3, "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_simultaneous_misses_cost_one_load() {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    five_platform_index(&pusher, "acme/app", "v1").await;
-    let clock = clock();
-    let (app, _) = app(&registry, &clock);
-    let image = format!("{}/acme/app:v1", registry.host());
-    let mark = registry.mark();
+    let s = setup().await;
+    let mark = s.registry.mark();
     let tasks: Vec<_> = (0..100)
         .map(|_| {
-            let app = app.clone();
-            let image = image.clone();
+            let app = s.app.clone();
+            let image = s.image.clone();
             tokio::spawn(async move { inspect(&app, &image).await.0 })
         })
         .collect();
     for task in tasks {
         assert_eq!(task.await.expect("join"), 200);
     }
-    let manifests = registry
+    let manifests = s
+        .registry
         .served_since(mark)
         .iter()
         .filter(|s| s.path.contains("/manifests/"))
@@ -180,33 +181,28 @@ async fn a_hundred_simultaneous_misses_cost_one_load() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_registry_gets_the_previous_answer_marked_stale() {
-    let mut registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (v1, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let clock = clock();
-    let (app, inspector) = app(&registry, &clock);
-    let image = format!("{}/acme/app:v1", registry.host());
-    assert_eq!(inspect(&app, &image).await.0, 200);
+    let mut s = setup().await;
+    assert_eq!(inspect(&s.app, &s.image).await.0, 200);
 
-    registry.stop();
-    clock.advance(TTL + Duration::from_secs(1));
-    let (status, x_cache, doc) = inspect(&app, &image).await;
+    s.registry.stop();
+    s.clock.advance(TTL + Duration::from_secs(1));
+    let (status, x_cache, doc) = inspect(&s.app, &s.image).await;
     assert_eq!(status, 200, "{doc}");
     assert_eq!(x_cache, "memory, stale");
     assert_eq!(doc["cache"]["stale"], true);
-    assert_eq!(doc["digest"], v1.digest.as_str());
+    assert_eq!(doc["digest"], s.index.digest.as_str());
     // while stale, the registry is not asked on every request
-    let loads = inspector.cache_stats().loads;
-    let (status, _, doc) = inspect(&app, &image).await;
+    let loads = s.inspector.cache_stats().loads;
+    let (status, _, doc) = inspect(&s.app, &s.image).await;
     assert_eq!(
         (status, doc["cache"]["stale"].clone()),
         (200, Value::Bool(true))
     );
-    assert_eq!(inspector.cache_stats().loads, loads);
+    assert_eq!(s.inspector.cache_stats().loads, loads);
 
     // past the grace period the failure shows
-    clock.advance(Duration::from_secs(2 * 86_400));
-    let (status, _, doc) = inspect(&app, &image).await;
+    s.clock.advance(Duration::from_secs(2 * 86_400));
+    let (status, _, doc) = inspect(&s.app, &s.image).await;
     assert_eq!(status, 502, "{doc}");
     assert_eq!(doc["error"]["code"], "UPSTREAM_ERROR");
 }
@@ -216,7 +212,7 @@ async fn not_found_is_remembered_briefly() {
     let registry = Distribution::start_open();
     let clock = clock();
     let (app, _) = app(&registry, &clock);
-    let image = format!("{}/acme/nope:v1", registry.host());
+    let image = registry.image("acme/nope:v1");
     assert_eq!(inspect(&app, &image).await.0, 404);
     let mark = registry.mark();
     assert_eq!(inspect(&app, &image).await.0, 404);

@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::http::Request;
 use cache::{Clock, DynamoStore, ManualClock, Store, Tiered};
 use mquery_tests::distribution::Distribution;
-use mquery_tests::dynamodb::{DynamoLocal, TABLE};
-use mquery_tests::fixtures::{Pusher, five_platform_index};
+use mquery_tests::dynamodb::{DynamoLocal, TABLE, TableAndApp};
+use mquery_tests::fixtures::{APP, Pusher, five_platform_index, open_with_app};
 use mquery_tests::process::ServiceProcess;
 use serde_json::Value;
 use service::inspect::{Inspector, Lifetimes};
@@ -21,7 +21,7 @@ const TTL: Duration = Duration::from_secs(60);
 
 async fn app_with_store(
     registry: &Distribution,
-    store: Store,
+    store: std::sync::Arc<dyn Store>,
     clock: &Arc<ManualClock>,
 ) -> (axum::Router, Inspector) {
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
@@ -59,59 +59,33 @@ async fn inspect(app: &axum::Router, image: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_survive_a_restart_with_the_registry_gone() {
-    let dynamodb = DynamoLocal::start();
-    let mut registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let image = format!("{}/acme/app:v1", registry.host());
-    let mut env = dynamodb.env();
-    env.push(("MQUERY_INSECURE_REGISTRIES", registry.host()));
+    let mut f = TableAndApp::start().await;
     let binary = Path::new(env!("CARGO_BIN_EXE_mquery-lambda"));
-    let http = reqwest::Client::new();
 
-    let first = ServiceProcess::start(binary, &env);
-    let doc: Value = http
-        .get(format!("{}/v1/inspect", first.base_url()))
-        .query(&[("image", &image)])
-        .send()
-        .await
-        .expect("first service answers")
-        .json()
-        .await
-        .expect("JSON");
+    let first = ServiceProcess::start(binary, &f.env);
+    let doc: Value = first.inspect(&f.image).await.json().await.expect("JSON");
     assert_eq!(doc["cache"]["source"], "registry");
     assert!(first.terminate().success());
-    registry.stop();
+    f.registry.stop();
 
-    let second = ServiceProcess::start(binary, &env);
-    let response = http
-        .get(format!("{}/v1/inspect", second.base_url()))
-        .query(&[("image", &image)])
-        .send()
-        .await
-        .expect("second service answers");
+    let second = ServiceProcess::start(binary, &f.env);
+    let response = second.inspect(&f.image).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response
-            .headers()
-            .get("x-cache")
-            .and_then(|v| v.to_str().ok()),
-        Some("dynamodb")
-    );
+    let x_cache = mquery_tests::header(response.headers(), "x-cache");
+    assert_eq!(x_cache, Some("dynamodb"));
     let doc: Value = response.json().await.expect("JSON");
     assert_eq!(doc["cache"]["source"], "dynamodb");
-    assert_eq!(doc["digest"], index.digest.as_str());
+    assert_eq!(doc["digest"], f.index.digest.as_str());
     assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn items_expire_and_are_not_served_as_fresh() {
     let dynamodb = DynamoLocal::start();
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    five_platform_index(&pusher, "acme/app", "v1").await;
-    let image = format!("{}/acme/app:v1", registry.host());
-    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let (registry, _) = open_with_app().await;
+    let image = registry.image(APP);
+    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
+        as std::sync::Arc<dyn Store>;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
 
     let (app, _) = app_with_store(&registry, store.clone(), &clock).await;
@@ -120,7 +94,7 @@ async fn items_expire_and_are_not_served_as_fresh() {
     let now = cache::clock::epoch_secs(clock.now());
     let key = service::inspect::cache_key(&registry::Reference::parse(&image).expect("valid"));
     let item = store
-        .get(&key, now)
+        .get_live(&key, now)
         .await
         .expect("get")
         .expect("the answer was written");
@@ -151,7 +125,7 @@ async fn items_expire_and_are_not_served_as_fresh() {
     // past expires_at the item is a miss even though DynamoDB may not have deleted it yet
     clock.advance(Duration::from_secs(3 * 86_400));
     let later = cache::clock::epoch_secs(clock.now());
-    assert!(store.get(&key, later).await.expect("get").is_none());
+    assert!(store.get_live(&key, later).await.expect("get").is_none());
     let (app, _) = app_with_store(&registry, store, &clock).await;
     let mark = registry.mark();
     assert_eq!(inspect(&app, &image).await.1["cache"]["source"], "registry");
@@ -168,11 +142,10 @@ async fn a_dead_dynamodb_costs_only_a_log_line() {
     let mut dynamodb = DynamoLocal::start();
     let endpoint = dynamodb.endpoint();
     dynamodb.stop();
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let image = format!("{}/acme/app:v1", registry.host());
-    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), endpoint).await);
+    let (registry, index) = open_with_app().await;
+    let image = registry.image(APP);
+    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), endpoint).await)
+        as std::sync::Arc<dyn Store>;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let (app, inspector) = app_with_store(&registry, store, &clock).await;
 
@@ -201,20 +174,12 @@ async fn a_dead_dynamodb_costs_only_a_log_line() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_serves_with_dynamodb_down() {
     let mut dynamodb = DynamoLocal::start();
-    let env_dynamo = dynamodb.env();
+    let mut env = dynamodb.env();
     dynamodb.stop();
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    five_platform_index(&pusher, "acme/app", "v1").await;
-    let mut env = env_dynamo;
-    env.push(("MQUERY_INSECURE_REGISTRIES", registry.host()));
+    let (registry, _) = open_with_app().await;
+    env.push(registry.insecure_env());
     let service = ServiceProcess::start(Path::new(env!("CARGO_BIN_EXE_mquery-lambda")), &env);
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/inspect", service.base_url()))
-        .query(&[("image", format!("{}/acme/app:v1", registry.host()))])
-        .send()
-        .await
-        .expect("answers");
+    let response = service.inspect(&registry.image(APP)).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -225,20 +190,21 @@ async fn the_binary_serves_with_dynamodb_down() {
 async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     let dynamodb = DynamoLocal::start();
     let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
+    let pusher = Pusher::open(&registry);
     for i in 0..6 {
         five_platform_index(&pusher, &format!("acme/app{i}"), "v1").await;
     }
-    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
+        as std::sync::Arc<dyn Store>;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let (app, inspector) = app_with_store(&registry, store, &clock).await;
     // the SDK's connection is set up while the table answers
-    let (status, _) = inspect(&app, &format!("{}/acme/app0:v1", registry.host())).await;
+    let (status, _) = inspect(&app, &registry.image("acme/app0:v1")).await;
     assert_eq!(status, 200);
 
     dynamodb.pause();
     let started = Instant::now();
-    let (status, doc) = inspect(&app, &format!("{}/acme/app1:v1", registry.host())).await;
+    let (status, doc) = inspect(&app, &registry.image("acme/app1:v1")).await;
     let first = started.elapsed();
     assert_eq!(
         (status, doc["cache"]["source"].clone()),
@@ -250,7 +216,7 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     );
     for i in 2..6 {
         let started = Instant::now();
-        let (status, _) = inspect(&app, &format!("{}/acme/app{i}:v1", registry.host())).await;
+        let (status, _) = inspect(&app, &registry.image(&format!("acme/app{i}:v1"))).await;
         assert_eq!(status, 200);
         assert!(
             started.elapsed() < Duration::from_millis(500),
@@ -265,13 +231,13 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     // the table answers again; after the open period one probe closes the circuit
     dynamodb.resume();
     clock.advance(cache::breaker::OPEN_FOR + Duration::from_secs(1));
-    let (status, _) = inspect(&app, &format!("{}/acme/app0:v2", registry.host())).await;
+    let (status, _) = inspect(&app, &registry.image("acme/app0:v2")).await;
     assert_eq!(
         status, 404,
         "no such tag: still a full lookup through the store"
     );
     let skipped = inspector.cache_stats().store_skipped;
-    let (status, _) = inspect(&app, &format!("{}/acme/app0:v3", registry.host())).await;
+    let (status, _) = inspect(&app, &registry.image("acme/app0:v3")).await;
     assert_eq!(status, 404);
     assert_eq!(
         inspector.cache_stats().store_skipped,
@@ -280,10 +246,11 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     );
     // a second process, memory empty: app0's answer (written before the stall) is read from
     // the table; app5's was not written while the circuit was open
-    let store = Store::Dynamo(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await);
+    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
+        as std::sync::Arc<dyn Store>;
     let (other, _) = app_with_store(&registry, store, &clock).await;
-    let (_, doc) = inspect(&other, &format!("{}/acme/app0:v1", registry.host())).await;
+    let (_, doc) = inspect(&other, &registry.image("acme/app0:v1")).await;
     assert_eq!(doc["cache"]["source"], "dynamodb", "{doc}");
-    let (_, doc) = inspect(&other, &format!("{}/acme/app5:v1", registry.host())).await;
+    let (_, doc) = inspect(&other, &registry.image("acme/app5:v1")).await;
     assert_eq!(doc["cache"]["source"], "registry", "{doc}");
 }

@@ -8,15 +8,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mquery_tests::distribution::Distribution;
-use mquery_tests::fake::FakeServer;
-use mquery_tests::fixtures::{Pusher, five_platform_index};
-use mquery_tests::free_port;
+use mquery_tests::fake::{self, FakeServer};
+use mquery_tests::fixtures::{Pusher, five_platform_index, open_with_app};
 use mquery_tests::process::ServiceProcess;
-use registry::Digest;
+use mquery_tests::{free_port, header};
 use registry::manifest::media_type;
 use serde_json::Value;
 
@@ -38,17 +35,7 @@ async fn switchable(mode: Arc<AtomicU8>) -> FakeServer {
                 FAILING => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
                 _ => {
                     let body = mquery_tests::fixtures::two_platform_index_body();
-                    let digest = Digest::sha256(&body).to_string();
-                    let body = if method == Method::HEAD {
-                        Vec::new()
-                    } else {
-                        body
-                    };
-                    Response::builder()
-                        .header("content-type", media_type::OCI_INDEX)
-                        .header("docker-content-digest", digest)
-                        .body(Body::from(body))
-                        .expect("response")
+                    fake::manifest(&method, media_type::OCI_INDEX, &body)
                 }
             }
         }
@@ -64,11 +51,7 @@ async fn get(http: &reqwest::Client, base: &str, image: &str) -> (u16, Option<St
         .await
         .expect("the service answers");
     let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let retry = header(response.headers(), "retry-after").map(str::to_owned);
     (status, retry, response.json().await.expect("JSON"))
 }
 
@@ -79,10 +62,8 @@ async fn the_service_survives_every_registry_fault() {
     let dead_realm_port = free_port();
     let realm = format!("http://127.0.0.1:{dead_realm_port}/token");
     let auth = FakeServer::start(mquery_tests::fake::challenging(realm)).await;
-    let mut registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (real_index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    five_platform_index(&pusher, "acme/app", "v2").await;
+    let (mut registry, real_index) = open_with_app().await;
+    five_platform_index(&Pusher::open(&registry), "acme/app", "v2").await;
 
     let insecure = [
         fake.host(),

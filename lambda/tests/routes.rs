@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, app_and_pi, platform};
+use mquery_tests::fixtures::{APP, Pusher, open_with_app_and_pi};
 use registry::manifest::media_type;
 use serde_json::{Value, json};
 use service::config::Config;
@@ -13,35 +13,36 @@ use tower::ServiceExt as _;
 struct Setup {
     registry: Distribution,
     app: axum::Router,
+    /// [`APP`] on the registry, and its digest.
+    image: String,
     index_digest: String,
 }
 
 async fn setup() -> Setup {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = app_and_pi(&pusher).await;
-    let host = registry.host();
-    let config =
-        Config::from_lookup(|name| (name == "MQUERY_INSECURE_REGISTRIES").then(|| host.clone()))
-            .expect("config");
+    let (registry, index, _) = open_with_app_and_pi().await;
+    let (name, host) = registry.insecure_env();
+    let config = Config::from_lookup(|n| (n == name).then(|| host.clone())).expect("config");
     let app = service::app(service::server::state(&config).await.expect("state"));
     Setup {
+        image: registry.image(APP),
         registry,
         app,
         index_digest: index.digest.to_string(),
     }
 }
 
-async fn get(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> (Response<Body>, Vec<u8>) {
-    let mut request = Request::builder().uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
+impl Setup {
+    /// GETs `uri`, expecting a 200.
+    async fn ok(&self, uri: &str) -> (Response<Body>, Vec<u8>) {
+        let (r, body) = get(&self.app, uri, &[]).await;
+        assert_eq!(r.status(), 200, "{uri}");
+        (r, body)
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
+}
+
+/// Sends `request` to `app`: the response (its body taken out) and the body.
+async fn send(app: &axum::Router, request: Request<Body>) -> (Response<Body>, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -50,70 +51,78 @@ async fn get(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> (Respon
     (Response::from_parts(parts, Body::empty()), bytes)
 }
 
+async fn get(app: &axum::Router, uri: &str, headers: &[(&str, &str)]) -> (Response<Body>, Vec<u8>) {
+    let mut request = Request::builder().uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    send(app, request.body(Body::empty()).expect("request")).await
+}
+
 fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    mquery_tests::header(response.headers(), name).unwrap_or("")
 }
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("JSON body")
 }
 
-fn q(s: &str) -> String {
-    mquery_tests::encode_query(s)
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+/// A string member of a document, or "".
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+/// `path` asking about `image`.
+fn about(path: &str, image: &str) -> String {
+    format!("{path}?image={}", mquery_tests::encode_query(image))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inspect_json_and_text() {
     let s = setup().await;
-    let image = format!("{}/acme/app:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/v1/inspect?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
+    let (r, body) = s.ok(&about("/v1/inspect", &s.image)).await;
     assert_eq!(header(&r, "content-type"), "application/json");
     assert_eq!(header(&r, "access-control-allow-origin"), "*");
-    assert_eq!(header(&r, "cache-control"), "public, max-age=60");
+    // what is left of the tag's freshness: MQUERY_CACHE_TTL (300 s) on a new answer
+    let cache_control = header(&r, "cache-control");
+    let max_age = cache_control
+        .strip_prefix("public, max-age=")
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        max_age.is_some_and(|n| (290..=300).contains(&n)),
+        "{cache_control}"
+    );
     assert_eq!(header(&r, "vary"), "accept");
     assert!(!header(&r, "x-request-id").is_empty());
     let doc = json(&body);
-    assert_eq!(doc["image"], image.as_str());
-    assert_eq!(doc["reference"], image.as_str());
-    assert_eq!(doc["digest"], s.index_digest.as_str());
-    assert_eq!(doc["isList"], true);
-    assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));
+    mquery_tests::assert_index_document(&doc, &s.image, &s.index_digest);
     assert_eq!(doc["cache"]["source"], "registry");
 
     let expected_text = format!(
-        "Image: {image} (digest: {})\n * Manifest List: Yes (Image type: {})\n * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n   - linux/arm/v7\n   - linux/ppc64le\n   - linux/s390x\n",
+        "Image: {} (digest: {})\n * Manifest List: Yes (Image type: {})\n * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n   - linux/arm/v7\n   - linux/ppc64le\n   - linux/s390x\n",
+        s.image,
         s.index_digest,
         media_type::OCI_INDEX
     );
-    let (r, body) = get(
-        &s.app,
-        &format!("/v1/inspect?image={}&format=text", q(&image)),
-        &[],
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(header(&r, "content-type"), "text/plain; charset=utf-8");
-    assert_eq!(String::from_utf8(body).expect("utf-8"), expected_text);
-    let (r, body) = get(
-        &s.app,
-        &format!("/v1/inspect?image={}", q(&image)),
-        &[("accept", "text/plain")],
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(String::from_utf8(body).expect("utf-8"), expected_text);
+    let inspect = about("/v1/inspect", &s.image);
+    let as_text = [
+        (format!("{inspect}&format=text"), None),
+        (inspect.clone(), Some(("accept", "text/plain"))),
+    ];
+    for (uri, accept) in as_text {
+        let (r, body) = get(&s.app, &uri, accept.as_slice()).await;
+        assert_eq!(r.status(), 200, "{uri}");
+        if accept.is_none() {
+            assert_eq!(header(&r, "content-type"), "text/plain; charset=utf-8");
+        }
+        assert_eq!(utf8(body), expected_text, "{uri}");
+    }
 
-    let (r, body) = get(
-        &s.app,
-        &format!("/v1/inspect?image={}&format=yaml", q(&image)),
-        &[],
-    )
-    .await;
+    let (r, body) = get(&s.app, &format!("{inspect}&format=yaml"), &[]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(json(&body)["error"]["code"], "INVALID_PARAMETER");
 }
@@ -121,8 +130,7 @@ async fn inspect_json_and_text() {
 #[tokio::test(flavor = "multi_thread")]
 async fn etag_304_and_immutable_digests() {
     let s = setup().await;
-    let image = format!("{}/acme/app:v1", s.registry.host());
-    let uri = format!("/v1/inspect?image={}", q(&image));
+    let uri = about("/v1/inspect", &s.image);
     let (r, _) = get(&s.app, &uri, &[]).await;
     let etag = header(&r, "etag").to_owned();
     assert!(
@@ -134,62 +142,53 @@ async fn etag_304_and_immutable_digests() {
     assert!(body.is_empty());
     assert_eq!(header(&r, "etag"), etag);
     // another format of the same digest is another representation
-    let (r, _) = get(
-        &s.app,
-        &format!("{uri}&format=text"),
-        &[("if-none-match", &etag)],
-    )
-    .await;
+    let text = format!("{uri}&format=text");
+    let (r, _) = get(&s.app, &text, &[("if-none-match", &etag)]).await;
     assert_eq!(r.status(), 200);
 
-    let pinned = format!("{}/acme/app@{}", s.registry.host(), s.index_digest);
-    let (r, _) = get(&s.app, &format!("/v1/inspect?image={}", q(&pinned)), &[]).await;
+    let pinned = s.registry.image(&format!("acme/app@{}", s.index_digest));
+    let (r, _) = get(&s.app, &about("/v1/inspect", &pinned), &[]).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        header(&r, "cache-control"),
-        "public, max-age=31536000, immutable"
-    );
+    // the 30 days the service keeps a digest's summary
+    let immutable = "public, max-age=2592000, immutable";
+    assert_eq!(header(&r, "cache-control"), immutable);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mquery_compatible_shape() {
     let s = setup().await;
-    let image = format!("{}/acme/pi:v6", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/mquery?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
+    let image = s.registry.image("acme/pi:v6");
+    let (_, body) = s.ok(&about("/mquery", &image)).await;
     let doc = json(&body);
     assert_eq!(doc["islist"], false);
     assert_eq!(doc["imagename"], image.as_str());
     assert_eq!(doc["mediatype"], media_type::DOCKER_MANIFEST);
-    assert!(
-        doc["digest"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("sha256:"))
-    );
+    assert!(text(&doc["digest"]).starts_with("sha256:"));
     assert!(doc["cachets"].as_u64().is_some_and(|t| t > 1_700_000_000));
-    assert_eq!(
-        doc["archlist"],
-        json!([{"os": "linux", "architecture": "arm", "variant": "v6"}])
-    );
+    let archlist = json!([{"os": "linux", "architecture": "arm", "variant": "v6"}]);
+    assert_eq!(doc["archlist"], archlist);
 
     let (r, body) = get(&s.app, "/mquery?image=Bad", &[]).await;
     assert_eq!(r.status(), 400);
-    assert!(
-        json(&body)["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("lowercase"))
-    );
+    assert!(text(&json(&body)["error"]).contains("lowercase"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn badges_never_break() {
     let s = setup().await;
-    let image = format!("{}/acme/app:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/v1/badge?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
+    let (r, body) = s.ok(&about("/v1/badge", &s.image)).await;
     assert_eq!(header(&r, "content-type"), "image/svg+xml");
-    assert!(header(&r, "cache-control").contains("max-age=300"));
-    let svg = String::from_utf8(body).expect("utf-8");
+    // the tag's freshness left, and the day of grace the service itself would serve it stale
+    let cache_control = header(&r, "cache-control");
+    let max_age = cache_control
+        .strip_prefix("public, max-age=")
+        .and_then(|rest| rest.strip_suffix(", stale-while-revalidate=86400"))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        max_age.is_some_and(|n| (290..=300).contains(&n)),
+        "{cache_control}"
+    );
+    let svg = utf8(body);
     assert!(svg.contains(">platforms<"));
     assert!(
         svg.contains("amd64 | arm64/v8 | arm/v7 | +2 more")
@@ -197,45 +196,32 @@ async fn badges_never_break() {
         "{svg}"
     );
 
-    let missing = format!("{}/acme/nope:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/v1/badge?image={}", q(&missing)), &[]).await;
+    let missing = s.registry.image("acme/nope:v1");
+    let (r, body) = get(&s.app, &about("/v1/badge", &missing), &[]).await;
     assert_eq!(r.status(), 200, "a README never shows a broken image");
-    assert!(
-        String::from_utf8(body)
-            .expect("utf-8")
-            .contains("not found")
-    );
+    assert!(utf8(body).contains("not found"));
     assert_eq!(header(&r, "cache-control"), "no-cache, max-age=0");
 
-    let (r, body) = get(&s.app, &format!("/v1/shields?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
+    let (_, body) = s.ok(&about("/v1/shields", &s.image)).await;
     let doc = json(&body);
     assert_eq!(doc["schemaVersion"], 1);
     assert_eq!(doc["label"], "platforms");
     assert_eq!(doc["color"], "brightgreen");
-    assert!(
-        doc["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("amd64 | arm64/v8"))
-    );
-    let (r, body) = get(&s.app, "/v1/shields", &[]).await;
-    assert_eq!(r.status(), 200);
+    assert!(text(&doc["message"]).starts_with("amd64 | arm64/v8"));
+    let (_, body) = s.ok("/v1/shields").await;
     assert_eq!(json(&body)["isError"], true);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn html_page_form_and_result() {
     let s = setup().await;
-    let (r, body) = get(&s.app, "/", &[]).await;
-    assert_eq!(r.status(), 200);
+    let (r, body) = s.ok("/").await;
     assert_eq!(header(&r, "content-type"), "text/html; charset=utf-8");
-    let html = String::from_utf8(body).expect("utf-8");
+    let html = utf8(body);
     assert!(html.contains("<form") && html.contains("name=\"image\""));
 
-    let image = format!("{}/acme/app:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
-    let html = String::from_utf8(body).expect("utf-8");
+    let (_, body) = s.ok(&about("/", &s.image)).await;
+    let html = utf8(body);
     for platform in ["linux/amd64", "linux/arm64/v8", "linux/s390x"] {
         assert!(html.contains(&format!(">{platform}<")), "{platform}");
     }
@@ -243,7 +229,7 @@ async fn html_page_form_and_result() {
 
     let (r, body) = get(&s.app, "/?image=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[]).await;
     assert_eq!(r.status(), 400);
-    let html = String::from_utf8(body).expect("utf-8");
+    let html = utf8(body);
     assert!(!html.contains("<script>"), "user input is escaped");
     assert!(html.contains("&lt;script&gt;"));
 }
@@ -251,58 +237,36 @@ async fn html_page_form_and_result() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_registry_strings_are_escaped() {
     let s = setup().await;
-    let pusher = Pusher::new(&s.registry.base_url(), None);
+    let pusher = Pusher::open(&s.registry);
     let evil =
         json!({"os": "linux", "architecture": "amd64", "variant": "<script>alert(1)</script>"});
-    let child = pusher
-        .image(
-            "evil/app",
-            None,
-            Format::Oci,
-            platform("linux", "amd64", None),
-        )
-        .await;
     pusher
-        .index(
-            "evil/app",
-            Some("v1"),
-            media_type::OCI_INDEX,
-            vec![child.entry(Some(evil))],
-        )
+        .index_naming_one_image("evil/app", "v1", vec![evil])
         .await;
-    let image = format!("{}/evil/app:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/?image={}", q(&image)), &[]).await;
-    assert_eq!(r.status(), 200);
-    let html = String::from_utf8(body).expect("utf-8");
+    let image = s.registry.image("evil/app:v1");
+    let (_, body) = s.ok(&about("/", &image)).await;
+    let html = utf8(body);
     assert!(
         !html.contains("<script>alert(1)"),
         "registry data renders as text"
     );
     assert!(html.contains("linux/amd64/&lt;script&gt;alert(1)&lt;/script&gt;"));
-    let (_, body) = get(&s.app, &format!("/v1/badge?image={}", q(&image)), &[]).await;
-    let svg = String::from_utf8(body).expect("utf-8");
-    assert!(!svg.contains("<script>"));
+    let (_, body) = get(&s.app, &about("/v1/badge", &image), &[]).await;
+    assert!(!utf8(body).contains("<script>"));
 
     // control characters: escaped in text, where a terminal would obey them
     let forged =
         json!({"os": "linux", "architecture": "arm\n * Supported platforms: fake/line\u{1b}[31m"});
     pusher
-        .index(
-            "evil/app",
-            Some("v2"),
-            media_type::OCI_INDEX,
-            vec![child.entry(Some(forged))],
-        )
+        .index_naming_one_image("evil/app", "v2", vec![forged])
         .await;
-    let image = format!("{}/evil/app:v2", s.registry.host());
-    let (r, body) = get(
-        &s.app,
-        &format!("/v1/inspect?format=text&image={}", q(&image)),
-        &[],
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let text = String::from_utf8(body).expect("utf-8");
+    let image = s.registry.image("evil/app:v2");
+    let uri = format!(
+        "/v1/inspect?format=text&image={}",
+        mquery_tests::encode_query(&image)
+    );
+    let (_, body) = s.ok(&uri).await;
+    let text = utf8(body);
     assert!(
         text.ends_with(" * Supported platforms:\n   - linux/arm\\x0a * Supported platforms: fake/line\\x1b[31m\n"),
         "{text:?}"
@@ -329,8 +293,8 @@ async fn errors_follow_the_status_table() {
     assert_eq!(r.status(), 400);
     assert_eq!(json(&body)["error"]["code"], "INVALID_PARAMETER");
 
-    let missing = format!("{}/acme/nope:v1", s.registry.host());
-    let (r, body) = get(&s.app, &format!("/v1/inspect?image={}", q(&missing)), &[]).await;
+    let missing = s.registry.image("acme/nope:v1");
+    let (r, body) = get(&s.app, &about("/v1/inspect", &missing), &[]).await;
     assert_eq!(r.status(), 404);
     let doc = json(&body);
     assert_eq!(doc["error"]["code"], "NOT_FOUND");
@@ -346,47 +310,20 @@ async fn errors_follow_the_status_table() {
     assert_eq!(json(&body)["error"]["code"], "NOT_FOUND");
     assert_eq!(header(&r, "access-control-allow-origin"), "*");
 
-    let response = s
-        .app
-        .clone()
-        .oneshot(
-            Request::post("/v1/inspect?image=alpine")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), 405);
-    assert_eq!(
-        response
-            .headers()
-            .get("allow")
-            .and_then(|v| v.to_str().ok()),
-        Some("GET, HEAD")
-    );
+    let post = Request::post("/v1/inspect?image=alpine").body(Body::empty());
+    let (r, _) = send(&s.app, post.expect("request")).await;
+    assert_eq!(r.status(), 405);
+    assert_eq!(header(&r, "allow"), "GET, HEAD");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn head_and_healthz() {
     let s = setup().await;
-    let image = format!("{}/acme/app:v1", s.registry.host());
-    let response = s
-        .app
-        .clone()
-        .oneshot(
-            Request::head(format!("/v1/inspect?image={}", q(&image)))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), 200);
-    assert!(response.headers().contains_key("etag"));
-    let body = axum::body::to_bytes(response.into_body(), 1024)
-        .await
-        .expect("body");
-    assert!(body.is_empty(), "HEAD has no body");
-    let (r, body) = get(&s.app, "/healthz", &[]).await;
+    let head = Request::head(about("/v1/inspect", &s.image)).body(Body::empty());
+    let (r, body) = send(&s.app, head.expect("request")).await;
     assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("etag"));
+    assert!(body.is_empty(), "HEAD has no body");
+    let (_, body) = s.ok("/healthz").await;
     assert_eq!(json(&body)["status"], "ok");
 }

@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Pusher, five_platform_index};
+use mquery_tests::fixtures::{APP, open_with_app};
 use mquery_tests::process::ServiceProcess;
 
 fn binary() -> &'static Path {
@@ -14,11 +13,8 @@ fn binary() -> &'static Path {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_then_shuts_down_gracefully() {
-    let registry = Distribution::start_open();
-    let pusher = Pusher::new(&registry.base_url(), None);
-    let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let server =
-        ServiceProcess::start(binary(), &[("MQUERY_INSECURE_REGISTRIES", registry.host())]);
+    let (registry, index) = open_with_app().await;
+    let server = ServiceProcess::start(binary(), &[registry.insecure_env()]);
     let http = reqwest::Client::new();
 
     let health = http
@@ -28,21 +24,10 @@ async fn serves_then_shuts_down_gracefully() {
         .expect("healthz");
     assert_eq!(health.status(), 200);
 
-    let image = format!("{}/acme/app:v1", registry.host());
-    let response = http
-        .get(format!("{}/v1/inspect", server.base_url()))
-        .query(&[("image", &image)])
-        .send()
-        .await
-        .expect("inspect");
+    let response = server.inspect_with(&http, &registry.image(APP)).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
-        Some("*")
-    );
+    let allowed = mquery_tests::header(response.headers(), "access-control-allow-origin");
+    assert_eq!(allowed, Some("*"));
     let doc: serde_json::Value = response.json().await.expect("JSON");
     assert_eq!(doc["digest"], index.digest.as_str());
     assert_eq!(doc["platforms"].as_array().map(Vec::len), Some(5));

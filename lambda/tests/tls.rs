@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Pusher, five_platform_index};
+use mquery_tests::fixtures::{APP, Pusher, five_platform_index};
 use mquery_tests::process::ServiceProcess;
 
 fn binary() -> &'static Path {
@@ -12,12 +12,7 @@ fn binary() -> &'static Path {
 }
 
 async fn inspect(server: &ServiceProcess, image: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/inspect", server.base_url()))
-        .query(&[("image", image)])
-        .send()
-        .await
-        .expect("inspect");
+    let response = server.inspect(image).await;
     let status = response.status().as_u16();
     (status, response.json().await.expect("a JSON document"))
 }
@@ -27,7 +22,7 @@ async fn tls_registries_trusted_and_not() {
     let registry = Distribution::start_tls();
     let pusher = Pusher::for_tls(&registry);
     let (index, _) = five_platform_index(&pusher, "acme/app", "v1").await;
-    let image = format!("{}/acme/app:v1", registry.host());
+    let image = registry.image(APP);
     let private = ("MQUERY_PRIVATE_REGISTRIES", registry.host());
 
     let untrusted = ServiceProcess::start(binary(), std::slice::from_ref(&private));

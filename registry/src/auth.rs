@@ -1,12 +1,13 @@
-//! Anonymous registry authentication: `WWW-Authenticate` challenges, token responses and a
-//! bounded token cache keyed by registry and repository.
+//! Registry authentication: `WWW-Authenticate` challenges, token responses, and one bounded
+//! cache of challenges (per registry) and tokens (per registry and repository). The token
+//! request itself is the client's (it needs the transport and the operator's credentials).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+
+use crate::error::TokenProblem;
 
 /// Registries that omit `expires_in` mean 60 seconds (distribution's token spec).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -137,14 +138,14 @@ struct RawTokenResponse {
 
 /// Reads a token response: `token` or `access_token` (either may be sent), and `expires_in`
 /// defaulting to 60 seconds.
-pub fn parse_token_response(body: &[u8]) -> Result<(Token, Duration), String> {
+pub fn parse_token_response(body: &[u8]) -> Result<(Token, Duration), TokenProblem> {
     let raw: RawTokenResponse =
-        serde_json::from_slice(body).map_err(|e| format!("token response is not JSON: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| TokenProblem::NotJson(e.to_string()))?;
     let secret = raw
         .token
         .filter(|t| !t.is_empty())
         .or(raw.access_token.filter(|t| !t.is_empty()))
-        .ok_or_else(|| "token response has neither token nor access_token".to_owned())?;
+        .ok_or(TokenProblem::NoToken)?;
     let lifetime = raw
         .expires_in
         .filter(|s| *s > 0)
@@ -152,38 +153,115 @@ pub fn parse_token_response(body: &[u8]) -> Result<(Token, Duration), String> {
     Ok((Token(secret), lifetime))
 }
 
-/// Tokens per (registry, repository) until shortly before they expire. Bounded: when full,
-/// expired tokens are dropped, and if that is not enough the cache starts over.
-#[derive(Debug)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<(String, String), (Token, Instant)>>,
-    capacity: usize,
+/// What the auth cache holds: a registry's challenge, or a token for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum AuthKey {
+    Challenge { base: String },
+    Token { base: String, repository: String },
 }
 
-impl TokenCache {
-    pub fn new(capacity: usize) -> TokenCache {
-        TokenCache {
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
+#[derive(Debug, Clone)]
+enum AuthEntry {
+    Challenge(BearerChallenge),
+    Token { token: Token, expires: Instant },
+}
+
+/// Tokens leave the cache when they expire; challenges when the cache is full.
+struct TokenExpiry;
+
+impl moka::Expiry<AuthKey, AuthEntry> for TokenExpiry {
+    fn expire_after_create(
+        &self,
+        _: &AuthKey,
+        entry: &AuthEntry,
+        now: Instant,
+    ) -> Option<Duration> {
+        match entry {
+            AuthEntry::Token { expires, .. } => Some(expires.saturating_duration_since(now)),
+            AuthEntry::Challenge(_) => None,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Token, Instant)>> {
-        // A panic while holding this lock leaves only a map of tokens behind: still usable.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn get(&self, registry: &str, repository: &str, now: Instant) -> Option<Token> {
-        let entries = self.lock();
-        entries
-            .get(&(registry.to_owned(), repository.to_owned()))
-            .filter(|(_, expires)| *expires > now)
-            .map(|(token, _)| token.clone())
-    }
-
-    pub fn insert(
+    fn expire_after_update(
         &self,
-        registry: &str,
+        key: &AuthKey,
+        entry: &AuthEntry,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, entry, now)
+    }
+}
+
+/// Bearer challenges per registry (so a second repository skips the probe) and tokens per
+/// registry and repository (until shortly before they expire), in one bounded cache.
+/// Docker Hub's challenge is known in advance and never evicted.
+pub struct AuthCache {
+    entries: moka::sync::Cache<AuthKey, AuthEntry>,
+    known: Option<(String, BearerChallenge)>,
+}
+
+impl fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // tokens show as `Token(<redacted>)`
+        let entries: Vec<(AuthKey, AuthEntry)> = self
+            .entries
+            .iter()
+            .map(|(key, entry)| ((*key).clone(), entry))
+            .collect();
+        f.debug_struct("AuthCache")
+            .field("entries", &entries)
+            .field("known", &self.known.as_ref().map(|(base, _)| base))
+            .finish()
+    }
+}
+
+impl AuthCache {
+    /// A cache of at most `capacity` entries; `known` is a registry base URL whose challenge
+    /// is known without asking (Docker Hub's).
+    pub fn new(capacity: usize, known: Option<(String, BearerChallenge)>) -> AuthCache {
+        AuthCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity.max(1) as u64)
+                .expire_after(TokenExpiry)
+                .build(),
+            known,
+        }
+    }
+
+    pub fn challenge(&self, base: &str) -> Option<BearerChallenge> {
+        if let Some((known, challenge)) = &self.known
+            && known == base
+        {
+            return Some(challenge.clone());
+        }
+        match self.entries.get(&AuthKey::Challenge {
+            base: base.to_owned(),
+        }) {
+            Some(AuthEntry::Challenge(challenge)) => Some(challenge),
+            _ => None,
+        }
+    }
+
+    pub fn remember_challenge(&self, base: &str, challenge: &BearerChallenge) {
+        self.entries.insert(
+            AuthKey::Challenge {
+                base: base.to_owned(),
+            },
+            AuthEntry::Challenge(challenge.clone()),
+        );
+    }
+
+    pub fn token(&self, base: &str, repository: &str, now: Instant) -> Option<Token> {
+        match self.entries.get(&token_key(base, repository)) {
+            Some(AuthEntry::Token { token, expires }) if expires > now => Some(token),
+            _ => None,
+        }
+    }
+
+    pub fn insert_token(
+        &self,
+        base: &str,
         repository: &str,
         token: Token,
         lifetime: Duration,
@@ -193,30 +271,31 @@ impl TokenCache {
             + lifetime
                 .saturating_sub(EXPIRY_MARGIN)
                 .max(Duration::from_secs(1));
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity {
-            entries.retain(|_, (_, e)| *e > now);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            (registry.to_owned(), repository.to_owned()),
-            (token, expires),
+        self.entries.insert(
+            token_key(base, repository),
+            AuthEntry::Token { token, expires },
         );
     }
 
-    pub fn remove(&self, registry: &str, repository: &str) {
-        self.lock()
-            .remove(&(registry.to_owned(), repository.to_owned()));
+    pub fn forget_token(&self, base: &str, repository: &str) {
+        self.entries.invalidate(&token_key(base, repository));
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
+    /// Entries held, after pending evictions (for tests).
+    pub fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn token_key(base: &str, repository: &str) -> AuthKey {
+    AuthKey::Token {
+        base: base.to_owned(),
+        repository: repository.to_owned(),
     }
 }
 
@@ -279,8 +358,14 @@ mod tests {
         let (t, _) = parse_token_response(br#"{"token":"","access_token":"xyz","expires_in":0}"#)
             .expect("ok");
         assert_eq!(t.secret(), "xyz");
-        assert!(parse_token_response(br#"{"expires_in":1}"#).is_err());
-        assert!(parse_token_response(b"<html>").is_err());
+        assert_eq!(
+            parse_token_response(br#"{"expires_in":1}"#),
+            Err(TokenProblem::NoToken)
+        );
+        assert!(matches!(
+            parse_token_response(b"<html>"),
+            Err(TokenProblem::NotJson(_))
+        ));
     }
 
     #[test]
@@ -291,36 +376,31 @@ mod tests {
 
     #[test]
     fn cache_expires_and_stays_bounded() {
-        let cache = TokenCache::new(2);
+        let hub = BearerChallenge {
+            realm: "https://auth/token".into(),
+            service: None,
+            scope: None,
+        };
+        let cache = AuthCache::new(2, Some(("https://hub".into(), hub.clone())));
         let now = Instant::now();
-        cache.insert(
-            "r",
-            "a",
-            Token::new("1".into()),
-            Duration::from_secs(60),
-            now,
-        );
-        assert_eq!(cache.get("r", "a", now).map(|t| t.0), Some("1".into()));
-        assert_eq!(cache.get("r", "b", now), None);
+        let life = Duration::from_secs(60);
+        cache.insert_token("r", "a", Token::new("1".into()), life, now);
+        assert_eq!(cache.token("r", "a", now).map(|t| t.0), Some("1".into()));
+        assert_eq!(cache.token("r", "b", now), None);
         // expired after lifetime minus the margin
-        assert_eq!(cache.get("r", "a", now + Duration::from_secs(56)), None);
-        cache.insert(
-            "r",
-            "b",
-            Token::new("2".into()),
-            Duration::from_secs(60),
-            now,
-        );
-        cache.insert(
-            "r",
-            "c",
-            Token::new("3".into()),
-            Duration::from_secs(60),
-            now,
-        );
+        assert_eq!(cache.token("r", "a", now + Duration::from_secs(56)), None);
+        cache.insert_token("r", "b", Token::new("2".into()), life, now);
+        cache.insert_token("r", "c", Token::new("3".into()), life, now);
+        let other = BearerChallenge {
+            realm: "https://other/token".into(),
+            ..hub.clone()
+        };
+        cache.remember_challenge("https://other", &other);
         assert!(cache.len() <= 2);
-        assert_eq!(cache.get("r", "c", now).map(|t| t.0), Some("3".into()));
-        cache.remove("r", "c");
-        assert_eq!(cache.get("r", "c", now), None);
+        cache.forget_token("r", "c");
+        assert_eq!(cache.token("r", "c", now), None);
+        // the known challenge is not an entry: it survives any eviction
+        assert_eq!(cache.challenge("https://hub"), Some(hub));
+        assert_eq!(cache.challenge("https://nowhere"), None);
     }
 }

@@ -1,5 +1,8 @@
-//! The registry client: one narrow API (`summarize`, `fetch_manifest`) over the OCI
-//! distribution HTTP API, with anonymous token auth, retries and limits hidden inside.
+//! The registry client: one narrow API ([`Client::summarize`], [`Client::head_digest`]) over
+//! the OCI distribution HTTP API. It decides which endpoint a reference goes to, bounds each
+//! lookup (concurrency, per-host bulkhead, deadline, request budget), runs the request loop
+//! with anonymous token auth, and hands parsed manifests to the pure summarizer
+//! ([`Summary::from_index`], [`Summary::from_image`]).
 //!
 //! Request budget (what tests count): a cold lookup of an index on an open registry is one
 //! manifest GET (no `/v2/` ping); behind token auth it is challenge + token + GET, and later
@@ -10,23 +13,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use reqwest::Url;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::auth::{
-    BearerChallenge, Challenge, Token, TokenCache, parse_challenge, parse_token_response,
-};
+use crate::auth::{AuthCache, BearerChallenge, Token, parse_token_response};
 use crate::config::ClientConfig;
 use crate::digest::Digest;
-use crate::error::Error;
-use crate::guard::{Guard, Refused, find_refusal};
+use crate::error::{Error, TokenProblem};
+use crate::guard::Guard;
 use crate::manifest::{
-    EntryKind, MANIFEST_ACCEPT, Manifest, ManifestError, add_entry, classify_entry,
-    is_image_config, parse_manifest, platform_from_config,
+    Descriptor, MANIFEST_ACCEPT, Manifest, ManifestError, is_image_config, parse_manifest,
+    platform_from_config,
 };
 use crate::reference::{DEFAULT_DOMAIN, Reference};
-use crate::summary::{PlatformEntry, Summary};
+use crate::summary::{ImageContent, Summary};
+use crate::transport::{
+    AuthDemand, Endpoint, Outcome, Repository, Transport, grow_budget, header_str, parse_ratelimit,
+    read_body, with_budget,
+};
+pub use crate::transport::{Url, parse_retry_after};
 
 /// Below this many remaining Docker Hub pulls, tag answers are served stale rather than
 /// spending the last pulls on GETs (HEADs are free).
@@ -34,11 +39,6 @@ pub const LOW_PULLS: u64 = 10;
 /// How long a low `ratelimit-remaining` reading counts, unless a newer one replaces it.
 const LOW_PULLS_FOR: Duration = Duration::from_secs(600);
 const MAX_TOKEN_BODY: usize = 64 << 10;
-const MAX_ERROR_BODY: usize = 16 << 10;
-const MAX_REDIRECTS: usize = 3;
-/// Requests one lookup may send besides its nested indexes: challenge, token, manifest, config,
-/// a token refetch, the 429 wait and the 5xx retry, with room to spare.
-const LOOKUP_BUDGET: usize = 12;
 /// Requests each distinct nested index adds to the budget (its GET and a retry).
 const NESTED_BUDGET: usize = 2;
 /// Distinct nested indexes one index may name (real ones name one or two).
@@ -47,26 +47,12 @@ const MAX_NESTED_INDEXES: usize = 16;
 /// exhausted budget) is answered from memory instead of being fetched again.
 const FAILURE_MEMORY: Duration = Duration::from_secs(60);
 
-tokio::task_local! {
-    /// Registry requests the running lookup may still send (set by `Client::bounded`).
-    static BUDGET: std::cell::Cell<usize>;
-}
-
 /// A manifest as the registry sent it, its digest verified.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct FetchedManifest {
     digest: Digest,
     content_type: Option<String>,
     body: Vec<u8>,
-}
-
-/// Where a registry domain is reached.
-#[derive(Debug, Clone)]
-struct Endpoint {
-    /// `scheme://host[:port][/prefix]`, without a trailing slash.
-    base: String,
-    /// The host, for messages and logs.
-    host: String,
 }
 
 /// The registry client. Cheap to clone: clones share connections, tokens and challenges.
@@ -77,16 +63,13 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
-    guard: Guard,
+    transport: Transport,
     /// Bounds the lookups (and so the registry fetches) running at once.
     lookups: tokio::sync::Semaphore,
     /// Per registry host, its share of `lookups` (a bulkhead against one hanging registry).
     host_slots: moka::sync::Cache<String, Arc<tokio::sync::Semaphore>>,
     config: ClientConfig,
-    tokens: TokenCache,
-    /// Bearer challenges per registry base URL, so a second repository skips the probe.
-    challenges: Mutex<HashMap<String, BearerChallenge>>,
+    auth: AuthCache,
     /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
     /// hostile index costs the registry (and our pull quota) once a minute, not per request.
     failures: moka::sync::Cache<String, Error>,
@@ -100,27 +83,30 @@ struct Inner {
     fallback: Option<Endpoint>,
 }
 
-/// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
-pub fn parse_ratelimit(value: &str) -> Option<(u64, Option<u64>)> {
-    let mut parts = value.split(';');
-    let count = parts.next()?.trim().parse().ok()?;
-    let window = parts
-        .filter_map(|p| p.trim().strip_prefix("w="))
-        .find_map(|w| w.parse().ok());
-    Some((count, window))
+/// The retries one request may take, each at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// A (new) token after a 401/403.
+    Reauthenticate,
+    /// Waiting out a short `Retry-After` of a 429.
+    RateLimit,
+    /// Asking again after a 5xx.
+    ServerError,
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+/// Which [`Retry`]s a request has taken.
+#[derive(Debug, Default)]
+struct Retries(Vec<Retry>);
+
+impl Retries {
+    /// Whether `retry` is still available; taking it uses it up.
+    fn take(&mut self, retry: Retry) -> bool {
+        if self.0.contains(&retry) {
+            return false;
+        }
+        self.0.push(retry);
+        true
     }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 impl Client {
@@ -139,72 +125,37 @@ impl Client {
                 });
             }
         }
-        let guard = Guard::new(&exempt);
-        let redirect_guard = guard.clone();
-        // redirects (blob CDNs) are followed a few times, each target through the guard
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            // previous() starts with the original URL: N redirects make it N long
-            if attempt.previous().len() > MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            if !matches!(attempt.url().scheme(), "http" | "https") {
-                return attempt.error("redirect to a scheme other than http(s)");
-            }
-            if !attempt.url().username().is_empty() || attempt.url().password().is_some() {
-                return attempt.error("redirect to a URL with credentials");
-            }
-            match redirect_guard.check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        });
-        let tls =
-            crate::tls::client_config(&config.extra_roots).map_err(|e| Error::ClientSetup {
-                detail: e.to_string(),
-            })?;
-        let http = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .redirect(redirects)
-            .dns_resolver(guard.resolver())
-            .tls_backend_preconfigured(tls)
-            .build()
-            .map_err(|e| Error::ClientSetup {
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        let docker_hub = url_endpoint(&config.docker_hub.registry);
+        let transport = Transport::new(&config, Guard::new(&exempt))?;
+        let docker_hub = Endpoint::from_base_url(&config.docker_hub.registry);
         let docker_io = match &config.docker_hub_mirror {
-            Some(mirror) => url_endpoint(mirror.as_str()),
+            Some(mirror) => Endpoint::from_base_url(mirror.as_str()),
             None => docker_hub.clone(),
         };
         let fallback = config
             .docker_hub_fallback
             .as_ref()
-            .map(|url| url_endpoint(url.as_str()));
-        let mut challenges = HashMap::new();
-        if config.docker_hub_mirror.is_none() {
-            challenges.insert(
+            .map(|url| Endpoint::from_base_url(url.as_str()));
+        // Docker Hub's challenge is known in advance (not for a mirror, which has its own)
+        let known = config.docker_hub_mirror.is_none().then(|| {
+            (
                 docker_hub.base.clone(),
                 BearerChallenge {
                     realm: config.docker_hub.realm.clone(),
                     service: Some(config.docker_hub.service.clone()),
                     scope: None,
                 },
-            );
-        }
+            )
+        });
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
-                guard,
+                transport,
                 lookups: tokio::sync::Semaphore::new(config.max_concurrent_lookups.max(1)),
                 // idle hosts' semaphores go; a busy one is kept alive by its holders' Arcs
                 host_slots: moka::sync::Cache::builder()
                     .max_capacity(4096)
                     .time_to_idle(Duration::from_secs(600))
                     .build(),
-                tokens: TokenCache::new(config.token_cache_capacity),
-                challenges: Mutex::new(challenges),
+                auth: AuthCache::new(config.token_cache_capacity, known),
                 docker_hub_pulls: Mutex::new(None),
                 docker_hub,
                 docker_io,
@@ -257,23 +208,51 @@ impl Client {
     }
 
     fn endpoint(&self, domain: &str) -> Endpoint {
-        let config = &self.inner.config;
         if domain == DEFAULT_DOMAIN {
             return self.inner.docker_io.clone();
         }
         // host names are case-insensitive: the list is lowercased when parsed
-        let scheme = if config
+        let insecure = self
+            .inner
+            .config
             .insecure_registries
             .iter()
-            .any(|r| r.eq_ignore_ascii_case(domain))
-        {
-            "http"
-        } else {
-            "https"
-        };
+            .any(|r| r.eq_ignore_ascii_case(domain));
+        let scheme = if insecure { "http" } else { "https" };
         Endpoint {
             base: format!("{scheme}://{domain}"),
             host: domain.to_owned(),
+        }
+    }
+
+    /// Runs `lookup` against the reference's endpoint, and once more against the fallback
+    /// mirror when Docker Hub rate-limited it.
+    async fn with_fallback<'r, T, F, Fut>(
+        &self,
+        reference: &'r Reference,
+        lookup: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(Repository<'r>) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let repo = Repository {
+            endpoint: self.endpoint(reference.domain()),
+            reference,
+        };
+        let result = self.bounded(&repo.endpoint.clone(), lookup(repo)).await;
+        match &result {
+            Err(error) => match self.fallback_for(reference, error) {
+                Some(fallback) => {
+                    let repo = Repository {
+                        endpoint: fallback,
+                        reference,
+                    };
+                    self.bounded(&repo.endpoint.clone(), lookup(repo)).await
+                }
+                None => result,
+            },
+            Ok(_) => result,
         }
     }
 
@@ -285,15 +264,12 @@ impl Client {
             tracing::debug!(reference = %key, error = %error, "failed recently; not asking again");
             return Err(error);
         }
-        let ep = self.endpoint(reference.domain());
-        let mut result = self.bounded(&ep, self.summarize_at(&ep, reference)).await;
-        if let Err(error) = &result
-            && let Some(fallback) = self.fallback_for(reference, error)
-        {
-            result = self
-                .bounded(&fallback, self.summarize_at(&fallback, reference))
-                .await;
-        }
+        let result = self
+            .with_fallback(
+                reference,
+                |repo| async move { self.summarize_at(&repo).await },
+            )
+            .await;
         if let Err(error) = &result
             && matches!(
                 error,
@@ -308,17 +284,31 @@ impl Client {
         result
     }
 
-    /// Runs one lookup within the concurrency cap and the lookup deadline (waiting for a
-    /// turn counts against the deadline).
+    /// The current digest of what a reference names, by one `HEAD` (which Docker Hub does not
+    /// count against pull limits). `None` when the registry does not say
+    /// (no `Docker-Content-Digest`): then only a `GET` can tell.
+    pub async fn head_digest(&self, reference: &Reference) -> Result<Option<Digest>, Error> {
+        self.with_fallback(reference, |repo| async move {
+            let path = format!("manifests/{}", reference.manifest_reference());
+            let response = self
+                .request(&repo, Method::HEAD, &path, Some(MANIFEST_ACCEPT))
+                .await?;
+            Ok(header_str(response.headers(), "docker-content-digest")
+                .and_then(|h| h.trim().parse::<Digest>().ok()))
+        })
+        .await
+    }
+
+    /// Runs one lookup within the concurrency cap, the per-host bulkhead, the lookup deadline
+    /// (waiting for a turn counts against it) and a fresh request budget.
     async fn bounded<T>(
         &self,
         ep: &Endpoint,
-        lookup: impl std::future::Future<Output = Result<T, Error>>,
+        lookup: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let closed = || Error::Upstream {
+        let closed = || Error::Transport {
             registry: ep.host.clone(),
             detail: "the client is shutting down".to_owned(),
-            status: None,
         };
         let run = async {
             // the host's share first: lookups of a hanging registry queue here, not in the
@@ -329,9 +319,7 @@ impl Client {
             });
             let _host_permit = host.acquire_owned().await.map_err(|_| closed())?;
             let _permit = self.inner.lookups.acquire().await.map_err(|_| closed())?;
-            BUDGET
-                .scope(std::cell::Cell::new(LOOKUP_BUDGET), lookup)
-                .await
+            with_budget(lookup).await
         };
         match tokio::time::timeout(self.inner.config.lookup_timeout, run).await {
             Ok(result) => result,
@@ -341,168 +329,62 @@ impl Client {
         }
     }
 
-    async fn summarize_at(&self, ep: &Endpoint, reference: &Reference) -> Result<Summary, Error> {
+    async fn summarize_at(&self, repo: &Repository<'_>) -> Result<Summary, Error> {
+        let reference = repo.reference;
         let fetched = self
-            .fetch_manifest_at(
-                ep,
-                reference,
-                reference.manifest_reference(),
-                reference.digest(),
-            )
+            .fetch_manifest(repo, reference.manifest_reference(), reference.digest())
             .await?;
-        self.summarize_manifest_at(ep, reference, fetched).await
-    }
-
-    /// The current digest of what a reference names, by one `HEAD` (which Docker Hub does not
-    /// count against pull limits). `None` when the registry does not say
-    /// (no `Docker-Content-Digest`): then only a `GET` can tell.
-    pub async fn head_digest(&self, reference: &Reference) -> Result<Option<Digest>, Error> {
-        let ep = self.endpoint(reference.domain());
-        let head = |ep: Endpoint| async move {
-            let response = self
-                .request(
-                    &ep,
-                    reference,
-                    Method::HEAD,
-                    &format!("manifests/{}", reference.manifest_reference()),
-                    Some(MANIFEST_ACCEPT),
-                )
-                .await?;
-            Ok(header_str(response.headers(), "docker-content-digest")
-                .and_then(|h| h.trim().parse::<Digest>().ok()))
-        };
-        match self.bounded(&ep, head(ep.clone())).await {
-            Err(error) => match self.fallback_for(reference, &error) {
-                Some(fallback) => self.bounded(&fallback, head(fallback.clone())).await,
-                None => Err(error),
-            },
-            ok => ok,
-        }
-    }
-
-    async fn summarize_manifest_at(
-        &self,
-        ep: &Endpoint,
-        reference: &Reference,
-        fetched: FetchedManifest,
-    ) -> Result<Summary, Error> {
         let config = &self.inner.config;
-        let FetchedManifest {
-            digest: fetched_digest,
-            content_type,
-            body,
-        } = fetched;
-        let body_len = body.len() as u64;
-        let manifest = parse_off_runtime(content_type, body, config.max_index_entries)
-            .await
-            .map_err(|e| manifest_error(ep, e))?;
+        let size = fetched.body.len() as u64;
+        let manifest =
+            parse_off_runtime(fetched.content_type, fetched.body, config.max_index_entries)
+                .await
+                .map_err(|e| manifest_error(repo, e))?;
         match manifest {
             Manifest::Index {
                 media_type,
                 entries,
             } => {
-                let mut summary = Summary {
-                    digest: fetched_digest.to_string(),
-                    media_type,
-                    is_list: true,
-                    platforms: Vec::with_capacity(entries.len()),
-                    attestations: 0,
-                    unlabeled: 0,
-                    artifact_type: None,
-                };
                 // each distinct nested index is fetched once, however often it is named
-                let mut nested: HashMap<&str, Arc<Vec<crate::manifest::Descriptor>>> =
-                    HashMap::new();
-                let distinct = entries
-                    .iter()
-                    .filter(|e| classify_entry(e) == EntryKind::NestedIndex)
-                    .map(|e| e.digest.as_str())
-                    .collect::<std::collections::HashSet<_>>()
-                    .len();
-                if distinct > MAX_NESTED_INDEXES {
+                let distinct = Summary::nested_indexes(&entries);
+                if distinct.len() > MAX_NESTED_INDEXES {
                     return Err(manifest_error(
-                        ep,
+                        repo,
                         ManifestError::TooManyNested {
                             limit: MAX_NESTED_INDEXES,
                         },
                     ));
                 }
-                let _ = BUDGET.try_with(|left| left.set(left.get() + NESTED_BUDGET * distinct));
-                let mut seen = entries.len();
-                for entry in &entries {
-                    match classify_entry(entry) {
-                        EntryKind::NestedIndex => {
-                            let children = match nested.get(entry.digest.as_str()) {
-                                Some(children) => Arc::clone(children),
-                                None => {
-                                    let children =
-                                        Arc::new(self.fetch_nested(ep, reference, entry).await?);
-                                    nested.insert(&entry.digest, Arc::clone(&children));
-                                    children
-                                }
-                            };
-                            seen += children.len();
-                            if seen > config.max_index_entries {
-                                return Err(manifest_error(
-                                    ep,
-                                    ManifestError::TooManyEntries {
-                                        count: seen,
-                                        limit: config.max_index_entries,
-                                    },
-                                ));
-                            }
-                            for child in children.iter() {
-                                match classify_entry(child) {
-                                    EntryKind::NestedIndex => {
-                                        return Err(manifest_error(
-                                            ep,
-                                            ManifestError::NestedTooDeep,
-                                        ));
-                                    }
-                                    kind => add_entry(&mut summary, child, kind),
-                                }
-                            }
-                        }
-                        kind => add_entry(&mut summary, entry, kind),
-                    }
+                grow_budget(NESTED_BUDGET * distinct.len());
+                let mut nested = HashMap::with_capacity(distinct.len());
+                for entry in distinct {
+                    nested.insert(entry.digest.as_str(), self.fetch_nested(repo, entry).await?);
                 }
-                Ok(summary)
+                Summary::from_index(
+                    &fetched.digest,
+                    media_type,
+                    &entries,
+                    &nested,
+                    config.max_index_entries,
+                )
+                .map_err(|e| manifest_error(repo, e))
             }
             Manifest::Image {
                 media_type,
                 config: config_descriptor,
                 artifact_type,
             } => {
-                let size = body_len;
-                let digest = fetched_digest.to_string();
-                if !is_image_config(&config_descriptor.media_type) {
-                    return Ok(Summary {
-                        digest,
-                        media_type,
-                        is_list: false,
-                        platforms: Vec::new(),
-                        attestations: 0,
-                        unlabeled: 0,
-                        artifact_type: Some(artifact_type.unwrap_or(config_descriptor.media_type)),
-                    });
-                }
-                let platform = self
-                    .fetch_config(ep, reference, &config_descriptor.digest)
-                    .await?;
-                Ok(Summary {
-                    platforms: vec![PlatformEntry {
-                        platform,
-                        digest: digest.clone(),
-                        media_type: media_type.clone(),
-                        size,
-                    }],
-                    digest,
+                let content = if is_image_config(&config_descriptor.media_type) {
+                    ImageContent::Image(self.fetch_config(repo, &config_descriptor.digest).await?)
+                } else {
+                    ImageContent::Artifact(artifact_type.unwrap_or(config_descriptor.media_type))
+                };
+                Ok(Summary::from_image(
+                    &fetched.digest,
                     media_type,
-                    is_list: false,
-                    attestations: 0,
-                    unlabeled: 0,
-                    artifact_type: None,
-                })
+                    size,
+                    content,
+                ))
             }
         }
     }
@@ -510,31 +392,30 @@ impl Client {
     /// The entries of an index inside the index.
     async fn fetch_nested(
         &self,
-        ep: &Endpoint,
-        reference: &Reference,
-        entry: &crate::manifest::Descriptor,
-    ) -> Result<Vec<crate::manifest::Descriptor>, Error> {
+        repo: &Repository<'_>,
+        entry: &Descriptor,
+    ) -> Result<Vec<Descriptor>, Error> {
         let digest: Digest = entry.digest.parse().map_err(|e| {
             manifest_error(
-                ep,
+                repo,
                 ManifestError::InvalidJson(format!("index entry digest {:?}: {e}", entry.digest)),
             )
         })?;
         let child = self
-            .fetch_manifest_at(ep, reference, digest.as_str(), Some(&digest))
+            .fetch_manifest(repo, digest.as_str(), Some(&digest))
             .await
-            .map_err(|e| missing_is_upstream(e, ep, "nested index", &digest))?;
-        match parse_off_runtime(
+            .map_err(|e| missing_content(e, repo, "nested index", &digest))?;
+        let parsed = parse_off_runtime(
             child.content_type,
             child.body,
             self.inner.config.max_index_entries,
         )
         .await
-        .map_err(|e| manifest_error(ep, e))?
-        {
+        .map_err(|e| manifest_error(repo, e))?;
+        match parsed {
             Manifest::Index { entries, .. } => Ok(entries),
             Manifest::Image { .. } => Err(manifest_error(
-                ep,
+                repo,
                 ManifestError::UnsupportedMediaType(format!(
                     "entry {digest} is declared an index but is an image manifest"
                 )),
@@ -544,66 +425,48 @@ impl Client {
 
     async fn fetch_config(
         &self,
-        ep: &Endpoint,
-        reference: &Reference,
+        repo: &Repository<'_>,
         digest: &str,
     ) -> Result<crate::platform::Platform, Error> {
         let digest: Digest = digest.parse().map_err(|e| {
             manifest_error(
-                ep,
+                repo,
                 ManifestError::InvalidConfig(format!("config digest: {e}")),
             )
         })?;
         let response = self
-            .request(ep, reference, Method::GET, &format!("blobs/{digest}"), None)
+            .request(repo, Method::GET, &format!("blobs/{digest}"), None)
             .await
-            .map_err(|e| missing_is_upstream(e, ep, "config blob", &digest))?;
-        let body = self
-            .read_body(
-                ep,
-                response,
-                self.inner.config.max_config_bytes,
-                "image config",
-            )
-            .await?;
+            .map_err(|e| missing_content(e, repo, "config blob", &digest))?;
+        let limit = self.inner.config.max_config_bytes;
+        let body = read_body(&repo.endpoint, response, limit, "image config").await?;
         digest
             .verify(&body)
             .map_err(|actual| Error::DigestMismatch {
-                reference: format!("{} config", reference.canonical()),
-                expected: digest.to_string(),
-                actual: actual.to_string(),
+                reference: format!("{} config", repo.reference.canonical()),
+                expected: digest.clone(),
+                actual,
             })?;
-        platform_from_config(&body).map_err(|e| manifest_error(ep, e))
+        platform_from_config(&body).map_err(|e| manifest_error(repo, e))
     }
 
-    async fn fetch_manifest_at(
+    async fn fetch_manifest(
         &self,
-        ep: &Endpoint,
-        reference: &Reference,
+        repo: &Repository<'_>,
         tag_or_digest: &str,
         expected: Option<&Digest>,
     ) -> Result<FetchedManifest, Error> {
+        let path = format!("manifests/{tag_or_digest}");
         let response = self
-            .request(
-                ep,
-                reference,
-                Method::GET,
-                &format!("manifests/{tag_or_digest}"),
-                Some(MANIFEST_ACCEPT),
-            )
+            .request(repo, Method::GET, &path, Some(MANIFEST_ACCEPT))
             .await?;
         let headers = response.headers();
         let content_type = header_str(headers, CONTENT_TYPE.as_str()).map(str::to_owned);
         let header_digest = header_str(headers, "docker-content-digest").map(str::to_owned);
-        let body = self
-            .read_body(
-                ep,
-                response,
-                self.inner.config.max_manifest_bytes,
-                "manifest",
-            )
-            .await?;
-        let digest = verify_manifest_digest(reference, expected, header_digest.as_deref(), &body)?;
+        let limit = self.inner.config.max_manifest_bytes;
+        let body = read_body(&repo.endpoint, response, limit, "manifest").await?;
+        let digest =
+            verify_manifest_digest(repo.reference, expected, header_digest.as_deref(), &body)?;
         Ok(FetchedManifest {
             digest,
             content_type,
@@ -615,179 +478,120 @@ impl Client {
     /// response or the error it stands for.
     async fn request(
         &self,
-        ep: &Endpoint,
-        reference: &Reference,
+        repo: &Repository<'_>,
         method: Method,
         path: &str,
         accept: Option<&str>,
     ) -> Result<Response, Error> {
-        let repository = reference.repository();
-        let url = format!("{}/v2/{repository}/{path}", ep.base);
-        let parsed = Url::parse(&url).map_err(|_| Error::Upstream {
+        let ep = &repo.endpoint;
+        let url = Url::parse(&repo.url(path)).map_err(|_| Error::Transport {
             registry: ep.host.clone(),
             detail: "invalid registry URL".to_owned(),
-            status: None,
         })?;
-        self.inner
-            .guard
-            .check_url(&parsed)
-            .map_err(|refused| not_allowed(&refused))?;
-        let mut token = self.inner.tokens.get(&ep.base, repository, Instant::now());
+        // refused before anything is sent, a token request included
+        self.inner.transport.check(&url)?;
+        let auth = &self.inner.auth;
+        let mut token = auth.token(&ep.base, repo.name(), Instant::now());
         if token.is_none()
-            && let Some(challenge) = self.known_challenge(&ep.base)
+            && let Some(challenge) = auth.challenge(&ep.base)
         {
-            token = Some(self.fetch_token(ep, &challenge, repository).await?);
+            token = Some(self.fetch_token(repo, &challenge).await?);
         }
-        let (mut auth_retry, mut rate_retry, mut server_retry) = (true, true, true);
+        let mut retries = Retries::default();
         loop {
-            let mut request = self.inner.http.request(method.clone(), &url);
+            let mut request = self.inner.transport.request(method.clone(), &url)?;
             if let Some(accept) = accept {
                 request = request.header(ACCEPT, accept);
             }
             if let Some(token) = &token {
                 request = request.bearer_auth(token.secret());
             }
-            spend(ep)?;
-            let response = request.send().await.map_err(|e| transport_error(ep, e))?;
-            let status = response.status();
-            if status.is_success() {
-                self.note_ratelimit(ep, response.headers());
-                return Ok(response);
-            }
-            match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    let challenge = bearer_challenge(response.headers());
-                    let not_found = || Error::NotFound {
-                        reference: reference.canonical(),
-                    };
-                    if !auth_retry {
+            let response = self.inner.transport.send(ep, request).await?;
+            match self.inner.transport.classify(ep, response).await {
+                Outcome::Success(response) => {
+                    self.note_ratelimit(ep, response.headers());
+                    return Ok(response);
+                }
+                Outcome::Unauthorized(demand) => {
+                    if !retries.take(Retry::Reauthenticate) {
                         // a token was just fetched and still refused: denied, not public
-                        return Err(not_found());
+                        return Err(repo.not_found());
                     }
-                    auth_retry = false;
-                    let challenge = match challenge {
-                        Ok(Some(challenge)) => {
-                            self.remember_challenge(&ep.base, &challenge);
+                    let challenge = match demand {
+                        AuthDemand::Bearer(challenge) => {
+                            auth.remember_challenge(&ep.base, &challenge);
                             challenge
                         }
                         // ghcr.io and ECR Public answer 403 without a challenge to an
                         // expired token: fetch a new one from the challenge we know
-                        Ok(None) if token.is_some() => match self.known_challenge(&ep.base) {
-                            Some(challenge) => challenge,
-                            None => return Err(not_found()),
-                        },
+                        AuthDemand::Silent if token.is_some() => {
+                            auth.challenge(&ep.base).ok_or_else(|| repo.not_found())?
+                        }
                         // Basic auth or no challenge: anonymous access is impossible
-                        _ => return Err(not_found()),
+                        AuthDemand::Silent | AuthDemand::Basic => return Err(repo.not_found()),
                     };
-                    self.inner.tokens.remove(&ep.base, repository);
-                    token = Some(self.fetch_token(ep, &challenge, repository).await?);
+                    auth.forget_token(&ep.base, repo.name());
+                    token = Some(self.fetch_token(repo, &challenge).await?);
                 }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    let wait = header_str(response.headers(), RETRY_AFTER.as_str())
-                        .and_then(parse_retry_after);
-                    match wait {
-                        Some(wait) if rate_retry && wait <= self.inner.config.max_retry_wait => {
-                            rate_retry = false;
-                            tracing::info!(registry = %ep.host, wait_ms = wait.as_millis() as u64, "rate limited; waiting once");
-                            tokio::time::sleep(wait).await;
-                        }
-                        _ => {
-                            return Err(Error::RateLimited {
-                                registry: ep.host.clone(),
-                                retry_after: wait,
-                            });
-                        }
-                    }
+                Outcome::RateLimited(Some(wait))
+                    if wait <= self.inner.config.max_retry_wait
+                        && retries.take(Retry::RateLimit) =>
+                {
+                    tracing::info!(registry = %ep.host, wait_ms = wait.as_millis() as u64, "rate limited; waiting once");
+                    tokio::time::sleep(wait).await;
                 }
-                StatusCode::NOT_FOUND => {
-                    return Err(Error::NotFound {
-                        reference: reference.canonical(),
+                Outcome::RateLimited(retry_after) => {
+                    return Err(Error::RateLimited {
+                        registry: ep.host.clone(),
+                        retry_after,
                     });
                 }
-                s if s.is_server_error() && server_retry => {
-                    server_retry = false;
-                    tracing::info!(registry = %ep.host, status = s.as_u16(), "server error; retrying once");
+                Outcome::NotFound => return Err(repo.not_found()),
+                Outcome::ServerError(status, _) if retries.take(Retry::ServerError) => {
+                    tracing::info!(registry = %ep.host, status = status.as_u16(), "server error; retrying once");
                     tokio::time::sleep(self.inner.config.retry_backoff).await;
                 }
-                s => {
-                    let detail = self.error_detail(ep, response).await;
-                    return Err(Error::Upstream {
+                Outcome::ServerError(status, codes) | Outcome::Unexpected(status, codes) => {
+                    return Err(Error::UnexpectedStatus {
                         registry: ep.host.clone(),
-                        detail: format!("HTTP {}{detail}", s.as_u16()),
-                        status: Some(s.as_u16()),
+                        status: status.as_u16(),
+                        codes,
                     });
                 }
             }
         }
     }
 
-    fn known_challenge(&self, base: &str) -> Option<BearerChallenge> {
-        lock(&self.inner.challenges).get(base).cloned()
-    }
-
-    fn remember_challenge(&self, base: &str, challenge: &BearerChallenge) {
-        let mut challenges = lock(&self.inner.challenges);
-        // bounded like the token cache: registries are few, but hosts come from users
-        if challenges.len() >= self.inner.config.token_cache_capacity {
-            let docker_hub = &self.inner.docker_hub.base;
-            challenges.retain(|k, _| k == docker_hub);
-        }
-        challenges.insert(base.to_owned(), challenge.clone());
-    }
-
+    /// A pull token for the repository from the challenge's realm, cached until it expires.
     async fn fetch_token(
         &self,
-        ep: &Endpoint,
+        repo: &Repository<'_>,
         challenge: &BearerChallenge,
-        repository: &str,
     ) -> Result<Token, Error> {
-        let upstream = |detail: String, status: Option<u16>| Error::Upstream {
+        let ep = &repo.endpoint;
+        let realm_host = Url::parse(&challenge.realm)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let failed = |problem: TokenProblem| Error::TokenServer {
             registry: ep.host.clone(),
-            detail,
-            status,
+            realm_host: realm_host.clone(),
+            problem,
         };
-        let mut url = Url::parse(&challenge.realm)
-            .map_err(|_| upstream(format!("invalid token realm {:?}", challenge.realm), None))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(upstream(
-                format!("invalid token realm {:?}", challenge.realm),
-                None,
-            ));
-        }
-        // reqwest would send a realm's userinfo as Basic auth: credentials named by a URL the
-        // registry supplied are never sent anywhere
-        if !url.username().is_empty() || url.password().is_some() {
-            tracing::debug!(registry = %ep.host, "dropping userinfo from the token realm");
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-        }
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(service) = &challenge.service {
-                query.append_pair("service", service);
-            }
-            query.append_pair("scope", &format!("repository:{repository}:pull"));
-        }
-        self.inner
-            .guard
-            .check_url(&url)
-            .map_err(|refused| not_allowed(&refused))?;
-        let realm_host = url.host_str().unwrap_or_default().to_owned();
+        let url = token_url(challenge, repo.name())
+            .ok_or_else(|| failed(TokenProblem::InvalidRealm(challenge.realm.clone())))?;
         // the operator's Docker Hub account goes to Docker Hub's token service, for Docker
         // Hub, and nowhere else: not to a mirror, not to a realm another registry names
-        let hub = &self.inner.config.docker_hub;
-        let credentials = self
-            .inner
-            .config
-            .docker_hub_credentials
-            .as_ref()
-            .filter(|_| ep.base == self.inner.docker_hub.base && challenge.realm == hub.realm);
-        spend(ep)?;
-        let mut request = self.inner.http.get(url.clone());
+        let config = &self.inner.config;
+        let credentials = config.docker_hub_credentials.as_ref().filter(|_| {
+            ep.base == self.inner.docker_hub.base && challenge.realm == config.docker_hub.realm
+        });
+        let transport = &self.inner.transport;
+        let mut request = transport.request(Method::GET, &url)?;
         if let Some(credentials) = credentials {
             request = request.basic_auth(credentials.username(), Some(credentials.token()));
         }
-        let mut response = request.send().await.map_err(|e| transport_error(ep, e))?;
+        let mut response = transport.send(ep, request).await?;
         if credentials.is_some()
             && matches!(
                 response.status(),
@@ -796,134 +600,70 @@ impl Client {
         {
             // refused credentials must not take the service down: go on anonymously
             tracing::error!(registry = %ep.host, status = response.status().as_u16(), "Docker Hub refused the configured credentials; continuing anonymously");
-            spend(ep)?;
-            response = self
-                .inner
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| transport_error(ep, e))?;
+            response = transport
+                .send(ep, transport.request(Method::GET, &url)?)
+                .await?;
         }
-        let status = response.status();
-        match status {
-            s if s.is_success() => {
-                let body = self
-                    .read_body(ep, response, MAX_TOKEN_BODY, "token response")
+        match transport.classify(ep, response).await {
+            Outcome::Success(response) => {
+                let body = read_body(ep, response, MAX_TOKEN_BODY, "token response")
                     .await
                     .map_err(|e| match e {
                         // an oversized token is the token server's failure, not a manifest's
-                        Error::TooLarge { limit, .. } => upstream(
-                            format!("token server {realm_host}: response over {limit} bytes"),
-                            None,
-                        ),
+                        Error::TooLarge { limit, .. } => failed(TokenProblem::TooLarge(limit)),
                         other => other,
                     })?;
-                let (token, lifetime) = parse_token_response(&body)
-                    .map_err(|e| upstream(format!("token server {realm_host}: {e}"), None))?;
-                self.inner.tokens.insert(
+                let (token, lifetime) = parse_token_response(&body).map_err(failed)?;
+                self.inner.auth.insert_token(
                     &ep.base,
-                    repository,
+                    repo.name(),
                     token.clone(),
                     lifetime,
                     Instant::now(),
                 );
                 Ok(token)
             }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Error::NotFound {
-                reference: format!("{}/{repository}", ep.host),
+            Outcome::Unauthorized(_) => Err(Error::NotFound {
+                reference: format!("{}/{}", ep.host, repo.name()),
             }),
-            StatusCode::TOO_MANY_REQUESTS => Err(Error::RateLimited {
+            Outcome::RateLimited(retry_after) => Err(Error::RateLimited {
                 registry: ep.host.clone(),
-                retry_after: header_str(response.headers(), RETRY_AFTER.as_str())
-                    .and_then(parse_retry_after),
+                retry_after,
             }),
-            s => Err(upstream(
-                format!("token server {realm_host} answered HTTP {}", s.as_u16()),
-                Some(s.as_u16()),
-            )),
-        }
-    }
-
-    /// Reads a body, refusing more than `limit` bytes (before reading, when the length is
-    /// announced).
-    async fn read_body(
-        &self,
-        ep: &Endpoint,
-        mut response: Response,
-        limit: usize,
-        what: &'static str,
-    ) -> Result<Vec<u8>, Error> {
-        let too_large = || Error::TooLarge {
-            registry: ep.host.clone(),
-            what,
-            limit,
-        };
-        let announced = response.content_length();
-        if announced.is_some_and(|len| len > limit as u64) {
-            return Err(too_large());
-        }
-        let mut body = Vec::with_capacity(announced.map_or(8 << 10, |len| len as usize));
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(ep, e))? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
+            Outcome::NotFound => Err(failed(TokenProblem::Status(404))),
+            Outcome::ServerError(status, _) | Outcome::Unexpected(status, _) => {
+                Err(failed(TokenProblem::Status(status.as_u16())))
             }
-            body.extend_from_slice(&chunk);
         }
-        Ok(body)
     }
+}
 
-    /// The registry's own error code, if its body has one (`: MANIFEST_INVALID`).
-    async fn error_detail(&self, ep: &Endpoint, response: Response) -> String {
-        #[derive(serde::Deserialize)]
-        struct Errors {
-            errors: Vec<ErrorEntry>,
-        }
-        #[derive(serde::Deserialize)]
-        struct ErrorEntry {
-            code: String,
-        }
-        match self
-            .read_body(ep, response, MAX_ERROR_BODY, "error body")
-            .await
-        {
-            Ok(body) => match serde_json::from_slice::<Errors>(&body) {
-                Ok(errors) if !errors.errors.is_empty() => {
-                    let codes: Vec<String> = errors
-                        .errors
-                        .into_iter()
-                        .take(3)
-                        .map(|e| e.code.chars().take(64).collect())
-                        .collect();
-                    format!(": {}", codes.join(", "))
-                }
-                _ => String::new(),
-            },
-            Err(_) => String::new(),
-        }
+/// The token request's URL: the realm with `service` and a pull `scope`. Userinfo in the
+/// realm is dropped (reqwest would send it as Basic auth: credentials named by a URL the
+/// registry supplied are never sent anywhere). `None` for a realm that is not http(s).
+fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
+    let mut url = Url::parse(&challenge.realm).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        tracing::debug!("dropping userinfo from the token realm");
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    {
+        let mut query = url.query_pairs_mut();
+        if let Some(service) = &challenge.service {
+            query.append_pair("service", service);
+        }
+        query.append_pair("scope", &format!("repository:{repository}:pull"));
+    }
+    Some(url)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // the maps behind these locks stay consistent even if a holder panicked
+    // the value behind this lock stays consistent even if a holder panicked
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The first Bearer challenge; `Err(())` when the registry asks for Basic auth.
-fn bearer_challenge(headers: &HeaderMap) -> Result<Option<BearerChallenge>, ()> {
-    let mut basic = false;
-    for value in headers.get_all(WWW_AUTHENTICATE) {
-        match value.to_str().ok().and_then(parse_challenge) {
-            Some(Challenge::Bearer(challenge)) => return Ok(Some(challenge)),
-            Some(Challenge::Basic) => basic = true,
-            _ => {}
-        }
-    }
-    if basic { Err(()) } else { Ok(None) }
 }
 
 fn verify_manifest_digest(
@@ -934,8 +674,8 @@ fn verify_manifest_digest(
 ) -> Result<Digest, Error> {
     let mismatch = |expected: &Digest, actual: Digest| Error::DigestMismatch {
         reference: reference.canonical(),
-        expected: expected.to_string(),
-        actual: actual.to_string(),
+        expected: expected.clone(),
+        actual,
     };
     if let Some(expected) = expected {
         expected
@@ -954,16 +694,17 @@ fn verify_manifest_digest(
         .unwrap_or_else(|| Digest::sha256(body)))
 }
 
-fn manifest_error(ep: &Endpoint, e: ManifestError) -> Error {
+fn manifest_error(repo: &Repository<'_>, e: ManifestError) -> Error {
+    let registry = repo.host().to_owned();
     match e {
         ManifestError::Schema1 | ManifestError::UnsupportedMediaType(_) => {
             Error::UnsupportedManifest {
-                registry: ep.host.clone(),
+                registry,
                 source: e,
             }
         }
         e => Error::InvalidManifest {
-            registry: ep.host.clone(),
+            registry,
             source: e,
         },
     }
@@ -971,12 +712,12 @@ fn manifest_error(ep: &Endpoint, e: ManifestError) -> Error {
 
 /// Content an index or manifest points at is missing: the registry is broken, the image
 /// itself was found.
-fn missing_is_upstream(e: Error, ep: &Endpoint, what: &str, digest: &Digest) -> Error {
+fn missing_content(e: Error, repo: &Repository<'_>, what: &'static str, digest: &Digest) -> Error {
     match e {
-        Error::NotFound { .. } => Error::Upstream {
-            registry: ep.host.clone(),
-            detail: format!("{what} {digest} is missing"),
-            status: Some(404),
+        Error::NotFound { .. } => Error::MissingContent {
+            registry: repo.host().to_owned(),
+            what,
+            digest: digest.clone(),
         },
         e => e,
     }
@@ -1004,67 +745,6 @@ async fn parse_off_runtime(
         })
 }
 
-/// Takes one request from the running lookup's budget.
-fn spend(ep: &Endpoint) -> Result<(), Error> {
-    BUDGET
-        .try_with(|left| match left.get() {
-            0 => Err(Error::BudgetExceeded {
-                registry: ep.host.clone(),
-                limit: LOOKUP_BUDGET,
-            }),
-            n => {
-                left.set(n - 1);
-                Ok(())
-            }
-        })
-        // outside a lookup (never in this crate): unbounded
-        .unwrap_or(Ok(()))
-}
-
-/// An endpoint for a base URL of the operator's (Docker Hub, a mirror, a fallback).
-fn url_endpoint(base: &str) -> Endpoint {
-    let host = Url::parse(base)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    Endpoint {
-        base: base.trim_end_matches('/').to_owned(),
-        host,
-    }
-}
-
-fn not_allowed(refused: &Refused) -> Error {
-    Error::NotAllowed {
-        host: refused.host.clone(),
-        reason: format!("it resolves to {}", refused.reason.describe()),
-    }
-}
-
-fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
-    if let Some(refused) = find_refusal(&e) {
-        return not_allowed(refused);
-    }
-    let registry = ep.host.clone();
-    if let Some(problem) = crate::tls::certificate_problem(&e) {
-        return Error::CertificateNotTrusted { registry, problem };
-    }
-    if e.is_timeout() {
-        return Error::Timeout { registry };
-    }
-    let detail = if e.is_connect() {
-        "cannot connect".to_owned()
-    } else if e.is_redirect() {
-        "too many redirects".to_owned()
-    } else {
-        e.without_url().to_string()
-    };
-    Error::Upstream {
-        registry,
-        detail,
-        status: None,
-    }
-}
-
 /// Logs `ratelimit-remaining` (a warning when few pulls remain) and returns it.
 fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) -> Option<u64> {
     let (remaining, window) =
@@ -1083,31 +763,6 @@ fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ratelimit_header() {
-        assert_eq!(parse_ratelimit("76;w=21600"), Some((76, Some(21600))));
-        assert_eq!(parse_ratelimit("100"), Some((100, None)));
-        assert_eq!(parse_ratelimit("x;w=1"), None);
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        let later =
-            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
-        let wait = parse_retry_after(&later).expect("http date");
-        assert!(
-            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
-            "{wait:?}"
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 
     #[test]
     fn endpoints() {
@@ -1131,7 +786,9 @@ mod tests {
         assert_eq!(client.endpoint("ghcr.io").base, "https://ghcr.io");
         assert!(
             client
-                .known_challenge("https://registry-1.docker.io")
+                .inner
+                .auth
+                .challenge("https://registry-1.docker.io")
                 .is_some()
         );
 
@@ -1141,7 +798,41 @@ mod tests {
         })
         .expect("client");
         assert_eq!(mirrored.endpoint("docker.io").base, "http://127.0.0.1:9");
-        assert!(mirrored.known_challenge("http://127.0.0.1:9").is_none());
+        assert!(
+            mirrored
+                .inner
+                .auth
+                .challenge("http://127.0.0.1:9")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn each_retry_is_taken_once() {
+        let mut retries = Retries::default();
+        assert!(retries.take(Retry::ServerError));
+        assert!(retries.take(Retry::Reauthenticate));
+        assert!(!retries.take(Retry::ServerError));
+        assert!(retries.take(Retry::RateLimit));
+        assert!(!retries.take(Retry::RateLimit));
+        assert!(!retries.take(Retry::Reauthenticate));
+    }
+
+    #[test]
+    fn token_urls() {
+        let challenge = |realm: &str| BearerChallenge {
+            realm: realm.into(),
+            service: Some("registry.example".into()),
+            scope: None,
+        };
+        let url =
+            token_url(&challenge("https://user:pw@auth.example/token"), "org/app").expect("url");
+        assert_eq!(
+            url.as_str(),
+            "https://auth.example/token?service=registry.example&scope=repository%3Aorg%2Fapp%3Apull"
+        );
+        assert!(token_url(&challenge("file:///etc/passwd"), "a").is_none());
+        assert!(token_url(&challenge("not a url"), "a").is_none());
     }
 
     #[test]
@@ -1166,30 +857,5 @@ mod tests {
             verify_manifest_digest(&r, None, Some(other.as_str()), body),
             Err(Error::DigestMismatch { .. })
         ));
-    }
-
-    #[tokio::test]
-    async fn the_request_budget_runs_out() {
-        let ep = Endpoint {
-            base: "https://registry.example".into(),
-            host: "registry.example".into(),
-        };
-        let spent = BUDGET
-            .scope(std::cell::Cell::new(2), async {
-                (spend(&ep), spend(&ep), spend(&ep))
-            })
-            .await;
-        assert!(spent.0.is_ok() && spent.1.is_ok());
-        match spent.2 {
-            Err(Error::BudgetExceeded { registry, limit }) => {
-                assert_eq!(
-                    (registry.as_str(), limit),
-                    ("registry.example", LOOKUP_BUDGET)
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        // outside a lookup nothing is counted
-        assert!(spend(&ep).is_ok());
     }
 }

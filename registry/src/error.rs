@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use crate::digest::Digest;
 use crate::manifest::ManifestError;
 use crate::reference::ParseError;
 use crate::tls::CertificateProblem;
 
+/// Everything a lookup can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("invalid reference {input:?}: {source}")]
@@ -24,11 +26,31 @@ pub enum Error {
     },
     #[error("registry {registry} did not answer in time")]
     Timeout { registry: String },
+    /// The connection failed: refused, reset, a broken redirect chain, a truncated body.
     #[error("registry {registry} failed: {detail}")]
-    Upstream {
+    Transport { registry: String, detail: String },
+    /// The registry answered with a status the protocol does not expect here.
+    #[error("registry {registry} failed: HTTP {status}{}", codes_suffix(codes))]
+    UnexpectedStatus {
         registry: String,
-        detail: String,
-        status: Option<u16>,
+        status: u16,
+        /// The registry's own `errors[].code` values, when its body had them.
+        codes: Vec<OciErrorCode>,
+    },
+    /// The token service named by the registry's challenge failed.
+    #[error("registry {registry} failed: token server {realm_host}: {problem}")]
+    TokenServer {
+        registry: String,
+        realm_host: String,
+        problem: TokenProblem,
+    },
+    /// Content an index or manifest points at is missing: the image was found, the registry
+    /// is broken.
+    #[error("registry {registry} failed: {what} {digest} is missing")]
+    MissingContent {
+        registry: String,
+        what: &'static str,
+        digest: Digest,
     },
     #[error("certificate not trusted: {registry}: {problem}")]
     CertificateNotTrusted {
@@ -60,11 +82,107 @@ pub enum Error {
     #[error("digest mismatch for {reference}: expected {expected}, the registry sent {actual}")]
     DigestMismatch {
         reference: String,
-        expected: String,
-        actual: String,
+        expected: Digest,
+        actual: Digest,
     },
     #[error("registry {host} is not allowed: {reason}")]
     NotAllowed { host: String, reason: String },
+}
+
+/// What went wrong at a token service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("invalid token realm {0:?}")]
+    InvalidRealm(String),
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("response over {0} bytes")]
+    TooLarge(usize),
+    #[error("token response is not JSON: {0}")]
+    NotJson(String),
+    #[error("token response has neither token nor access_token")]
+    NoToken,
+}
+
+/// The error codes of the OCI distribution spec (`errors[].code` in a registry's error body).
+/// Codes the spec does not list are kept as sent (clipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OciErrorCode {
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameInvalid,
+    NameUnknown,
+    SizeInvalid,
+    Unauthorized,
+    Denied,
+    Unsupported,
+    TooManyRequests,
+    Other(String),
+}
+
+impl OciErrorCode {
+    const KNOWN: [(&'static str, OciErrorCode); 14] = [
+        ("BLOB_UNKNOWN", OciErrorCode::BlobUnknown),
+        ("BLOB_UPLOAD_INVALID", OciErrorCode::BlobUploadInvalid),
+        ("BLOB_UPLOAD_UNKNOWN", OciErrorCode::BlobUploadUnknown),
+        ("DIGEST_INVALID", OciErrorCode::DigestInvalid),
+        ("MANIFEST_BLOB_UNKNOWN", OciErrorCode::ManifestBlobUnknown),
+        ("MANIFEST_INVALID", OciErrorCode::ManifestInvalid),
+        ("MANIFEST_UNKNOWN", OciErrorCode::ManifestUnknown),
+        ("NAME_INVALID", OciErrorCode::NameInvalid),
+        ("NAME_UNKNOWN", OciErrorCode::NameUnknown),
+        ("SIZE_INVALID", OciErrorCode::SizeInvalid),
+        ("UNAUTHORIZED", OciErrorCode::Unauthorized),
+        ("DENIED", OciErrorCode::Denied),
+        ("UNSUPPORTED", OciErrorCode::Unsupported),
+        ("TOOMANYREQUESTS", OciErrorCode::TooManyRequests),
+    ];
+    /// Unknown codes longer than this are clipped: they come from the registry.
+    const OTHER_MAX: usize = 64;
+
+    pub fn parse(code: &str) -> OciErrorCode {
+        Self::KNOWN
+            .iter()
+            .find(|(name, _)| *name == code)
+            .map(|(_, known)| known.clone())
+            .unwrap_or_else(|| OciErrorCode::Other(code.chars().take(Self::OTHER_MAX).collect()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            OciErrorCode::Other(code) => code,
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, k)| k == known)
+                .map_or("", |(name, _)| name),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OciErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OciErrorCode, D::Error> {
+        let code = std::borrow::Cow::<str>::deserialize(d)?;
+        Ok(OciErrorCode::parse(&code))
+    }
+}
+
+impl std::fmt::Display for OciErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn codes_suffix(codes: &[OciErrorCode]) -> String {
+    if codes.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = codes.iter().map(OciErrorCode::as_str).collect();
+    format!(": {}", names.join(", "))
 }
 
 fn retry_suffix(retry_after: Option<Duration>) -> String {
@@ -76,20 +194,23 @@ fn retry_suffix(retry_after: Option<Duration>) -> String {
 
 impl Error {
     /// The stable machine-readable code of DESIGN.md's status table.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidReference { .. } => "INVALID_REFERENCE",
-            Error::NotFound { .. } => "NOT_FOUND",
-            Error::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
-            Error::Timeout { .. } => "UPSTREAM_TIMEOUT",
-            Error::Upstream { .. }
+            Error::InvalidReference { .. } => ErrorCode::InvalidReference,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::RateLimited { .. } => ErrorCode::UpstreamRateLimited,
+            Error::Timeout { .. } => ErrorCode::UpstreamTimeout,
+            Error::Transport { .. }
+            | Error::UnexpectedStatus { .. }
+            | Error::TokenServer { .. }
+            | Error::MissingContent { .. }
             | Error::CertificateNotTrusted { .. }
             | Error::BudgetExceeded { .. }
-            | Error::ClientSetup { .. } => "UPSTREAM_ERROR",
-            Error::InvalidManifest { .. } | Error::TooLarge { .. } => "INVALID_MANIFEST",
-            Error::UnsupportedManifest { .. } => "UNSUPPORTED_MANIFEST",
-            Error::DigestMismatch { .. } => "DIGEST_MISMATCH",
-            Error::NotAllowed { .. } => "REGISTRY_NOT_ALLOWED",
+            | Error::ClientSetup { .. } => ErrorCode::UpstreamError,
+            Error::InvalidManifest { .. } | Error::TooLarge { .. } => ErrorCode::InvalidManifest,
+            Error::UnsupportedManifest { .. } => ErrorCode::UnsupportedManifest,
+            Error::DigestMismatch { .. } => ErrorCode::DigestMismatch,
+            Error::NotAllowed { .. } => ErrorCode::RegistryNotAllowed,
         }
     }
 
@@ -97,7 +218,10 @@ impl Error {
     /// repeats nothing the registry sent (those details belong in logs).
     pub fn public_message(&self) -> String {
         match self {
-            Error::Upstream { registry, .. } => format!("registry {registry} failed"),
+            Error::Transport { registry, .. }
+            | Error::UnexpectedStatus { registry, .. }
+            | Error::TokenServer { registry, .. }
+            | Error::MissingContent { registry, .. } => format!("registry {registry} failed"),
             Error::ClientSetup { .. } => "the registry client is not set up".to_owned(),
             Error::InvalidManifest { registry, .. } | Error::TooLarge { registry, .. } => {
                 format!("invalid manifest from {registry}")
@@ -128,6 +252,79 @@ impl Error {
     }
 }
 
+/// A machine-readable error code, written `SCREAMING_SNAKE_CASE` in every document: the one
+/// list of DESIGN.md's status table, shared by the service, the badges and the CLI. The
+/// registry's errors map to a subset ([`Error::code`]); the rest are the service's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidReference,
+    InvalidParameter,
+    RegistryNotAllowed,
+    NotFound,
+    MethodNotAllowed,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamError,
+    InvalidManifest,
+    UnsupportedManifest,
+    DigestMismatch,
+    Internal,
+    /// A code this build does not know (a newer service's): read, never a parse failure.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Every code the contract defines.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::InvalidReference,
+        ErrorCode::InvalidParameter,
+        ErrorCode::RegistryNotAllowed,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UpstreamRateLimited,
+        ErrorCode::UpstreamTimeout,
+        ErrorCode::UpstreamError,
+        ErrorCode::InvalidManifest,
+        ErrorCode::UnsupportedManifest,
+        ErrorCode::DigestMismatch,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as documents write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidReference => "INVALID_REFERENCE",
+            ErrorCode::InvalidParameter => "INVALID_PARAMETER",
+            ErrorCode::RegistryNotAllowed => "REGISTRY_NOT_ALLOWED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
+            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            ErrorCode::UpstreamError => "UPSTREAM_ERROR",
+            ErrorCode::InvalidManifest => "INVALID_MANIFEST",
+            ErrorCode::UnsupportedManifest => "UNSUPPORTED_MANIFEST",
+            ErrorCode::DigestMismatch => "DIGEST_MISMATCH",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets tests and logs compare a code with its written form.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,11 +339,12 @@ mod tests {
         assert_eq!(e.code(), "UPSTREAM_RATE_LIMITED");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
         assert_eq!(e.public_message(), "registry rate limit, retry after 30s");
-        let e = Error::Upstream {
+        let e = Error::UnexpectedStatus {
             registry: "ghcr.io".into(),
-            detail: "HTTP 500: <script>".into(),
-            status: Some(500),
+            status: 500,
+            codes: vec![OciErrorCode::parse("<script>")],
         };
+        assert_eq!(e.to_string(), "registry ghcr.io failed: HTTP 500: <script>");
         assert_eq!(e.public_message(), "registry ghcr.io failed");
         let e = Error::CertificateNotTrusted {
             registry: "127.0.0.1:5443".into(),
@@ -157,6 +355,16 @@ mod tests {
             e.public_message(),
             "certificate not trusted: 127.0.0.1:5443: issued by an unknown authority \
              (trust its CA with SSL_CERT_FILE or MQUERY_CA_FILE)"
+        );
+        let e = Error::MissingContent {
+            registry: "r.io".into(),
+            what: "config blob",
+            digest: Digest::sha256(b"x"),
+        };
+        assert_eq!(e.code(), ErrorCode::UpstreamError);
+        assert!(
+            e.to_string()
+                .starts_with("registry r.io failed: config blob sha256:")
         );
         let e = Error::NotFound {
             reference: "docker.io/library/nope:latest".into(),
@@ -173,5 +381,47 @@ mod tests {
             e.to_string(),
             "invalid reference \"Alpine\": repository name must be lowercase"
         );
+    }
+
+    #[test]
+    fn codes_serialize_as_written() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, code);
+        }
+        let newer: ErrorCode = serde_json::from_str("\"SOMETHING_NEW\"").expect("parses");
+        assert_eq!(newer, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn registry_error_codes_are_typed() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            errors: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            code: OciErrorCode,
+        }
+        let body: Body = serde_json::from_str(
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN"},{"code":"TOOMANYREQUESTS"},{"code":"NEW_THING"}]}"#,
+        )
+        .expect("parses");
+        let codes: Vec<OciErrorCode> = body.errors.into_iter().map(|e| e.code).collect();
+        assert_eq!(
+            codes,
+            [
+                OciErrorCode::ManifestUnknown,
+                OciErrorCode::TooManyRequests,
+                OciErrorCode::Other("NEW_THING".into())
+            ]
+        );
+        for (name, code) in OciErrorCode::KNOWN {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(OciErrorCode::parse(name), code);
+        }
+        assert_eq!(OciErrorCode::parse(&"X".repeat(500)).as_str().len(), 64);
     }
 }

@@ -28,13 +28,12 @@ pub mod platform;
 pub mod reference;
 pub mod summary;
 pub mod tls;
+pub mod transport;
 
 pub use client::Client;
 pub use config::ClientConfig;
 pub use digest::Digest;
-pub use error::Error;
+pub use error::{Error, ErrorCode, OciErrorCode};
 pub use platform::{Platform, PlatformSpec};
 pub use reference::Reference;
-pub use summary::{
-    CacheInfo, ErrorBody, ErrorReport, PlatformEntry, Report, ReportRef, Source, Summary,
-};
+pub use summary::{ImageContent, PlatformEntry, Summary};

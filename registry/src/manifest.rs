@@ -326,21 +326,6 @@ pub fn classify_entry(entry: &Descriptor) -> EntryKind {
     }
 }
 
-/// Adds one classified index entry to a summary: a platform, an attestation or an entry
-/// without platform.
-pub fn add_entry(summary: &mut crate::summary::Summary, entry: &Descriptor, kind: EntryKind) {
-    match kind {
-        EntryKind::Platform(platform) => summary.platforms.push(crate::summary::PlatformEntry {
-            platform,
-            digest: entry.digest.clone(),
-            media_type: entry.media_type.clone(),
-            size: entry.size,
-        }),
-        EntryKind::Attestation => summary.attestations += 1,
-        EntryKind::Unlabeled | EntryKind::NestedIndex => summary.unlabeled += 1,
-    }
-}
-
 /// Whether a config media type is an image config (rather than an artifact's).
 pub fn is_image_config(media_type: &str) -> bool {
     media_type == media_type::OCI_CONFIG || media_type == media_type::DOCKER_CONFIG

@@ -1,16 +1,17 @@
-//! README badges: an SVG in the shields.io "flat" style, and the shields.io endpoint JSON.
+//! README badges: an SVG in the shields.io "flat" style (drawn by the `shields` crate), and the
+//! shields.io endpoint JSON.
 //! Both say the same thing: which platforms, compactly, or why not.
 
-use registry::{Platform, Summary};
+use registry::{ErrorCode, Platform, Summary};
 use serde::Serialize;
 
-use super::{clip, escape};
+use super::clip;
 
 pub const LABEL: &str = "platforms";
 /// Messages longer than this are compacted to "first | second | +N more".
 const MAX_MESSAGE_CHARS: usize = 40;
 
-/// A badge colour, by its shields.io name and hex value.
+/// A badge colour, by its shields.io name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     BrightGreen,
@@ -28,16 +29,6 @@ impl Color {
             Color::LightGrey => "lightgrey",
             Color::Orange => "orange",
             Color::Red => "red",
-        }
-    }
-
-    fn hex(self) -> &'static str {
-        match self {
-            Color::BrightGreen => "#4c1",
-            Color::Blue => "#007ec6",
-            Color::LightGrey => "#9f9f9f",
-            Color::Orange => "#fe7d37",
-            Color::Red => "#e05d44",
         }
     }
 }
@@ -132,14 +123,22 @@ impl Badge {
         }
     }
 
-    pub fn for_error(code: &str) -> Badge {
+    pub fn for_error(code: ErrorCode) -> Badge {
         let (message, color) = match code {
-            "NOT_FOUND" => ("not found", Color::LightGrey),
-            "INVALID_REFERENCE" | "INVALID_PARAMETER" => ("invalid image", Color::Red),
-            "REGISTRY_NOT_ALLOWED" => ("registry not allowed", Color::Red),
-            "UPSTREAM_RATE_LIMITED" => ("rate limited", Color::Orange),
-            "UPSTREAM_TIMEOUT" => ("registry timeout", Color::Orange),
-            _ => ("registry error", Color::Red),
+            ErrorCode::NotFound => ("not found", Color::LightGrey),
+            ErrorCode::InvalidReference | ErrorCode::InvalidParameter => {
+                ("invalid image", Color::Red)
+            }
+            ErrorCode::RegistryNotAllowed => ("registry not allowed", Color::Red),
+            ErrorCode::UpstreamRateLimited => ("rate limited", Color::Orange),
+            ErrorCode::UpstreamTimeout => ("registry timeout", Color::Orange),
+            ErrorCode::UpstreamError
+            | ErrorCode::InvalidManifest
+            | ErrorCode::UnsupportedManifest
+            | ErrorCode::DigestMismatch
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::Internal
+            | ErrorCode::Unknown => ("registry error", Color::Red),
         };
         Badge {
             message: message.to_owned(),
@@ -170,39 +169,17 @@ impl Badge {
         .unwrap_or_default()
     }
 
-    /// The SVG, in the flat style: grey label, coloured message, 20 px high.
+    /// The SVG, rendered by the `shields` crate exactly as shields.io draws a flat badge:
+    /// grey label, coloured message, 20 px high, widths from its embedded Verdana metrics. The
+    /// crate escapes the text for XML; control characters, which XML does not allow, become
+    /// U+FFFD first.
     pub fn svg(&self) -> String {
-        let label_width = text_width(LABEL) + 10;
-        let message_width = text_width(&self.message) + 10;
-        let width = label_width + message_width;
-        let label_x = label_width * 5; // centre, in the 10x-scaled text coordinates
-        let message_x = (label_width * 2 + message_width) * 5;
-        let label_len = (label_width - 10) * 10;
-        let message_len = (message_width - 10) * 10;
-        let label = escape(LABEL);
-        let message = escape(&self.message);
-        let color = self.color.hex();
-        format!(
-            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" aria-label="{label}: {message}"><title>{label}: {message}</title><linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r"><rect width="{width}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{label_width}" height="20" fill="#555"/><rect x="{label_width}" width="{message_width}" height="20" fill="{color}"/><rect width="{width}" height="20" fill="url(#s)"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110"><text aria-hidden="true" x="{label_x}" y="150" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="{label_len}">{label}</text><text x="{label_x}" y="140" transform="scale(.1)" fill="#fff" textLength="{label_len}">{label}</text><text aria-hidden="true" x="{message_x}" y="150" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="{message_len}">{message}</text><text x="{message_x}" y="140" transform="scale(.1)" fill="#fff" textLength="{message_len}">{message}</text></g></svg>"##
-        )
-    }
-}
-
-/// Approximate width in pixels of `s` in 11 px Verdana, the badge font.
-pub fn text_width(s: &str) -> u32 {
-    let tenths: u32 = s
-        .chars()
-        .map(|c| match c {
-            'i' | 'l' | 'j' | '.' | ':' | ',' | ';' | '!' | '\'' | '|' => 35,
-            ' ' => 39,
-            'f' | 't' | 'r' | 'I' | '/' | '(' | ')' | '-' | '[' | ']' => 45,
-            'm' | 'w' | 'M' | 'W' => 99,
-            'A'..='Z' => 75,
-            '0'..='9' => 70,
-            _ => 66,
+        let message = self.message.replace(char::is_control, "\u{fffd}");
+        shields::render_badge_svg(&shields::BadgeParams {
+            message_color: Some(self.color.name()),
+            ..shields::BadgeParams::new(LABEL, &message)
         })
-        .sum();
-    tenths.div_ceil(10)
+    }
 }
 
 #[cfg(test)]
@@ -282,31 +259,65 @@ mod tests {
             &[Platform::new("linux", "amd64", None), w1, w2],
         ));
         assert_eq!(b.message, "amd64 | windows/amd64");
-        let e = Badge::for_error("NOT_FOUND");
+        let e = Badge::for_error(ErrorCode::NotFound);
         assert!(e.is_error);
         assert_eq!(e.message, "not found");
     }
 
     #[test]
-    fn svg_escapes_and_sizes() {
+    fn svg_is_the_crates_flat_badge() {
+        let b = Badge::for_summary(&summary(
+            true,
+            &[
+                Platform::new("linux", "amd64", None),
+                Platform::new("linux", "arm64", Some("v8")),
+            ],
+        ));
+        let theirs = shields::builder::Badge::flat()
+            .label("platforms")
+            .message("amd64 | arm64/v8")
+            .message_color("brightgreen")
+            .build();
+        assert_eq!(b.svg(), theirs);
+        assert!(theirs.contains("fill=\"#4c1\""), "{theirs}");
+        for code in [
+            ErrorCode::NotFound,
+            ErrorCode::InvalidReference,
+            ErrorCode::UpstreamTimeout,
+        ] {
+            let e = Badge::for_error(code);
+            let theirs = shields::builder::Badge::flat()
+                .label(LABEL)
+                .message(&e.message)
+                .message_color(e.color.name())
+                .build();
+            assert_eq!(e.svg(), theirs, "{code}");
+        }
+    }
+
+    #[test]
+    fn svg_escapes_hostile_text() {
         let b = Badge {
-            message: "<script>alert(1)</script>".into(),
+            message: "<script>alert(\"x&'y\")</script>\u{0}".into(),
             color: Color::Red,
             is_error: true,
         };
         let svg = b.svg();
-        assert!(!svg.contains("<script>"));
-        assert!(svg.contains("&lt;script&gt;"));
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(
+            svg.contains("&lt;script&gt;alert(&quot;x&amp;&apos;y&quot;)&lt;/script&gt;\u{fffd}"),
+            "{svg}"
+        );
+        assert!(!svg.contains('\u{0}'));
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-        let short = Badge::for_error("NOT_FOUND").svg();
+        let short = Badge::for_error(ErrorCode::NotFound).svg();
         assert!(short.len() < svg.len());
-        assert!(text_width("platforms") > 40 && text_width("platforms") < 70);
     }
 
     #[test]
     fn shields_document() {
         let json: serde_json::Value =
-            serde_json::from_slice(&Badge::for_error("UPSTREAM_TIMEOUT").shields_json())
+            serde_json::from_slice(&Badge::for_error(ErrorCode::UpstreamTimeout).shields_json())
                 .expect("json");
         assert_eq!(
             json,

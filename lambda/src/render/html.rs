@@ -1,11 +1,11 @@
-//! The HTML page: a search form and, for `/?image=`, the answer. Every string that came from
-//! a user or a registry goes through [`escape`]; registry strings are also clipped.
+//! The HTML page: a search form and, for `/?image=`, the answer. The page is a `maud`
+//! template, which escapes every string it interpolates; registry strings are also clipped,
+//! and query values in links are percent-encoded.
 
-use std::fmt::Write as _;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use output::{ErrorReport, Report};
 
-use registry::{ErrorReport, Report};
-
-use super::{clip, escape};
+use super::clip;
 
 /// What the page shows under the form.
 #[derive(Debug)]
@@ -46,20 +46,18 @@ footer{margin-top:32px;color:var(--muted);font-size:13px}
 footer a{color:var(--accent)}
 "#;
 
-/// Percent-encodes a query value.
+/// Percent-encodes a query value (`application/x-www-form-urlencoded`, as a form submits it).
 fn query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The user's input as the form's value: control characters, which HTML does not allow in
+/// text, become U+FFFD (the template escapes the rest).
+fn form_value(s: &str) -> String {
+    s.replace(
+        |c: char| c.is_control() && c != '\n' && c != '\t',
+        "\u{fffd}",
+    )
 }
 
 /// `1.2 KiB`
@@ -80,49 +78,64 @@ fn human_size(bytes: u64) -> String {
 
 /// The page. `base` is the service's public origin (`https://host`), for copyable badge URLs.
 pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
-    let value = image.map(escape).unwrap_or_default();
     let title = match image {
-        Some(image) => format!("{} · mquery", escape(&clip(image, 80))),
+        Some(image) => format!("{} · mquery", clip(image, 80)),
         None => "mquery · is this container image multi-platform?".to_owned(),
     };
-    let mut html = String::with_capacity(8 << 10);
-    let _ = write!(
-        html,
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{title}</title><style>{STYLE}</style></head>
-<body><main>
-<header><h1>mquery</h1><p>Is a container image multi-platform, and which platforms does it support?</p></header>
-<form method="get" action="" role="search">
-<input type="text" name="image" value="{value}" placeholder="alpine, golang:1.22, ghcr.io/org/app:v1" aria-label="Image reference" autofocus required maxlength="{max}">
-<button type="submit">Inspect</button>
-</form>
-<p class="examples">Try <a href="?image=alpine">alpine</a><a href="?image=golang%3A1.22">golang:1.22</a><a href="?image=mcr.microsoft.com%2Fwindows%2Fnanoserver%3Altsc2022">nanoserver</a></p>
-"#,
-        max = crate::inspect::MAX_IMAGE_PARAM,
-    );
-    match outcome {
-        Outcome::Nothing => {}
-        Outcome::Answer(report) => answer(&mut html, base, report),
-        Outcome::Error(error) => {
-            let _ = write!(
-                html,
-                r#"<section class="card" id="result"><h2>{image}</h2><span class="verdict err">{code}</span><p>{message}</p></section>"#,
-                image = escape(&clip(error.image.as_deref().unwrap_or(""), 200)),
-                code = escape(&error.error.code),
-                message = escape(&clip(&error.error.message, 300)),
-            );
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    header {
+                        h1 { "mquery" }
+                        p { "Is a container image multi-platform, and which platforms does it support?" }
+                    }
+                    form method="get" action="" role="search" {
+                        input type="text" name="image" value=(form_value(image.unwrap_or("")))
+                            placeholder="alpine, golang:1.22, ghcr.io/org/app:v1"
+                            aria-label="Image reference" autofocus required
+                            maxlength=(crate::inspect::MAX_IMAGE_PARAM);
+                        button type="submit" { "Inspect" }
+                    }
+                    p.examples {
+                        "Try "
+                        a href="?image=alpine" { "alpine" }
+                        a href="?image=golang%3A1.22" { "golang:1.22" }
+                        a href="?image=mcr.microsoft.com%2Fwindows%2Fnanoserver%3Altsc2022" { "nanoserver" }
+                    }
+                    @match outcome {
+                        Outcome::Nothing => {}
+                        Outcome::Answer(report) => (answer(base, report)),
+                        Outcome::Error(error) => {
+                            section.card #result {
+                                h2 { (clip(error.image.as_deref().unwrap_or(""), 200)) }
+                                span.verdict.err { (error.error.code) }
+                                p { (clip(&error.error.message, 300)) }
+                            }
+                        }
+                    }
+                    footer {
+                        "JSON: " a href="/v1/inspect?image=alpine" { "/v1/inspect?image=alpine" }
+                        " · text: " code { "format=text" }
+                        " · badges: " a href="/v1/badge?image=alpine" { "/v1/badge" }
+                        ", " a href="/v1/shields?image=alpine" { "/v1/shields" }
+                        " · mquery clients: " a href="/mquery?image=alpine" { "/mquery" }
+                    }
+                }
+            }
         }
     }
-    html.push_str(
-        r#"<footer>JSON: <a href="/v1/inspect?image=alpine">/v1/inspect?image=alpine</a> · text: <code>format=text</code> · badges: <a href="/v1/badge?image=alpine">/v1/badge</a>, <a href="/v1/shields?image=alpine">/v1/shields</a> · mquery clients: <a href="/mquery?image=alpine">/mquery</a></footer>
-</main></body></html>
-"#,
-    );
-    html
+    .into_string()
 }
 
-fn answer(html: &mut String, base: &str, report: &Report) {
+fn answer(base: &str, report: &Report) -> Markup {
     let s = &report.summary;
     let (class, verdict) = if s.is_list {
         ("yes", "Multi-platform")
@@ -132,78 +145,75 @@ fn answer(html: &mut String, base: &str, report: &Report) {
         ("no", "Single platform")
     };
     let q = query_value(&report.image);
-    let _ = write!(
-        html,
-        r#"<section class="card" id="result"><h2>{image}</h2><span class="verdict {class}">{verdict}</span>
-<dl><dt>Manifest list</dt><dd>{list}</dd><dt>Reference</dt><dd class="mono">{reference}</dd><dt>Image type</dt><dd class="mono">{media_type}</dd><dt>Digest</dt><dd class="mono">{digest}</dd>"#,
-        image = escape(&clip(&report.image, 200)),
-        list = if s.is_list { "Yes" } else { "No" },
-        reference = escape(&report.reference),
-        media_type = escape(&clip(&s.media_type, 120)),
-        digest = escape(&clip(&s.digest, 140)),
-    );
-    if let Some(artifact) = &s.artifact_type {
-        let _ = write!(
-            html,
-            r#"<dt>Artifact type</dt><dd class="mono">{}</dd>"#,
-            escape(&clip(artifact, 120))
-        );
-    }
-    html.push_str("</dl>");
-    if !s.platforms.is_empty() {
-        let versions = s.platforms.iter().any(|p| p.platform.os_version.is_some());
-        let _ = write!(
-            html,
-            r#"<table><thead><tr><th>Platform ({count})</th>{version_head}<th>Manifest</th><th>Size</th></tr></thead><tbody>"#,
-            count = s.platforms.len(),
-            version_head = if versions { "<th>OS version</th>" } else { "" },
-        );
-        for p in &s.platforms {
-            let version = if versions {
-                format!(
-                    r#"<td class="mono">{}</td>"#,
-                    escape(&clip(p.platform.os_version.as_deref().unwrap_or(""), 40))
-                )
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                html,
-                r#"<tr><td class="platform">{platform}</td>{version}<td class="mono" title="{digest}">{short}</td><td>{size}</td></tr>"#,
-                platform = escape(&clip(&p.platform.to_string(), 80)),
-                digest = escape(&clip(&p.digest, 140)),
-                short = escape(&clip(&p.digest, 19)),
-                size = human_size(p.size),
-            );
+    let versions = s.platforms.iter().any(|p| p.platform.os_version.is_some());
+    html! {
+        section.card #result {
+            h2 { (clip(&report.image, 200)) }
+            span class={ "verdict " (class) } { (verdict) }
+            dl {
+                dt { "Manifest list" } dd { (if s.is_list { "Yes" } else { "No" }) }
+                dt { "Reference" } dd.mono { (report.reference) }
+                dt { "Image type" } dd.mono { (clip(&s.media_type, 120)) }
+                dt { "Digest" } dd.mono { (clip(&s.digest, 140)) }
+                @if let Some(artifact) = &s.artifact_type {
+                    dt { "Artifact type" } dd.mono { (clip(artifact, 120)) }
+                }
+            }
+            @if !s.platforms.is_empty() {
+                table {
+                    thead {
+                        tr {
+                            th { "Platform (" (s.platforms.len()) ")" }
+                            @if versions { th { "OS version" } }
+                            th { "Manifest" }
+                            th { "Size" }
+                        }
+                    }
+                    tbody {
+                        @for p in &s.platforms {
+                            tr {
+                                td.platform { (clip(&p.platform.to_string(), 80)) }
+                                @if versions {
+                                    td.mono { (clip(p.platform.os_version.as_deref().unwrap_or(""), 40)) }
+                                }
+                                td.mono title=(clip(&p.digest, 140)) { (clip(&p.digest, 19)) }
+                                td { (human_size(p.size)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if s.attestations > 0 || s.unlabeled > 0 {
+                p.note {
+                    "Not platforms: " (s.attestations) " attestation manifest(s), "
+                    (s.unlabeled) " entr(ies) without platform."
+                }
+            }
+            p.links {
+                a href={ "/v1/inspect?image=" (q) } { "JSON" }
+                a href={ "/v1/inspect?image=" (q) "&format=text" } { "Text" }
+                a href={ "/v1/badge?image=" (q) } { "Badge" }
+                a href={ "/v1/shields?image=" (q) } { "shields.io JSON" }
+            }
+            p.note {
+                "Badge for a README: "
+                img src={ "/v1/badge?image=" (q) } alt="platforms badge" height="20" style="vertical-align:middle";
+            }
+            pre { "![platforms](" (base) "/v1/badge?image=" (q) ")" }
+            p.note {
+                "Fetched " (output::timestamp::rfc3339(report.cache.fetched_at))
+                @if report.cache.stale { " (stale: the registry did not answer)" }
+                "."
+            }
         }
-        html.push_str("</tbody></table>");
     }
-    if s.attestations > 0 || s.unlabeled > 0 {
-        let _ = write!(
-            html,
-            r#"<p class="note">Not platforms: {} attestation manifest(s), {} entr(ies) without platform.</p>"#,
-            s.attestations, s.unlabeled
-        );
-    }
-    let _ = write!(
-        html,
-        r#"<p class="links"><a href="/v1/inspect?image={q}">JSON</a><a href="/v1/inspect?image={q}&amp;format=text">Text</a><a href="/v1/badge?image={q}">Badge</a><a href="/v1/shields?image={q}">shields.io JSON</a></p>
-<p class="note">Badge for a README: <img src="/v1/badge?image={q}" alt="platforms badge" height="20" style="vertical-align:middle"></p><pre>![platforms]({base}/v1/badge?image={q})</pre>
-<p class="note">Fetched {fetched}{stale}.</p></section>"#,
-        base = escape(base),
-        fetched = escape(&report.cache.fetched_at),
-        stale = if report.cache.stale {
-            " (stale: the registry did not answer)"
-        } else {
-            ""
-        },
-    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::{CacheInfo, Platform, PlatformEntry, Source, Summary};
+    use output::{CacheInfo, Source};
+    use registry::{Platform, PlatformEntry, Summary};
 
     fn hostile_report() -> Report {
         Report {
@@ -229,7 +239,7 @@ mod tests {
             },
             cache: CacheInfo {
                 source: Source::Registry,
-                fetched_at: "2026-01-01T00:00:00Z".into(),
+                fetched_at: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600),
                 expires_at: None,
                 stale: false,
             },

@@ -1,0 +1,101 @@
+//! The v1 documents of DESIGN.md's output contract: one image's answer and the error
+//! document.
+
+use std::time::SystemTime;
+
+use registry::{ErrorCode, Summary};
+use serde::{Deserialize, Serialize};
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Memory,
+    Dynamodb,
+    Registry,
+}
+
+/// Cache metadata of an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheInfo {
+    pub source: Source,
+    /// When the registry was asked (RFC 3339 in documents).
+    #[serde(with = "crate::timestamp")]
+    pub fetched_at: SystemTime,
+    /// When the answer stops being fresh; `None` when it is not cached.
+    #[serde(with = "crate::timestamp::option")]
+    pub expires_at: Option<SystemTime>,
+    pub stale: bool,
+}
+
+impl CacheInfo {
+    /// Metadata for an answer fetched just now and not cached (the CLI's direct mode).
+    pub fn fresh_from_registry() -> CacheInfo {
+        CacheInfo {
+            source: Source::Registry,
+            fetched_at: SystemTime::now(),
+            expires_at: None,
+            stale: false,
+        }
+    }
+}
+
+/// The v1 JSON document for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The reference as the user wrote it.
+    pub image: String,
+    /// The canonical reference (`docker.io/library/alpine:latest`).
+    pub reference: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub cache: CacheInfo,
+}
+
+impl Report {
+    /// mquery's text format.
+    pub fn to_text(&self) -> String {
+        crate::text::text(&self.image, &self.summary)
+    }
+
+    /// The same document, borrowed.
+    pub fn as_ref(&self) -> ReportRef<'_> {
+        ReportRef {
+            image: &self.image,
+            reference: &self.reference,
+            summary: &self.summary,
+            cache: &self.cache,
+        }
+    }
+}
+
+/// The v1 document, borrowed: the service serializes it without copying the summary. Its
+/// JSON is exactly [`Report`]'s.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRef<'a> {
+    pub image: &'a str,
+    pub reference: &'a str,
+    #[serde(flatten)]
+    pub summary: &'a Summary,
+    pub cache: &'a CacheInfo,
+}
+
+/// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    /// The image as given; absent when the request named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}

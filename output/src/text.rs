@@ -1,0 +1,267 @@
+//! mquery's text format, and the escaping that keeps registry-controlled strings from driving
+//! a terminal or flooding a page.
+
+use std::fmt::Write as _;
+
+use registry::{PlatformEntry, Summary};
+
+/// Registry strings longer than this are clipped in text.
+const TEXT_FIELD_MAX: usize = 120;
+
+/// mquery's text format for `image` (as the user wrote it) and its summary. Registry
+/// strings are clipped so a hostile registry cannot flood a terminal.
+pub fn text(image: &str, s: &Summary) -> String {
+    let mut out = String::with_capacity(128 + 32 * s.platforms.len());
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "Image: {image} (digest: {})",
+        clip(&s.digest, TEXT_FIELD_MAX + 20)
+    );
+    let list = if s.is_list { "Yes" } else { "No" };
+    let _ = writeln!(
+        out,
+        " * Manifest List: {list} (Image type: {})",
+        clip(&s.media_type, TEXT_FIELD_MAX)
+    );
+    let platform = |p: &PlatformEntry| clip(&p.platform.to_string(), TEXT_FIELD_MAX);
+    if s.is_list {
+        if s.platforms.is_empty() {
+            let _ = writeln!(out, " * Supported platforms: none");
+        } else {
+            let _ = writeln!(out, " * Supported platforms:");
+            for p in &s.platforms {
+                let _ = writeln!(out, "   - {}", platform(p));
+            }
+        }
+    } else if let Some(artifact) = &s.artifact_type {
+        let _ = writeln!(
+            out,
+            " * Artifact: {} (not a runnable image)",
+            clip(artifact, TEXT_FIELD_MAX)
+        );
+    } else {
+        let platforms: Vec<String> = s.platforms.iter().map(platform).collect();
+        let _ = writeln!(out, " * Supports: {}", platforms.join(", "));
+    }
+    out
+}
+
+/// Shortens registry-controlled text for display, on a character boundary, so a hostile
+/// registry cannot flood a terminal or a page, and makes it [`printable`] (the clipping counts
+/// the escapes, so a line stays short however the text is spelled).
+pub fn clip(s: &str, max_chars: usize) -> String {
+    let printable = printable(s);
+    if printable.chars().count() <= max_chars {
+        printable.into_owned()
+    } else {
+        let mut out: String = printable
+            .chars()
+            .take(max_chars.saturating_sub(1))
+            .collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Text that cannot drive a terminal or forge a line: control characters (C0 including CR
+/// and LF, DEL, C1), and the bidirectional overrides that reorder what a reader sees, are
+/// written as escapes (`\x1b`, `\u{202e}`); everything else is kept.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !hostile(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CacheInfo, Report, Source};
+    use registry::Platform;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn entry(platform: Platform) -> PlatformEntry {
+        PlatformEntry {
+            platform,
+            digest: "sha256:1".into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: 10,
+        }
+    }
+
+    fn report(summary: Summary) -> Report {
+        Report {
+            image: "alpine".into(),
+            reference: "docker.io/library/alpine:latest".into(),
+            summary,
+            cache: CacheInfo {
+                source: Source::Registry,
+                fetched_at: UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+                expires_at: None,
+                stale: false,
+            },
+        }
+    }
+
+    #[test]
+    fn text_for_an_index() {
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            is_list: true,
+            platforms: vec![
+                entry(Platform::new("linux", "amd64", None)),
+                entry(Platform::new("linux", "arm64", Some("v8"))),
+            ],
+            attestations: 2,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        assert_eq!(
+            r.to_text(),
+            "Image: alpine (digest: sha256:abc)\n \
+             * Manifest List: Yes (Image type: application/vnd.oci.image.index.v1+json)\n \
+             * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n"
+        );
+    }
+
+    #[test]
+    fn text_for_a_single_image_and_an_artifact() {
+        let single = Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+            is_list: false,
+            platforms: vec![entry(Platform::new("linux", "arm", Some("v6")))],
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        };
+        assert_eq!(
+            report(single.clone()).to_text(),
+            "Image: alpine (digest: sha256:abc)\n \
+             * Manifest List: No (Image type: application/vnd.docker.distribution.manifest.v2+json)\n \
+             * Supports: linux/arm/v6\n"
+        );
+        let artifact = Summary {
+            platforms: vec![],
+            artifact_type: Some("application/vnd.example".into()),
+            ..single
+        };
+        assert!(
+            report(artifact)
+                .to_text()
+                .ends_with(" * Artifact: application/vnd.example (not a runnable image)\n")
+        );
+    }
+
+    #[test]
+    fn json_shape_round_trips() {
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "m".into(),
+            is_list: true,
+            platforms: vec![entry(Platform::new("linux", "arm64", Some("v8")))],
+            attestations: 1,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let json = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(json["reference"], "docker.io/library/alpine:latest");
+        assert_eq!(json["isList"], true);
+        assert_eq!(json["mediaType"], "m");
+        assert_eq!(json["attestations"], 1);
+        assert_eq!(json["platforms"][0]["variant"], "v8");
+        assert_eq!(
+            json["platforms"][0]["mediaType"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(json["cache"]["source"], "registry");
+        assert_eq!(json["cache"]["expiresAt"], serde_json::Value::Null);
+        assert_eq!(json["cache"]["fetchedAt"], "2026-01-01T00:00:00Z");
+        let back: Report = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, r);
+        // the borrowed form writes the same bytes
+        assert_eq!(
+            serde_json::to_string(&r.as_ref()).expect("serializes"),
+            serde_json::to_string(&r).expect("serializes")
+        );
+    }
+
+    #[test]
+    fn text_clips_registry_strings() {
+        let mut hostile = entry(Platform::new("linux", &"x".repeat(10_000), None));
+        hostile.digest = "sha256:1".into();
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "m".repeat(5_000),
+            is_list: true,
+            platforms: vec![hostile],
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let text = r.to_text();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert!(text.lines().all(|l| l.chars().count() <= 160));
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("ab\u{1b}[31m", 20), "ab\\x1b[31m");
+        assert_eq!(clip("ééééé", 3), "éé…");
+    }
+
+    /// The payloads of the attack (issue 11, failure 6): colour codes, a window-title OSC
+    /// sequence, and CR/LF forging an extra platform line.
+    #[test]
+    fn text_escapes_control_characters() {
+        let hostile = [
+            Platform::new("linux", "arm\u{1b}[31m", None),
+            Platform::new("linux", "\u{1b}]0;pwned\u{7}amd64", None),
+            Platform::new("linux", "arm\n * Supported platforms: fake/line", None),
+            Platform::new("linux", "arm64\r   - linux/s390x", Some("v8\u{9b}\u{202e}")),
+        ];
+        let r = report(Summary {
+            digest: "sha256:abc".into(),
+            media_type: "application/vnd.oci.image.index.v1+json\u{7f}".into(),
+            is_list: true,
+            platforms: hostile.into_iter().map(entry).collect(),
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        });
+        let text = r.to_text();
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 3 + 4, "{text}");
+        assert!(text.contains("   - linux/arm\\x1b[31m\n"), "{text}");
+        assert!(
+            text.contains("   - linux/\\x1b]0;pwned\\x07amd64\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   - linux/arm\\x0a * Supported platforms: fake/line\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   - linux/arm64\\x0d   - linux/s390x/v8\\u{9b}\\u{202e}\n"),
+            "{text}"
+        );
+        assert!(text.contains("(Image type: application/vnd.oci.image.index.v1+json\\x7f)"));
+        assert_eq!(printable("linux/arm64/v8"), "linux/arm64/v8");
+    }
+}
