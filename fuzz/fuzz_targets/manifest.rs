@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         } => {
             assert!(entries.len() <= 1024);
             let _ = Summary::nested_indexes(&entries);
-            match Summary::from_index(&digest, media_type, &entries, &HashMap::new(), 1024) {
+            match Summary::from_index(&digest, media_type.into(), &entries, &HashMap::new(), 1024) {
                 Ok(summary) => summary,
                 Err(_) => return,
             }
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
             media_type, config, ..
         } => Summary::from_image(
             &digest,
-            media_type,
+            media_type.into(),
             body.len() as u64,
             ImageContent::Artifact(config.media_type),
         ),

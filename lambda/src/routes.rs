@@ -145,9 +145,7 @@ fn freshness(
 /// A weak ETag from the manifest digest and the format: the same digest in the same format
 /// is the same answer, whatever the cache metadata says.
 fn etag(answer: &Answer, kind: Kind) -> String {
-    let digest = &answer.summary.digest;
-    let hex = digest.split_once(':').map_or(digest.as_str(), |(_, h)| h);
-    format!("W/\"{hex}.{}\"", kind.tag())
+    format!("W/\"{}.{}\"", answer.summary.digest.encoded(), kind.tag())
 }
 
 fn not_modified(request: &HeaderMap, etag: &str) -> bool {

@@ -13,16 +13,12 @@ const TEXT_FIELD_MAX: usize = 120;
 pub fn text(image: &str, s: &Summary) -> String {
     let mut out = String::with_capacity(128 + 32 * s.platforms.len());
     // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "Image: {image} (digest: {})",
-        clip(&s.digest, TEXT_FIELD_MAX + 20)
-    );
+    let _ = writeln!(out, "Image: {image} (digest: {})", s.digest);
     let list = if s.is_list { "Yes" } else { "No" };
     let _ = writeln!(
         out,
         " * Manifest List: {list} (Image type: {})",
-        clip(&s.media_type, TEXT_FIELD_MAX)
+        clip(s.media_type.as_str(), TEXT_FIELD_MAX)
     );
     let platform = |p: &PlatformEntry| clip(&p.platform.to_string(), TEXT_FIELD_MAX);
     if s.is_list {
@@ -92,13 +88,17 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::{CacheInfo, Report, Source};
-    use registry::Platform;
+    use registry::{Digest, Platform};
+
+    fn abc() -> Digest {
+        Digest::sha256(b"abc")
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     fn entry(platform: Platform) -> PlatformEntry {
         PlatformEntry {
             platform,
-            digest: "sha256:1".into(),
+            digest: Digest::sha256(b"1"),
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 10,
         }
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn text_for_an_index() {
         let r = report(Summary {
-            digest: "sha256:abc".into(),
+            digest: abc(),
             media_type: "application/vnd.oci.image.index.v1+json".into(),
             is_list: true,
             platforms: vec![
@@ -134,16 +134,19 @@ mod tests {
         });
         assert_eq!(
             r.to_text(),
-            "Image: alpine (digest: sha256:abc)\n \
+            format!(
+                "Image: alpine (digest: {})\n \
              * Manifest List: Yes (Image type: application/vnd.oci.image.index.v1+json)\n \
-             * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n"
+             * Supported platforms:\n   - linux/amd64\n   - linux/arm64/v8\n",
+                abc()
+            )
         );
     }
 
     #[test]
     fn text_for_a_single_image_and_an_artifact() {
         let single = Summary {
-            digest: "sha256:abc".into(),
+            digest: abc(),
             media_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
             is_list: false,
             platforms: vec![entry(Platform::new("linux", "arm", Some("v6")))],
@@ -153,9 +156,12 @@ mod tests {
         };
         assert_eq!(
             report(single.clone()).to_text(),
-            "Image: alpine (digest: sha256:abc)\n \
+            format!(
+                "Image: alpine (digest: {})\n \
              * Manifest List: No (Image type: application/vnd.docker.distribution.manifest.v2+json)\n \
-             * Supports: linux/arm/v6\n"
+             * Supports: linux/arm/v6\n",
+                abc()
+            )
         );
         let artifact = Summary {
             platforms: vec![],
@@ -172,7 +178,7 @@ mod tests {
     #[test]
     fn json_shape_round_trips() {
         let r = report(Summary {
-            digest: "sha256:abc".into(),
+            digest: abc(),
             media_type: "m".into(),
             is_list: true,
             platforms: vec![entry(Platform::new("linux", "arm64", Some("v8")))],
@@ -205,10 +211,10 @@ mod tests {
     #[test]
     fn text_clips_registry_strings() {
         let mut hostile = entry(Platform::new("linux", &"x".repeat(10_000), None));
-        hostile.digest = "sha256:1".into();
+        hostile.digest = Digest::sha256(b"1");
         let r = report(Summary {
-            digest: "sha256:abc".into(),
-            media_type: "m".repeat(5_000),
+            digest: abc(),
+            media_type: "m".repeat(5_000).into(),
             is_list: true,
             platforms: vec![hostile],
             attestations: 0,
@@ -234,7 +240,7 @@ mod tests {
             Platform::new("linux", "arm64\r   - linux/s390x", Some("v8\u{9b}\u{202e}")),
         ];
         let r = report(Summary {
-            digest: "sha256:abc".into(),
+            digest: abc(),
             media_type: "application/vnd.oci.image.index.v1+json\u{7f}".into(),
             is_list: true,
             platforms: hostile.into_iter().map(entry).collect(),

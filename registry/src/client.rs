@@ -362,7 +362,7 @@ impl Client {
                 }
                 Summary::from_index(
                     &fetched.digest,
-                    media_type,
+                    media_type.into(),
                     &entries,
                     &nested,
                     config.max_index_entries,
@@ -381,7 +381,7 @@ impl Client {
                 };
                 Ok(Summary::from_image(
                     &fetched.digest,
-                    media_type,
+                    media_type.into(),
                     size,
                     content,
                 ))

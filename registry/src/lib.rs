@@ -34,6 +34,7 @@ pub use client::Client;
 pub use config::ClientConfig;
 pub use digest::Digest;
 pub use error::{Error, ErrorCode, OciErrorCode};
+pub use manifest::MediaType;
 pub use platform::{Platform, PlatformSpec};
 pub use reference::Reference;
 pub use summary::{ImageContent, PlatformEntry, Summary};

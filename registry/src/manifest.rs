@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::platform::Platform;
 
@@ -59,6 +59,50 @@ pub enum ManifestError {
     TooManyNested { limit: usize },
     #[error("image config is not valid: {0}")]
     InvalidConfig(String),
+}
+
+/// A media type (`application/vnd.oci.image.index.v1+json`), as the registry wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MediaType(String);
+
+impl MediaType {
+    pub fn new(media_type: impl Into<String>) -> MediaType {
+        MediaType(media_type.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An OCI index or a Docker manifest list.
+    pub fn is_index(&self) -> bool {
+        self.0 == media_type::OCI_INDEX || self.0 == media_type::DOCKER_LIST
+    }
+}
+
+impl std::fmt::Display for MediaType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for MediaType {
+    fn from(media_type: String) -> MediaType {
+        MediaType(media_type)
+    }
+}
+
+impl From<&str> for MediaType {
+    fn from(media_type: &str) -> MediaType {
+        MediaType(media_type.to_owned())
+    }
+}
+
+impl PartialEq<&str> for MediaType {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
 }
 
 /// A content descriptor: an index entry or a manifest's config.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::manifest::{Descriptor, EntryKind, ManifestError, classify_entry};
+use crate::manifest::{Descriptor, EntryKind, ManifestError, MediaType, classify_entry};
 use crate::platform::Platform;
 
 /// One platform of an image, with the manifest that implements it.
@@ -15,8 +15,8 @@ use crate::platform::Platform;
 pub struct PlatformEntry {
     #[serde(flatten)]
     pub platform: Platform,
-    pub digest: String,
-    pub media_type: String,
+    pub digest: Digest,
+    pub media_type: MediaType,
     pub size: u64,
 }
 
@@ -24,8 +24,8 @@ pub struct PlatformEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    pub digest: String,
-    pub media_type: String,
+    pub digest: Digest,
+    pub media_type: MediaType,
     pub is_list: bool,
     pub platforms: Vec<PlatformEntry>,
     /// Attestation manifests (SBOM, provenance) in the index: not platforms.
@@ -65,13 +65,13 @@ impl Summary {
     /// nested ones included, exceed `max_entries`, or an index nests deeper.
     pub fn from_index(
         digest: &Digest,
-        media_type: String,
+        media_type: MediaType,
         entries: &[Descriptor],
         nested: &HashMap<&str, Vec<Descriptor>>,
         max_entries: usize,
     ) -> Result<Summary, ManifestError> {
         let mut summary = Summary {
-            digest: digest.to_string(),
+            digest: digest.clone(),
             media_type,
             is_list: true,
             platforms: Vec::with_capacity(entries.len()),
@@ -87,7 +87,7 @@ impl Summary {
                 _ => None,
             };
             let Some(children) = children else {
-                summary.add(entry, kind);
+                summary.add(entry, kind)?;
                 continue;
             };
             seen += children.len();
@@ -100,7 +100,7 @@ impl Summary {
             for child in children {
                 match classify_entry(child) {
                     EntryKind::NestedIndex => return Err(ManifestError::NestedTooDeep),
-                    kind => summary.add(child, kind),
+                    kind => summary.add(child, kind)?,
                 }
             }
         }
@@ -110,11 +110,11 @@ impl Summary {
     /// The summary of a single manifest of `size` bytes.
     pub fn from_image(
         digest: &Digest,
-        media_type: String,
+        media_type: MediaType,
         size: u64,
         content: ImageContent,
     ) -> Summary {
-        let digest = digest.to_string();
+        let digest = digest.clone();
         let (platforms, artifact_type) = match content {
             ImageContent::Image(platform) => (
                 vec![PlatformEntry {
@@ -139,18 +139,27 @@ impl Summary {
     }
 
     /// Adds one classified index entry: a platform, an attestation or an entry without
-    /// platform.
-    fn add(&mut self, entry: &Descriptor, kind: EntryKind) {
+    /// platform. A platform entry's digest must be one.
+    fn add(&mut self, entry: &Descriptor, kind: EntryKind) -> Result<(), ManifestError> {
         match kind {
-            EntryKind::Platform(platform) => self.platforms.push(PlatformEntry {
-                platform,
-                digest: entry.digest.clone(),
-                media_type: entry.media_type.clone(),
-                size: entry.size,
-            }),
+            EntryKind::Platform(platform) => {
+                let digest = entry.digest.parse().map_err(|e| {
+                    ManifestError::InvalidJson(format!(
+                        "index entry digest {:?}: {e}",
+                        entry.digest.chars().take(80).collect::<String>()
+                    ))
+                })?;
+                self.platforms.push(PlatformEntry {
+                    platform,
+                    digest,
+                    media_type: MediaType::new(entry.media_type.as_str()),
+                    size: entry.size,
+                });
+            }
             EntryKind::Attestation => self.attestations += 1,
             EntryKind::Unlabeled | EntryKind::NestedIndex => self.unlabeled += 1,
         }
+        Ok(())
     }
 }
 
@@ -175,7 +184,9 @@ mod tests {
     const M: &str = "application/vnd.oci.image.manifest.v1+json";
     const I: &str = "application/vnd.oci.image.index.v1+json";
 
-    fn entry(media_type: &str, digest: &str, platform: &str) -> String {
+    /// An index entry; `name` stands for a digest (`sha256:<hex of name>`).
+    fn entry(media_type: &str, name: &str, platform: &str) -> String {
+        let digest = Digest::sha256(name.as_bytes());
         format!(r#"{{"mediaType":"{media_type}","digest":"{digest}","size":1{platform}}}"#)
     }
 
@@ -206,7 +217,14 @@ mod tests {
         let names: Vec<String> = s.platforms.iter().map(|p| p.platform.to_string()).collect();
         assert_eq!(names, ["linux/arm64/v8", "linux/amd64"]);
         assert_eq!((s.attestations, s.unlabeled, s.is_list), (1, 1, true));
-        assert_eq!(s.digest, digest.to_string());
+        assert_eq!(s.digest, digest);
+        let broken = index(&format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{M}","digest":"sha256:zz","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+        ));
+        assert!(matches!(
+            Summary::from_index(&digest, I.into(), &broken, &HashMap::new(), 1024),
+            Err(ManifestError::InvalidJson(m)) if m.contains("index entry digest")
+        ));
     }
 
     #[test]
@@ -221,7 +239,9 @@ mod tests {
             .iter()
             .map(|e| e.digest.as_str())
             .collect();
-        assert_eq!(nested_digests, ["sha256:n", "sha256:unresolved"]);
+        let n = Digest::sha256(b"sha256:n").to_string();
+        let unresolved = Digest::sha256(b"sha256:unresolved").to_string();
+        assert_eq!(nested_digests, [n.as_str(), unresolved.as_str()]);
         let children = index(&format!(
             r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
             entry(
@@ -230,7 +250,7 @@ mod tests {
                 r#","platform":{"os":"linux","architecture":"s390x"}"#
             ),
         ));
-        let nested = HashMap::from([("sha256:n", children)]);
+        let nested = HashMap::from([(n.as_str(), children)]);
         let digest = Digest::sha256(b"x");
         let s = Summary::from_index(&digest, I.into(), &entries, &nested, 1024).expect("summary");
         assert_eq!(
@@ -244,7 +264,7 @@ mod tests {
             Err(ManifestError::TooManyEntries { count: 5, limit: 4 })
         );
         let deeper = HashMap::from([(
-            "sha256:n",
+            n.as_str(),
             index(&format!(
                 r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
                 entry(I, "sha256:deep", "")
@@ -268,8 +288,8 @@ mod tests {
         assert!(!s.is_list);
         assert_eq!(s.platforms.len(), 1);
         assert_eq!(
-            (s.platforms[0].size, s.platforms[0].digest.as_str()),
-            (42, s.digest.as_str())
+            (s.platforms[0].size, &s.platforms[0].digest),
+            (42, &s.digest)
         );
         let a = Summary::from_image(&digest, M.into(), 42, ImageContent::Artifact("x/y".into()));
         assert!(a.platforms.is_empty());

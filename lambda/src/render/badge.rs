@@ -189,14 +189,14 @@ mod tests {
 
     fn summary(is_list: bool, platforms: &[Platform]) -> Summary {
         Summary {
-            digest: "sha256:1".into(),
+            digest: registry::Digest::sha256(b"sha256:1"),
             media_type: "m".into(),
             is_list,
             platforms: platforms
                 .iter()
                 .map(|p| PlatformEntry {
                     platform: p.clone(),
-                    digest: "sha256:2".into(),
+                    digest: registry::Digest::sha256(b"sha256:2"),
                     media_type: "m".into(),
                     size: 1,
                 })

@@ -153,8 +153,8 @@ fn answer(base: &str, report: &Report) -> Markup {
             dl {
                 dt { "Manifest list" } dd { (if s.is_list { "Yes" } else { "No" }) }
                 dt { "Reference" } dd.mono { (report.reference) }
-                dt { "Image type" } dd.mono { (clip(&s.media_type, 120)) }
-                dt { "Digest" } dd.mono { (clip(&s.digest, 140)) }
+                dt { "Image type" } dd.mono { (clip(s.media_type.as_str(), 120)) }
+                dt { "Digest" } dd.mono { (s.digest) }
                 @if let Some(artifact) = &s.artifact_type {
                     dt { "Artifact type" } dd.mono { (clip(artifact, 120)) }
                 }
@@ -176,7 +176,7 @@ fn answer(base: &str, report: &Report) -> Markup {
                                 @if versions {
                                     td.mono { (clip(p.platform.os_version.as_deref().unwrap_or(""), 40)) }
                                 }
-                                td.mono title=(clip(&p.digest, 140)) { (clip(&p.digest, 19)) }
+                                td.mono title=(p.digest) { (clip(p.digest.as_str(), 19)) }
                                 td { (human_size(p.size)) }
                             }
                         }
@@ -220,7 +220,7 @@ mod tests {
             image: "evil<script>alert(1)</script>".into(),
             reference: "docker.io/library/x:latest".into(),
             summary: Summary {
-                digest: "sha256:<b>".into(),
+                digest: registry::Digest::sha256(b"sha256:<b>"),
                 media_type: "text/<script>".into(),
                 is_list: true,
                 platforms: vec![PlatformEntry {
@@ -229,7 +229,7 @@ mod tests {
                         "<script>alert(2)</script>",
                         Some("\"><img src=x onerror=alert(3)>"),
                     ),
-                    digest: "sha256:x".into(),
+                    digest: registry::Digest::sha256(b"sha256:x"),
                     media_type: "m".into(),
                     size: 1,
                 }],

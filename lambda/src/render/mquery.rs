@@ -34,8 +34,8 @@ pub fn answer(answer: &Answer, image: &str) -> Vec<u8> {
             .unwrap_or(0),
         islist: s.is_list,
         imagename: image,
-        digest: &s.digest,
-        mediatype: &s.media_type,
+        digest: s.digest.as_str(),
+        mediatype: s.media_type.as_str(),
         archlist: s.platforms.iter().map(|p| &p.platform).collect(),
     };
     // serializing plain structs of strings cannot fail
