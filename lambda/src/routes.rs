@@ -55,9 +55,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(common))
 }
 
-/// The formats an answer is rendered in.
+/// The formats an answer is rendered in: one per route and `format` value, each with one
+/// renderer ([`render`]) and one error form ([`Rejection`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Format {
     Json,
     Text,
     Html,
@@ -66,40 +67,40 @@ enum Kind {
     Shields,
 }
 
-impl Kind {
+impl Format {
     fn content_type(self) -> &'static str {
         match self {
-            Kind::Json | Kind::Mquery | Kind::Shields => "application/json",
-            Kind::Text => "text/plain; charset=utf-8",
-            Kind::Html => "text/html; charset=utf-8",
-            Kind::Svg => "image/svg+xml",
+            Format::Json | Format::Mquery | Format::Shields => "application/json",
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Svg => "image/svg+xml",
         }
     }
 
     fn tag(self) -> &'static str {
         match self {
-            Kind::Json => "json",
-            Kind::Text => "text",
-            Kind::Html => "html",
-            Kind::Mquery => "mquery",
-            Kind::Svg => "svg",
-            Kind::Shields => "shields",
+            Format::Json => "json",
+            Format::Text => "text",
+            Format::Html => "html",
+            Format::Mquery => "mquery",
+            Format::Svg => "svg",
+            Format::Shields => "shields",
         }
     }
 
     fn is_badge(self) -> bool {
-        matches!(self, Kind::Svg | Kind::Shields)
+        matches!(self, Format::Svg | Format::Shields)
     }
 }
 
 /// Cache-Control for an answer, from the lifetimes the cache keeps it by: one freshness
 /// policy, so no client or CDN reuses an answer longer than the service itself would.
-fn cache_control(answer: &Answer, kind: Kind, life: Lifetimes, now: SystemTime) -> String {
+fn cache_control(answer: &Answer, format: Format, life: Lifetimes, now: SystemTime) -> String {
     freshness(
         answer.pinned() && !answer.stale,
         answer.stale,
         answer.expires_at,
-        kind.is_badge(),
+        format.is_badge(),
         life,
         now,
     )
@@ -144,8 +145,8 @@ fn freshness(
 
 /// A weak ETag from the manifest digest and the format: the same digest in the same format
 /// is the same answer, whatever the cache metadata says.
-fn etag(answer: &Answer, kind: Kind) -> String {
-    format!("W/\"{}.{}\"", answer.summary.digest.encoded(), kind.tag())
+fn etag(answer: &Answer, format: Format) -> String {
+    format!("W/\"{}.{}\"", answer.summary.digest.encoded(), format.tag())
 }
 
 fn not_modified(request: &HeaderMap, etag: &str) -> bool {
@@ -192,20 +193,26 @@ async fn respond(
     request: &HeaderMap,
     image: &str,
     answer: &Answer,
-    kind: Kind,
-    render: impl FnOnce() -> Vec<u8>,
+    format: Format,
 ) -> Response {
-    let etag = etag(answer, kind);
+    let etag = etag(answer, format);
     let mut response = if not_modified(request, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let body = rendered(image, answer, kind, render);
+        let body = rendered(image, answer, format, || {
+            render(format, image, answer, request)
+        });
         let mut r = Response::new(Body::from(body));
-        set(&mut r, header::CONTENT_TYPE, kind.content_type());
+        set(&mut r, header::CONTENT_TYPE, format.content_type());
         r
     };
     set(&mut response, header::ETAG, &etag);
-    let cache = cache_control(answer, kind, state.inspector.lifetimes(), SystemTime::now());
+    let cache = cache_control(
+        answer,
+        format,
+        state.inspector.lifetimes(),
+        SystemTime::now(),
+    );
     set(&mut response, header::CACHE_CONTROL, &cache);
     response
         .headers_mut()
@@ -213,16 +220,37 @@ async fn respond(
     response
 }
 
+/// An answer in a format: every renderer takes the same answer.
+fn render(format: Format, image: &str, answer: &Answer, request: &HeaderMap) -> Vec<u8> {
+    match format {
+        Format::Json => answer.json(image),
+        Format::Text => output::text(image, &answer.summary).into_bytes(),
+        Format::Html => {
+            let report = answer.report(image);
+            let origin = public_origin(request);
+            html::page(&origin, Some(image), &Outcome::Answer(&report)).into_bytes()
+        }
+        Format::Mquery => mquery::answer(answer, image),
+        Format::Svg => Badge::for_summary(&answer.summary).svg().into_bytes(),
+        Format::Shields => Badge::for_summary(&answer.summary).shields_json(),
+    }
+}
+
 /// The body. Answers served from memory render the same bytes every time (their source,
 /// times and flags are those of the entry), so they are rendered once per entry, format and
 /// image spelling and memoized on the entry itself: the hot path does one cache lookup and
 /// no serialization.
-fn rendered(image: &str, answer: &Answer, kind: Kind, render: impl FnOnce() -> Vec<u8>) -> Bytes {
+fn rendered(
+    image: &str,
+    answer: &Answer,
+    format: Format,
+    render: impl FnOnce() -> Vec<u8>,
+) -> Bytes {
     // the page also depends on the Host header
-    if answer.source != output::Source::Memory || kind == Kind::Html {
+    if answer.source != output::Source::Memory || format == Format::Html {
         return Bytes::from(render());
     }
-    let key = format!("{}|{image}", kind.tag());
+    let key = format!("{}|{image}", format.tag());
     answer.rendered(&key, || Bytes::from(render()))
 }
 
@@ -243,49 +271,80 @@ fn set(response: &mut Response, name: impl header::IntoHeaderName, value: &str) 
     }
 }
 
-/// The error response of a failed request, in the format the route speaks.
-fn failure(failure: Failure, kind: Kind) -> Response {
-    let error = &failure.error;
-    let status = error.status();
-    if status.is_server_error() {
-        tracing::error!(code = error.code().as_str(), detail = %error, image = failure.image.as_deref(), "request failed");
-    } else {
-        tracing::debug!(code = error.code().as_str(), detail = %error, "request refused");
+/// A failed request in the format its route speaks: the error response.
+#[derive(Debug)]
+pub struct Rejection {
+    pub failure: Failure,
+    pub format: Format,
+}
+
+/// What a failed response carries for the request log (the middleware writes it): the code
+/// and the full detail, which the body does not show for server errors.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail {
+    pub code: registry::ErrorCode,
+    pub detail: String,
+    pub image: Option<String>,
+    /// The status table's answer (badges answer 200 whatever it says).
+    pub status: StatusCode,
+}
+
+impl Failure {
+    fn reject(self, format: Format) -> Response {
+        Rejection {
+            failure: self,
+            format,
+        }
+        .into_response()
     }
-    let report = error.to_report(failure.image.as_deref(), failure.reference.as_deref());
-    let (status, body) = match kind {
-        Kind::Json => (status, serde_json::to_vec(&report).unwrap_or_default()),
-        Kind::Text => (
-            status,
-            format!("error: {}\n", output::printable(&report.error.message)).into_bytes(),
-        ),
-        Kind::Html => (
-            status,
-            html::page("", failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
-        ),
-        Kind::Mquery => (status, mquery::error(&report.error.message)),
-        // a README never shows a broken image: badges answer 200 with an error badge
-        Kind::Svg => (
-            StatusCode::OK,
-            Badge::for_error(error.code()).svg().into_bytes(),
-        ),
-        Kind::Shields => (
-            StatusCode::OK,
-            Badge::for_error(error.code()).shields_json(),
-        ),
-    };
-    let mut response = (status, body).into_response();
-    set(&mut response, header::CONTENT_TYPE, kind.content_type());
-    let cache = if kind.is_badge() {
-        "no-cache, max-age=0"
-    } else {
-        "no-store"
-    };
-    set(&mut response, header::CACHE_CONTROL, cache);
-    if let Some(secs) = error.retry_after_secs().filter(|_| !kind.is_badge()) {
-        set(&mut response, header::RETRY_AFTER, &secs.to_string());
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let Rejection { failure, format } = self;
+        let error = &failure.error;
+        let status = error.status();
+        let report = error.to_report(failure.image.as_deref(), failure.reference.as_deref());
+        let (status, body) = match format {
+            Format::Json => (status, serde_json::to_vec(&report).unwrap_or_default()),
+            Format::Text => (
+                status,
+                format!("error: {}\n", output::printable(&report.error.message)).into_bytes(),
+            ),
+            Format::Html => (
+                status,
+                html::page("", failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
+            ),
+            Format::Mquery => (status, mquery::error(&report.error.message)),
+            // a README never shows a broken image: badges answer 200 with an error badge
+            Format::Svg => (
+                StatusCode::OK,
+                Badge::for_error(error.code()).svg().into_bytes(),
+            ),
+            Format::Shields => (
+                StatusCode::OK,
+                Badge::for_error(error.code()).shields_json(),
+            ),
+        };
+        let mut response = (status, body).into_response();
+        set(&mut response, header::CONTENT_TYPE, format.content_type());
+        let cache = if format.is_badge() {
+            "no-cache, max-age=0"
+        } else {
+            "no-store"
+        };
+        set(&mut response, header::CACHE_CONTROL, cache);
+        if let Some(secs) = error.retry_after_secs().filter(|_| !format.is_badge()) {
+            set(&mut response, header::RETRY_AFTER, &secs.to_string());
+        }
+        response.extensions_mut().insert(ErrorDetail {
+            code: error.code(),
+            detail: error.to_string(),
+            image: failure.image.clone(),
+            status: error.status(),
+        });
+        response
     }
-    response
 }
 
 /// Whether the client prefers text/plain to JSON, by RFC 9110's rules: a type's quality is the
@@ -349,28 +408,22 @@ async fn inspect(
     RawQuery(query): RawQuery,
 ) -> Response {
     let p = params(query);
-    let kind = match p.format.as_deref() {
-        Some("text") => Kind::Text,
-        Some("json") => Kind::Json,
-        None if wants_text(&headers) => Kind::Text,
-        None => Kind::Json,
+    let format = match p.format.as_deref() {
+        Some("text") => Format::Text,
+        Some("json") => Format::Json,
+        None if wants_text(&headers) => Format::Text,
+        None => Format::Json,
         Some(other) => {
             let error = AppError::InvalidParameter(format!(
                 "format must be json or text, not {:?}",
                 crate::render::clip(other, 20)
             ));
-            return failure(Failure::new(p.image.as_deref(), None, error), Kind::Json);
+            return Failure::new(p.image.as_deref(), None, error).reject(Format::Json);
         }
     };
     let mut response = match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, kind, || match kind {
-                Kind::Text => output::text(&image, &answer.summary).into_bytes(),
-                _ => answer.json(&image),
-            })
-            .await
-        }
-        Err(f) => failure(f, kind),
+        Ok((image, answer)) => respond(&state, &headers, &image, &answer, format).await,
+        Err(f) => f.reject(format),
     };
     response
         .headers_mut()
@@ -389,25 +442,14 @@ async fn page(
         set(
             &mut response,
             header::CONTENT_TYPE,
-            Kind::Html.content_type(),
+            Format::Html.content_type(),
         );
         set(&mut response, header::CACHE_CONTROL, "public, max-age=3600");
         return response;
     }
     match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => {
-            respond(&state, &headers, &image, &answer, Kind::Html, || {
-                let report = answer.report(&image);
-                html::page(
-                    &public_origin(&headers),
-                    Some(&image),
-                    &Outcome::Answer(&report),
-                )
-                .into_bytes()
-            })
-            .await
-        }
-        Err(f) => failure(f, Kind::Html),
+        Ok((image, answer)) => respond(&state, &headers, &image, &answer, Format::Html).await,
+        Err(f) => f.reject(Format::Html),
     }
 }
 
@@ -441,7 +483,7 @@ async fn mquery_compat(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    single_format(&state, &headers, query, Kind::Mquery).await
+    single_format(&state, &headers, query, Format::Mquery).await
 }
 
 async fn badge(
@@ -449,7 +491,7 @@ async fn badge(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    single_format(&state, &headers, query, Kind::Svg).await
+    single_format(&state, &headers, query, Format::Svg).await
 }
 
 async fn shields(
@@ -457,7 +499,7 @@ async fn shields(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    single_format(&state, &headers, query, Kind::Shields).await
+    single_format(&state, &headers, query, Format::Shields).await
 }
 
 /// The routes that speak one format: look up, then render or fail in it.
@@ -465,21 +507,12 @@ async fn single_format(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<String>,
-    kind: Kind,
+    format: Format,
 ) -> Response {
     let p = params(query);
     match lookup(state, p.image.as_deref()).await {
-        Ok((image, answer)) => {
-            respond(state, headers, &image, &answer, kind, || match kind {
-                Kind::Mquery => mquery::answer(&answer, &image),
-                Kind::Shields => Badge::for_summary(&answer.summary).shields_json(),
-                Kind::Text => output::text(&image, &answer.summary).into_bytes(),
-                Kind::Json => answer.json(&image),
-                Kind::Svg | Kind::Html => Badge::for_summary(&answer.summary).svg().into_bytes(),
-            })
-            .await
-        }
-        Err(f) => failure(f, kind),
+        Ok((image, answer)) => respond(state, headers, &image, &answer, format).await,
+        Err(f) => f.reject(format),
     }
 }
 
@@ -492,17 +525,11 @@ async fn healthz() -> Response {
 
 async fn route_not_found(uri: Uri) -> Response {
     let path = crate::render::clip(uri.path(), 100);
-    failure(
-        Failure::new(None, None, AppError::RouteNotFound(path)),
-        Kind::Json,
-    )
+    Failure::new(None, None, AppError::RouteNotFound(path)).reject(Format::Json)
 }
 
 async fn method_not_allowed() -> Response {
-    let mut response = failure(
-        Failure::new(None, None, AppError::MethodNotAllowed),
-        Kind::Json,
-    );
+    let mut response = Failure::new(None, None, AppError::MethodNotAllowed).reject(Format::Json);
     set(&mut response, header::ALLOW, "GET, HEAD");
     response
 }
@@ -583,6 +610,16 @@ async fn common(request: Request, next: Next) -> Response {
     );
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert("x-request-id", value);
+    }
+    if let Some(error) = response.extensions().get::<ErrorDetail>() {
+        let (code, detail, image) = (error.code.as_str(), &error.detail, error.image.as_deref());
+        span.in_scope(|| {
+            if error.status.is_server_error() {
+                tracing::error!(code, detail = %detail, image, "request failed");
+            } else {
+                tracing::debug!(code, detail = %detail, "request refused");
+            }
+        });
     }
     span.in_scope(|| {
         tracing::info!(
