@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use lambda_http::request::RequestContext;
 use lambda_http::tower::Layer as _;
 use tracing::Instrument as _;
@@ -42,9 +42,9 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(page))
         .route("/v1/inspect", get(inspect))
-        .route("/mquery", get(mquery_compat))
-        .route("/v1/badge", get(badge))
-        .route("/v1/shields", get(shields))
+        .route("/mquery", speaks(Format::Mquery))
+        .route("/v1/badge", speaks(Format::Svg))
+        .route("/v1/shields", speaks(Format::Shields))
         .route("/healthz", get(healthz))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -478,28 +478,13 @@ fn public_origin(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-async fn mquery_compat(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    single_format(&state, &headers, query, Format::Mquery).await
-}
-
-async fn badge(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    single_format(&state, &headers, query, Format::Svg).await
-}
-
-async fn shields(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    single_format(&state, &headers, query, Format::Shields).await
+/// The GET handler of a route that speaks one format (`/mquery`, the badges).
+fn speaks(format: Format) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery| async move {
+            single_format(&state, &headers, query, format).await
+        },
+    )
 }
 
 /// The routes that speak one format: look up, then render or fail in it.

@@ -784,13 +784,8 @@ mod tests {
             "https://localhost:5001"
         );
         assert_eq!(client.endpoint("ghcr.io").base, "https://ghcr.io");
-        assert!(
-            client
-                .inner
-                .auth
-                .challenge("https://registry-1.docker.io")
-                .is_some()
-        );
+        let knows = |client: &Client, base: &str| client.inner.auth.challenge(base).is_some();
+        assert!(knows(&client, "https://registry-1.docker.io"));
 
         let mirrored = Client::new(ClientConfig {
             docker_hub_mirror: Some(Url::parse("http://127.0.0.1:9/").expect("url")),
@@ -798,13 +793,7 @@ mod tests {
         })
         .expect("client");
         assert_eq!(mirrored.endpoint("docker.io").base, "http://127.0.0.1:9");
-        assert!(
-            mirrored
-                .inner
-                .auth
-                .challenge("http://127.0.0.1:9")
-                .is_none()
-        );
+        assert!(!knows(&mirrored, "http://127.0.0.1:9"));
     }
 
     #[test]
