@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //!
-//! - [`tiered`]: the cache itself, with per-entry freshness, coalesced loads, stats.
-//! - [`store`]: the L2 interface, its item layout and the in-memory store.
+//! - [`tiered`]: the cache itself, with per-entry freshness, coalesced loads (the answering
+//!   tier travels in the `Hit`), stats.
+//! - [`store`]: the L2 `Store` trait, its item layout and the in-memory store (moka, LRU).
 //! - [`dynamo`]: the DynamoDB store (`pk` key, `expires_at` TTL attribute).
 //! - [`breaker`]: the circuit breaker that keeps a stalled store from slowing every lookup.
 //! - [`clock`]: injectable time.

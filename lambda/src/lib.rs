@@ -2,11 +2,14 @@
 //!
 //! # Layout
 //!
-//! - [`routes`]: `app(state) -> Router`, the routes, content negotiation, caching headers.
-//! - [`inspect`]: the `image` parameter, and the lookup behind every route.
-//! - [`render`]: HTML page, SVG badge, shields.io JSON, mquery's JSON shape (JSON and text
-//!   come from [`registry::Report`]).
-//! - [`error`]: the service's error type and the one status table.
+//! - [`routes`]: `app(state) -> Router`, the routes, the one `Format` enum with one renderer
+//!   each, content negotiation, caching headers from the cache's lifetimes, `Rejection` (the
+//!   error response, its detail carried to the request log in a response extension).
+//! - [`inspect`]: the `image` parameter, the lookup behind every route (memory, store,
+//!   registry), the `Answer` every renderer takes, and the memo of rendered bodies.
+//! - [`render`]: HTML page (maud), SVG badge (the `shields` crate), shields.io JSON, mquery's
+//!   JSON shape (JSON and text come from the `output` crate).
+//! - [`error`]: the service's error type and the status table, one arm per `ErrorCode`.
 //! - [`config`]: every environment variable, read once.
 //! - [`server`]: running `app` on Lambda or on a local socket with graceful shutdown.
 //! - [`secrets`]: the operator's Docker Hub account from AWS Secrets Manager.

@@ -6,16 +6,23 @@
 //! - [`digest`]: content digests and their verification.
 //! - [`platform`]: platforms, mquery's display rule, containerd-style `--platform` matching.
 //! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.
-//! - [`summary`]: the answer for one image and the output contract (v1 JSON, mquery text).
-//! - [`auth`]: `WWW-Authenticate` challenges, token responses, the token cache.
-//! - [`client`]: the HTTP client that fetches manifests with the fewest requests.
+//! - [`summary`]: the answer for one image, and the pure summarizer
+//!   (`Summary::from_index`, `Summary::from_image`) that makes it from parsed manifests.
+//! - [`auth`]: `WWW-Authenticate` challenges, token responses, one bounded cache of
+//!   challenges and tokens.
+//! - [`transport`]: the HTTP layer: guarded reqwest client and redirects, request budget,
+//!   body caps, what a response means (`Outcome`), `Endpoint` and `Repository`.
+//! - [`client`]: the lookups (`summarize`, `head_digest`): endpoints, mirror and fallback,
+//!   bulkheads and deadlines, the request loop with auth and its retries.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
 //!   and what a refused certificate means.
-//! - [`error`]: the crate's one error type, with the stable codes of the status table.
+//! - [`error`]: the crate's one error type, `ErrorCode` (the status table's codes) and the
+//!   registry's own `OciErrorCode`s.
 //!
-//! Nothing here knows about HTTP servers, Lambda or DynamoDB.
+//! Nothing here knows about HTTP servers, Lambda, DynamoDB or how answers are printed (the
+//! `output` crate).
 
 pub mod auth;
 pub mod client;

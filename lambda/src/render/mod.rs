@@ -1,5 +1,5 @@
 //! Renderers for the formats the service speaks. JSON and text come from
-//! [`registry::Report`] itself, so the CLI and the service print the same bytes.
+//! `output::Report` itself, so the CLI and the service print the same bytes.
 
 pub mod badge;
 pub mod html;
