@@ -75,14 +75,10 @@ impl MemoryStore {
         }
     }
 
-    /// Items held, after pending evictions.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.items.run_pending_tasks();
         usize::try_from(self.items.entry_count()).unwrap_or(usize::MAX)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

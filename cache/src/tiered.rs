@@ -218,6 +218,20 @@ where
         self.store.as_deref()
     }
 
+    /// The value of `key` if memory holds it fresh: the hit path alone, without the loader's
+    /// machinery.
+    pub async fn get_fresh(&self, key: &str) -> Option<Hit<V>> {
+        let entry = self.l1.get(key).await?;
+        if !entry.is_fresh(self.clock.now()) {
+            return None;
+        }
+        bump(&self.stats.memory_hits);
+        Some(Hit {
+            entry,
+            tier: Tier::Memory,
+        })
+    }
+
     /// The fresh value of `key`, or the loader's. Concurrent callers for one key share one
     /// load; they all get its value or its error. `load` receives the previous value, if one
     /// is kept (fresh or not), to revalidate or to serve stale.

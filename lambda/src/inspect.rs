@@ -27,14 +27,24 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The body rendered for `key` (format and image as written), made once per cache entry.
-    pub fn rendered(&self, key: &str, make: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+    /// The body rendered in `format` (a tag) for `image` as written, made once per cache
+    /// entry, freshness and staleness.
+    pub fn rendered(
+        &self,
+        format: &'static str,
+        image: &str,
+        make: impl FnOnce() -> bytes::Bytes,
+    ) -> bytes::Bytes {
         match &*self.entry.value {
-            Entry::Image { rendered, .. } => {
-                let fresh_until = output::timestamp::rfc3339(self.entry.fresh_until);
-                let key = format!("{key}|{fresh_until}|{}", self.stale);
-                rendered.get_or_make(&key, make)
-            }
+            Entry::Image { rendered, .. } => rendered.get_or_make(
+                MemoKey {
+                    format,
+                    image,
+                    fresh_until: self.entry.fresh_until,
+                    stale: self.stale,
+                },
+                make,
+            ),
             Entry::Missing => make(),
         }
     }
@@ -153,25 +163,61 @@ impl Entry {
     }
 }
 
-/// Rendered bodies of one cached summary, by a key naming everything else they depend on
-/// (format, the image as written, the entry's freshness and staleness): the hot path serves
-/// them with one cache lookup and no serialization. A few are kept per entry.
+/// Rendered bodies of one cached summary, by everything else they depend on (format, the
+/// image as written, the entry's freshness and staleness): the hot path serves them with one
+/// cache lookup, no serialization and no allocation. A few are kept per entry.
 #[derive(Default)]
-pub struct Memo(std::sync::Mutex<Vec<(String, bytes::Bytes)>>);
+pub struct Memo(std::sync::Mutex<Vec<(OwnedMemoKey, bytes::Bytes)>>);
+
+/// What a rendered body depends on besides the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoKey<'a> {
+    pub format: &'static str,
+    pub image: &'a str,
+    pub fresh_until: SystemTime,
+    pub stale: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct OwnedMemoKey {
+    format: &'static str,
+    image: Box<str>,
+    fresh_until: SystemTime,
+    stale: bool,
+}
+
+impl OwnedMemoKey {
+    fn is(&self, key: &MemoKey<'_>) -> bool {
+        self.format == key.format
+            && self.fresh_until == key.fresh_until
+            && self.stale == key.stale
+            && *self.image == *key.image
+    }
+}
 
 /// How many rendered bodies an entry keeps.
 const MEMO_MAX: usize = 8;
 
 impl Memo {
     /// The body memoized under `key`, made by `make` the first time.
-    pub fn get_or_make(&self, key: &str, make: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+    pub fn get_or_make(
+        &self,
+        key: MemoKey<'_>,
+        make: impl FnOnce() -> bytes::Bytes,
+    ) -> bytes::Bytes {
         let mut memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, bytes)) = memo.iter().find(|(k, _)| k == key) {
+        if let Some((_, bytes)) = memo.iter().find(|(k, _)| k.is(&key)) {
             return bytes.clone();
         }
         let bytes = make();
         if memo.len() < MEMO_MAX {
-            memo.push((key.to_owned(), bytes.clone()));
+            let owned = OwnedMemoKey {
+                format: key.format,
+                image: key.image.into(),
+                fresh_until: key.fresh_until,
+                stale: key.stale,
+            };
+            memo.push((owned, bytes.clone()));
         }
         bytes
     }
@@ -276,17 +322,23 @@ impl Inspector {
         let fail =
             |e: registry::Error| Failure::new(Some(image), Some(reference), AppError::Registry(e));
         let key = cache_key(reference);
-        let hit = self
-            .inner
-            .cache
-            .get_or_load(&key, |previous| self.load(reference, previous))
+        // The hot path, a fresh answer in memory, stays a small future; the load (registry
+        // client, store) is a large one, boxed so that it is only built, and moved, on a miss.
+        let hit = match self.inner.cache.get_fresh(&key).await {
+            Some(hit) => hit,
+            None => Box::pin(
+                self.inner
+                    .cache
+                    .get_or_load(&key, |previous| self.load(reference, previous)),
+            )
             .await
             .map_err(|e| {
                 if e.code() != ErrorCode::NotFound {
                     tracing::warn!(reference = %reference, error = %e, "lookup failed");
                 }
                 fail((*e).clone())
-            })?;
+            })?,
+        };
         let stats = self.inner.cache.stats();
         if hit.tier == Tier::Memory {
             tracing::debug!(key, "cache hit (memory)");
@@ -480,16 +532,32 @@ mod tests {
     fn memo_keeps_rendered_bodies_per_key() {
         let memo = Memo::default();
         let made = std::sync::atomic::AtomicUsize::new(0);
+        fn key<'a>(format: &'static str, image: &'a str, stale: bool) -> MemoKey<'a> {
+            MemoKey {
+                format,
+                image,
+                fresh_until: SystemTime::UNIX_EPOCH,
+                stale,
+            }
+        }
         for _ in 0..3 {
-            let bytes = memo.get_or_make("json", || {
+            let bytes = memo.get_or_make(key("json", "alpine", false), || {
                 made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 bytes::Bytes::from_static(b"rendered")
             });
             assert_eq!(bytes, "rendered");
         }
         assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // another image spelling, or the stale copy, is another body
+        let other = memo.get_or_make(key("json", "Alpine", false), || "other".into());
+        assert_eq!(other, "other");
+        let stale = memo.get_or_make(key("json", "alpine", true), || "stale".into());
+        assert_eq!(stale, "stale");
         for i in 0..20 {
-            memo.get_or_make(&format!("k{i}"), || bytes::Bytes::from_static(b"x"));
+            let image = format!("k{i}");
+            memo.get_or_make(key("svg", &image, false), || {
+                bytes::Bytes::from_static(b"x")
+            });
         }
         assert!(memo.0.lock().expect("memo").len() <= MEMO_MAX);
         assert_eq!(format!("{:?}", memo.clone()), "Memo(0 rendered)");

@@ -250,8 +250,7 @@ fn rendered(
     if answer.source != output::Source::Memory || format == Format::Html {
         return Bytes::from(render());
     }
-    let key = format!("{}|{image}", format.tag());
-    answer.rendered(&key, || Bytes::from(render()))
+    answer.rendered(format.tag(), image, || Bytes::from(render()))
 }
 
 fn x_cache(answer: &Answer) -> &'static str {

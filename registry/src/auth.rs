@@ -281,14 +281,10 @@ impl AuthCache {
         self.entries.invalidate(&token_key(base, repository));
     }
 
-    /// Entries held, after pending evictions (for tests).
-    pub fn len(&self) -> u64 {
+    #[cfg(test)]
+    fn len(&self) -> u64 {
         self.entries.run_pending_tasks();
         self.entries.entry_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
