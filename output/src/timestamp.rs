@@ -1,19 +1,27 @@
 //! Times are `SystemTime` until they are written: RFC 3339, UTC, whole seconds
 //! (`2026-11-22T19:23:55Z`), the form every document uses.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// `time` in RFC 3339 with second precision.
+/// `time` in RFC 3339 with second precision. Times before 1970 read as the epoch, and times
+/// past year 9999 (which RFC 3339 cannot write; `OffsetDateTime::from` would panic) as the
+/// last second of 9999.
 pub fn rfc3339(time: SystemTime) -> String {
-    let utc = OffsetDateTime::from(time);
-    let whole = utc.replace_nanosecond(0).unwrap_or(utc);
-    // every time a SystemTime holds on the platforms we build for has four-digit years
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let whole = i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .filter(|t| t.year() <= 9999)
+        .unwrap_or(LAST);
     whole.format(&Rfc3339).unwrap_or_default()
 }
+
+/// 9999-12-31T23:59:59Z.
+const LAST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
 
 /// Parses an RFC 3339 time (any offset, any precision).
 pub fn parse(text: &str) -> Result<SystemTime, time::error::Parse> {
@@ -78,5 +86,14 @@ mod tests {
             UNIX_EPOCH + Duration::from_secs(1_795_375_435)
         );
         assert!(parse("yesterday").is_err());
+        // hostile stored times never panic
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(86_400)),
+            "1970-01-01T00:00:00Z"
+        );
     }
 }
