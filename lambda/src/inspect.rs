@@ -310,6 +310,11 @@ impl Inspector {
 
     /// How long answers are kept: the one source of every freshness number, HTTP
     /// Cache-Control included.
+    /// Now, by the cache's clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
     pub fn lifetimes(&self) -> Lifetimes {
         self.inner.lifetimes
     }

@@ -34,54 +34,40 @@ fn main() -> ExitCode {
             .init();
     }
     // Lambda hands an instance one event at a time: one thread starts faster and uses less
-    // memory. The local server serves many connections on every core.
-    let runtime = if config.lambda {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
+    // memory. The local server runs one single-threaded runtime per core (server::serve_local);
+    // this one builds the state, then serves as the first worker.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("mquery-lambda: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let state = match server::state(&config).await {
-            Ok(state) => state,
+    let state = match runtime.block_on(server::state(&config)) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    if config.lambda {
+        return match runtime.block_on(server::run_lambda(state)) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                tracing::error!(error = %e, "cannot start");
-                return ExitCode::FAILURE;
+                tracing::error!(error = %e, "lambda runtime failed");
+                ExitCode::FAILURE
             }
         };
-        if config.lambda {
-            match server::run_lambda(state).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "lambda runtime failed");
-                    ExitCode::FAILURE
-                }
-            }
-        } else {
-            let listener = match tokio::net::TcpListener::bind(config.listen).await {
-                Ok(listener) => listener,
-                Err(e) => {
-                    tracing::error!(listen = %config.listen, error = %e, "cannot listen");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match server::run_local(listener, state, config.connections).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "server failed");
-                    ExitCode::FAILURE
-                }
-            }
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match server::serve_local(runtime, config.listen, state, config.connections, workers) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(listen = %config.listen, error = %e, "server failed");
+            ExitCode::FAILURE
         }
-    })
+    }
 }

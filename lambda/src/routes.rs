@@ -1,6 +1,7 @@
 //! The HTTP interface: routes, content negotiation, caching headers and error responses.
 //! `app(state)` is the whole service; Lambda and the local server both run it unchanged.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use lambda_http::request::RequestContext;
-use lambda_http::tower::Layer as _;
 use tracing::Instrument as _;
 
 use crate::error::AppError;
@@ -25,11 +25,95 @@ use crate::render::mquery;
 #[derive(Debug, Clone)]
 pub struct AppState {
     inspector: Inspector,
+    /// Badge responses of fresh answers in memory, by path and query: README badges are the
+    /// hottest requests, and a repeat is answered before routing, parsing or a cache lookup.
+    badges: moka::sync::Cache<String, Arc<PreparedBadge>>,
+}
+
+/// How many prepared badge responses are kept.
+const PREPARED_BADGES: u64 = 4096;
+
+/// A badge response to send again while its answer is fresh: exactly what the badge route
+/// would build from memory (same body, ETag, freshness), computed once.
+#[derive(Debug)]
+struct PreparedBadge {
+    format: Format,
+    body: Bytes,
+    etag: HeaderValue,
+    fresh_until: SystemTime,
+    pinned: bool,
 }
 
 impl AppState {
     pub fn new(inspector: Inspector) -> AppState {
-        AppState { inspector }
+        AppState {
+            inspector,
+            badges: moka::sync::Cache::builder()
+                .max_capacity(PREPARED_BADGES)
+                .build(),
+        }
+    }
+
+    /// The prepared response to a repeated badge request, if its answer is still fresh.
+    fn prepared_badge(&self, request: &Request) -> Option<Response> {
+        if request.method() != axum::http::Method::GET {
+            return None;
+        }
+        let key = request.uri().path_and_query()?.as_str();
+        let badge = self.badges.get(key)?;
+        if self.inspector.now() >= badge.fresh_until {
+            self.badges.invalidate(key);
+            return None;
+        }
+        let etag = badge.etag.to_str().unwrap_or_default();
+        let mut response = if not_modified(request.headers(), etag) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let mut r = Response::new(Body::from(badge.body.clone()));
+            let headers = r.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(badge.format.content_type()),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(badge.body.len()));
+            r
+        };
+        let cache = freshness(
+            badge.pinned,
+            false,
+            Some(badge.fresh_until),
+            true,
+            self.inspector.lifetimes(),
+            SystemTime::now(),
+        );
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, badge.etag.clone());
+        if let Ok(cache) = HeaderValue::from_str(&cache) {
+            headers.insert(header::CACHE_CONTROL, cache);
+        }
+        headers.insert("x-cache", HeaderValue::from_static("memory"));
+        Some(response)
+    }
+
+    /// Keeps a badge answered from memory for [`AppState::prepared_badge`].
+    fn prepare_badge(&self, key: &str, image: &str, answer: &Answer, format: Format) {
+        if !format.is_badge() || answer.source != output::Source::Memory || answer.stale {
+            return;
+        }
+        let Ok(etag) = HeaderValue::from_str(&etag(answer, format)) else {
+            return;
+        };
+        let body = answer.rendered(format.tag(), image, || {
+            Bytes::from(render(format, image, answer, &HeaderMap::new()))
+        });
+        let badge = PreparedBadge {
+            format,
+            body,
+            etag,
+            fresh_until: answer.entry.fresh_until,
+            pinned: answer.pinned(),
+        };
+        self.badges.insert(key.to_owned(), Arc::new(badge));
     }
 
     pub fn inspector(&self) -> &Inspector {
@@ -48,11 +132,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
-    // The stage prefix must go before routing, so this wraps the whole router.
+        .with_state(state.clone());
+    // `common` strips the stage prefix, which must happen before routing: it wraps the whole
+    // router.
     Router::new()
-        .fallback_service(middleware::map_request(strip_stage).layer(routes))
-        .layer(middleware::from_fn(common))
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(state, common))
 }
 
 /// The formats an answer is rendered in: one per route and `format` value, each with one
@@ -480,8 +565,8 @@ fn public_origin(headers: &HeaderMap) -> String {
 /// The GET handler of a route that speaks one format (`/mquery`, the badges).
 fn speaks(format: Format) -> MethodRouter<AppState> {
     get(
-        move |State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery| async move {
-            single_format(&state, &headers, query, format).await
+        move |State(state): State<AppState>, uri: Uri, headers: HeaderMap| async move {
+            single_format(&state, &headers, &uri, format).await
         },
     )
 }
@@ -490,12 +575,18 @@ fn speaks(format: Format) -> MethodRouter<AppState> {
 async fn single_format(
     state: &AppState,
     headers: &HeaderMap,
-    query: Option<String>,
+    uri: &Uri,
     format: Format,
 ) -> Response {
-    let p = params(query);
+    let p = params(uri.query().map(str::to_owned));
     match lookup(state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(state, headers, &image, &answer, format).await,
+        Ok((image, answer)) => {
+            let response = respond(state, headers, &image, &answer, format).await;
+            if let Some(key) = uri.path_and_query() {
+                state.prepare_badge(key.as_str(), &image, &answer, format);
+            }
+            response
+        }
         Err(f) => f.reject(format),
     }
 }
@@ -520,24 +611,21 @@ async fn method_not_allowed() -> Response {
 
 /// API Gateway puts a named stage in front of the path (`/prod/v1/inspect`); routes are
 /// written without it.
-async fn strip_stage(mut request: Request) -> Request {
+fn strip_stage(request: &mut Request) {
     let stage = match request.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
-        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
         _ => None,
     };
-    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
-        return request;
+    let Some(stage) = stage.filter(|s| !s.is_empty() && *s != "$default") else {
+        return;
     };
     let path = request.uri().path();
-    let Some(rest) = path
-        .strip_prefix('/')
-        .and_then(|p| p.strip_prefix(stage.as_str()))
-    else {
-        return request;
+    let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) else {
+        return;
     };
     if !(rest.is_empty() || rest.starts_with('/')) {
-        return request;
+        return;
     }
     let rest = if rest.is_empty() { "/" } else { rest };
     let new = match request.uri().query() {
@@ -547,7 +635,6 @@ async fn strip_stage(mut request: Request) -> Request {
     if let Ok(uri) = new.parse::<Uri>() {
         *request.uri_mut() = uri;
     }
-    request
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -565,24 +652,37 @@ fn request_id(request: &Request) -> String {
     } {
         return id;
     }
-    let start = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    // the process's start second, then a counter
+    static START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("{secs:x}")
+    });
     format!(
-        "{start:x}-{}",
+        "{start}-{}",
         REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
 
 /// Headers every response carries (CORS, request id) and one log line per request.
-async fn common(request: Request, next: Next) -> Response {
+async fn common(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    strip_stage(&mut request);
     let id = request_id(&request);
     let span = tracing::info_span!("request", request_id = %id);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // what the "served" line needs, read only when it is written
+    let served = tracing::enabled!(tracing::Level::INFO).then(|| {
+        (
+            request.method().clone(),
+            request.uri().path().to_owned(),
+            Instant::now(),
+        )
+    });
+    let mut response = match state.prepared_badge(&request) {
+        Some(response) => response,
+        None => next.run(request).instrument(span.clone()).await,
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -605,16 +705,18 @@ async fn common(request: Request, next: Next) -> Response {
             }
         });
     }
-    span.in_scope(|| {
-        tracing::info!(
-            %method,
-            path = %path,
-            status = response.status().as_u16(),
-            cache = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("-"),
-            micros = started.elapsed().as_micros() as u64,
-            "served"
-        );
-    });
+    if let Some((method, path, started)) = served {
+        span.in_scope(|| {
+            tracing::info!(
+                %method,
+                path = %path,
+                status = response.status().as_u16(),
+                cache = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                micros = started.elapsed().as_micros() as u64,
+                "served"
+            );
+        });
+    }
     response
 }
 

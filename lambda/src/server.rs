@@ -83,10 +83,82 @@ pub async fn run_local(
     state: AppState,
     limits: ConnectionLimits,
 ) -> std::io::Result<()> {
+    accept_loop(listener, state, limits, &[]).await
+}
+
+fn single_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// The local server with one worker thread per core, each a single-threaded runtime, as nginx
+/// runs a worker process per core: `runtime` (a current-thread runtime) accepts, and hands
+/// each connection, in turn, to a worker, where it lives until it closes; no task moves
+/// between threads. One accept queue and one connection cap: at the cap, new clients wait in
+/// the backlog. On SIGTERM the acceptor stops and drains every worker's connections.
+pub fn serve_local(
+    runtime: tokio::runtime::Runtime,
+    listen: SocketAddr,
+    state: AppState,
+    limits: ConnectionLimits,
+    workers: usize,
+) -> std::io::Result<()> {
+    let mut handles = Vec::new();
+    let mut threads = Vec::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for worker in 0..workers.max(1) {
+        let (ready, handle) = std::sync::mpsc::channel();
+        let mut stopped = stopped.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("mquery-worker-{worker}"))
+            .spawn(move || -> std::io::Result<()> {
+                let runtime = single_thread_runtime()?;
+                let _ = ready.send(runtime.handle().clone());
+                // the worker runs the connections the acceptor spawns on it, until told to stop
+                runtime.block_on(async move {
+                    while !*stopped.borrow_and_update() {
+                        if stopped.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(())
+            })?;
+        threads.push(thread);
+        match handle.recv() {
+            Ok(handle) => handles.push(handle),
+            Err(_) => return Err(std::io::Error::other("a worker thread did not start")),
+        }
+    }
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        accept_loop(listener, state, limits, &handles).await
+    });
+    let _ = stop.send(true);
+    for thread in threads {
+        match thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "a worker failed"),
+            Err(_) => tracing::error!("a worker panicked"),
+        }
+    }
+    result
+}
+
+/// Accepts connections until SIGTERM or Ctrl-C, serving them here or, in turn, on `workers`;
+/// then drains them.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+    workers: &[tokio::runtime::Handle],
+) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(
         max_connections = limits.max_connections,
         header_timeout_ms = limits.header_timeout.as_millis() as u64,
+        workers = workers.len().max(1),
         "listening on http://{addr}"
     );
     let service = TowerToHyperService::new(app(state));
@@ -98,6 +170,7 @@ pub async fn run_local(
     let graceful = GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut next = 0usize;
     loop {
         // wait for a free slot before accepting: at the cap, new clients wait in the backlog
         let slot = tokio::select! {
@@ -120,14 +193,36 @@ pub async fn run_local(
             },
         };
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
+        let (http, service, watcher) = (http.clone(), service.clone(), graceful.watcher());
+        let serve = move |stream: tokio::net::TcpStream| async move {
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
             drop(slot);
-        });
+        };
+        match workers.get(next % workers.len().max(1)) {
+            None => drop(tokio::spawn(serve(stream))),
+            Some(worker) => {
+                next = next.wrapping_add(1);
+                // the worker's own reactor drives the socket from here on
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "cannot hand over a connection");
+                        continue;
+                    }
+                };
+                worker.spawn(async move {
+                    match tokio::net::TcpStream::from_std(stream) {
+                        Ok(stream) => serve(stream).await,
+                        Err(e) => {
+                            tracing::warn!(%peer, error = %e, "cannot hand over a connection")
+                        }
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     tracing::info!(connections = graceful.count(), "draining");

@@ -222,3 +222,85 @@ async fn not_found_is_remembered_briefly() {
     assert_eq!(inspect(&app, &image).await.0, 404);
     assert_eq!(registry.served_since(mark).len(), 1);
 }
+
+/// A badge request, raw: status, headers and body.
+async fn badge(app: &axum::Router, path: &str, image: &str) -> axum::response::Response {
+    let uri = format!("{path}?image={}", mquery_tests::encode_query(image));
+    app.clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible")
+}
+
+async fn parts(response: axum::response::Response) -> (u16, Vec<(String, String)>, String) {
+    let status = response.status().as_u16();
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "x-request-id")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    headers.sort();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Repeated badge requests are answered from a prepared response (before routing): the same
+/// bytes and headers the route builds from memory, 304 for a matching ETag, and never past
+/// the answer's freshness.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_badges_are_the_routes_own_answer_until_it_lapses() {
+    let s = setup().await;
+    for path in ["/v1/badge", "/v1/shields"] {
+        let first = parts(badge(&s.app, path, &s.image).await).await;
+        assert_eq!(first.0, 200);
+        // the second is built by the route from memory, and prepares the third
+        let second = parts(badge(&s.app, path, &s.image).await).await;
+        let third = parts(badge(&s.app, path, &s.image).await).await;
+        assert!(second.1.contains(&("x-cache".into(), "memory".into())));
+        assert_eq!(second, third, "{path}");
+        assert_eq!(first.2, third.2, "{path}: the same body");
+        let etag = third
+            .1
+            .iter()
+            .find(|(n, _)| n == "etag")
+            .map(|(_, v)| v.clone())
+            .expect("etag");
+        let uri = format!("{path}?image={}", mquery_tests::encode_query(&s.image));
+        let revalidated = s
+            .app
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("if-none-match", &etag)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(revalidated.status().as_u16(), 304, "{path}");
+    }
+    // the tag changes and its answer lapses: the next badge is the new answer, not the
+    // prepared one
+    let amd64 = vec![platform("linux", "amd64", None)];
+    Pusher::open(&s.registry)
+        .index_naming_one_image("acme/app", "v1", amd64)
+        .await;
+    let before = parts(badge(&s.app, "/v1/badge", &s.image).await).await;
+    s.clock.advance(TTL + Duration::from_secs(1));
+    let mark = s.registry.mark();
+    let after = parts(badge(&s.app, "/v1/badge", &s.image).await).await;
+    assert!(
+        !s.registry.served_since(mark).is_empty(),
+        "the registry was asked"
+    );
+    assert!(after.1.contains(&("x-cache".into(), "registry".into())));
+    assert_ne!(before.2, after.2, "the badge shows the new platforms");
+    assert!(
+        after.2.contains("aria-label=\"platforms: amd64\""),
+        "{}",
+        after.2
+    );
+}
