@@ -10,30 +10,43 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
-use registry::{Client, ErrorCode, PlatformSpec, Reference};
+use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 
 const EXIT_ERROR: u8 = 1;
 const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
+const EXIT_VERIFY_FINDINGS: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "mquery",
     version,
     about = "Is a container image multi-platform, and which platforms does it support?",
-    after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform.\n\
+    after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform \
+                  (natively, or with --compatible as docker pull would), 5 --verify found \
+                  something.\n\
                   Environment: MQUERY_ENDPOINT, MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
 )]
 struct Args {
     /// Print the v1 JSON document (an array when several images are given).
     #[arg(long)]
     json: bool,
-    /// Exit 3 unless every IMAGE supports PLATFORM: os/arch[/variant], or an architecture
-    /// such as arm64, x86_64 or armhf (matched as containerd matches).
+    /// Exit 3 unless every IMAGE runs natively on PLATFORM: containerd's syntax, e.g.
+    /// linux/arm64, arm64, x86_64, armhf, windows(10.0.17763)/amd64, linux(+gpu)/amd64, or an
+    /// OS alone (any architecture of it). Older variants of the same architecture count.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// With --platform: accept what `docker pull --platform` would pick, cross-architecture
+    /// fallbacks included (linux/arm/v7 for linux/arm64, linux/386 for linux/amd64).
+    #[arg(long, requires = "platform")]
+    compatible: bool,
+    /// Also read each platform entry's image config (opt-in: one manifest and one config
+    /// request per platform, up to 64) and report entries whose index platform disagrees with
+    /// their config, duplicate platforms and entries that are not images; exit 5 if any.
+    #[arg(long)]
+    verify: bool,
     /// Ask the mquery service at URL instead of the registries (default: MQUERY_ENDPOINT).
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
@@ -94,8 +107,21 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
-    let outcomes = runtime.block_on(lookup_all(&backend, &args.images));
-    ExitCode::from(print(&outcomes, args.json, platform.as_ref()))
+    let mut outcomes = runtime.block_on(lookup_all(&backend, &args.images, args.verify));
+    let check = platform.as_ref().map(|spec| {
+        let requested = args.platform.as_deref().unwrap_or_default();
+        let sense = if args.compatible {
+            Sense::Compatible
+        } else {
+            Sense::Native
+        };
+        for report in outcomes.iter_mut().filter_map(|o| o.as_mut().ok()) {
+            report.platform_check =
+                Some(PlatformCheck::with_spec(requested, spec, &report.summary));
+        }
+        (spec, sense)
+    });
+    ExitCode::from(print(&outcomes, args.json, check))
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -144,9 +170,12 @@ impl Service {
         Ok(Service { http, inspect })
     }
 
-    async fn lookup(&self, image: &str, reference: &Reference) -> Outcome {
+    async fn lookup(&self, image: &str, reference: &Reference, verify: bool) -> Outcome {
         let mut url = self.inspect.clone();
         url.query_pairs_mut().append_pair("image", image);
+        if verify {
+            url.query_pairs_mut().append_pair("verify", "1");
+        }
         let canonical = Some(reference.canonical());
         let unreachable = |detail: String| {
             error_report(
@@ -195,12 +224,12 @@ impl Service {
 }
 
 /// Looks all images up concurrently; answers come back in the order given.
-async fn lookup_all(backend: &Backend, images: &[String]) -> Vec<Outcome> {
+async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<Outcome> {
     let mut tasks = JoinSet::new();
     for (i, image) in images.iter().enumerate() {
         let backend = backend.clone();
         let image = image.clone();
-        tasks.spawn(async move { (i, lookup(&backend, &image).await) });
+        tasks.spawn(async move { (i, lookup(&backend, &image, verify).await) });
     }
     let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
@@ -225,7 +254,7 @@ async fn lookup_all(backend: &Backend, images: &[String]) -> Vec<Outcome> {
         .collect()
 }
 
-async fn lookup(backend: &Backend, image: &str) -> Outcome {
+async fn lookup(backend: &Backend, image: &str, verify: bool) -> Outcome {
     let reference = Reference::parse(image).map_err(|source| {
         let e = registry::Error::InvalidReference {
             input: image.to_owned(),
@@ -235,17 +264,23 @@ async fn lookup(backend: &Backend, image: &str) -> Outcome {
     })?;
     let client = match backend {
         Backend::Direct(client) => client,
-        Backend::Service(service) => return service.lookup(image, &reference).await,
+        Backend::Service(service) => return service.lookup(image, &reference, verify).await,
     };
-    let summary = client
-        .summarize(&reference)
-        .await
-        .map_err(|e| error_report(image, Some(reference.canonical()), e.code(), &e.to_string()))?;
+    let failed = |e: registry::Error| {
+        error_report(image, Some(reference.canonical()), e.code(), &e.to_string())
+    };
+    let summary = client.summarize(&reference).await.map_err(failed)?;
+    let verification = match verify {
+        true => Some(client.verify(&reference, &summary).await.map_err(failed)?),
+        false => None,
+    };
     Ok(Report {
         image: image.to_owned(),
         reference: reference.canonical(),
         summary,
         cache: CacheInfo::fresh_from_registry(),
+        platform_check: None,
+        verification,
     })
 }
 
@@ -266,21 +301,18 @@ fn error_report(
 }
 
 /// Prints the outcomes and returns the exit code.
-fn print(outcomes: &[Outcome], json: bool, platform: Option<&PlatformSpec>) -> u8 {
+fn print(outcomes: &[Outcome], json: bool, platform: Option<(&PlatformSpec, Sense)>) -> u8 {
     let any_error = outcomes.iter().any(Result::is_err);
-    let unsupported: Vec<&Report> = match platform {
-        Some(spec) => outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().ok())
-            .filter(|r| {
-                !r.summary
-                    .platforms
-                    .iter()
-                    .any(|p| spec.matches(&p.platform))
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let sense = platform.map_or(Sense::Native, |(_, sense)| sense);
+    let unsupported: Vec<&Report> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .filter(|r| {
+            r.platform_check
+                .as_ref()
+                .is_some_and(|c| c.satisfied(sense).is_none())
+        })
+        .collect();
     let mut stdout = std::io::stdout().lock();
     if json {
         #[derive(serde::Serialize)]
@@ -311,22 +343,33 @@ fn print(outcomes: &[Outcome], json: bool, platform: Option<&PlatformSpec>) -> u
                         let _ = writeln!(stdout);
                     }
                     first = false;
-                    let _ = write!(stdout, "{}", report.to_text());
+                    let _ = write!(stdout, "{}", report.to_text(sense));
                 }
                 Err(error) => eprintln!("mquery: {}", printable(&error.error.message)),
             }
         }
-        if let Some(spec) = platform {
+        if let Some((spec, sense)) = platform {
+            let how = match sense {
+                Sense::Native => " natively",
+                Sense::Compatible => ", not even with a fallback",
+            };
             for report in &unsupported {
-                eprintln!("mquery: {} does not support {spec}", report.image);
+                eprintln!("mquery: {} does not support {spec}{how}", report.image);
             }
         }
     }
     let _ = stdout.flush();
+    let findings = outcomes.iter().filter_map(|o| o.as_ref().ok()).any(|r| {
+        r.verification
+            .as_ref()
+            .is_some_and(|v| !v.findings.is_empty())
+    });
     if any_error {
         EXIT_ERROR
     } else if !unsupported.is_empty() {
         EXIT_PLATFORM_UNSUPPORTED
+    } else if findings {
+        EXIT_VERIFY_FINDINGS
     } else {
         0
     }

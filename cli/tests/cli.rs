@@ -158,6 +158,189 @@ async fn platform_check_exit_codes() {
     assert_fails(&out, 1, "unknown operating system or architecture");
 }
 
+/// Native and compatible: the pi image is linux/arm/v6 only, which an arm64 host runs only
+/// through containerd's 32-bit fallback.
+#[tokio::test(flavor = "multi_thread")]
+async fn native_and_compatible_platform_answers() {
+    let f = fixture().await;
+    let (index, single) = (f.registry.image(APP), f.registry.image("acme/pi:v6"));
+    let out = mquery(&f.registry, &["--platform", "arm64", &index]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with(" * linux/arm64: yes (linux/arm64/v8)\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = mquery(&f.registry, &["--platform", "linux/arm64", &single]);
+    assert_fails(&out, 3, "does not support linux/arm64 natively");
+    assert!(
+        stdout(&out).ends_with(
+            " * linux/arm64: no; linux/arm/v6 runs only with 32-bit support (--compatible)\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = mquery(
+        &f.registry,
+        &["--platform", "linux/arm64", "--compatible", &single],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with(" * linux/arm64: yes (linux/arm/v6; compatible, not native)\n"));
+    // an amd64 host has no 32-bit arm fallback
+    let out = mquery(
+        &f.registry,
+        &["--platform", "amd64", "--compatible", &single],
+    );
+    assert_fails(
+        &out,
+        3,
+        "does not support linux/amd64, not even with a fallback",
+    );
+    assert!(stdout(&out).ends_with(" * linux/amd64: no\n"));
+    // the JSON documents carry platformCheck
+    let out = mquery(
+        &f.registry,
+        &["--json", "--platform", "linux/arm64", &index, &single],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let docs = json(&out);
+    assert_eq!(
+        docs[0]["platformCheck"]["native"]["platform"],
+        "linux/arm64/v8"
+    );
+    assert_eq!(docs[0]["platformCheck"]["requested"], "linux/arm64");
+    assert!(docs[1]["platformCheck"]["native"].is_null());
+    assert_eq!(
+        docs[1]["platformCheck"]["compatible"]["platform"],
+        "linux/arm/v6"
+    );
+    assert_eq!(
+        docs[1]["platformCheck"]["compatible"]["digest"],
+        f.single_digest.as_str()
+    );
+    // containerd's syntax errors are sentences, exit 1; --compatible needs --platform
+    let out = mquery(&f.registry, &["--platform", "linux(+)/amd64", &index]);
+    assert_fails(&out, 1, "is not an operating system in \"linux(+)/amd64\"");
+    let out = mquery(&f.registry, &["--compatible", &index]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// `--verify` reads each platform entry's image config: an index whose labels lie (an amd64
+/// image listed as arm64: estesp/mquery#9), a platform listed twice and an entry that is not
+/// an image are reported, exit 5; an honest index passes with exit 0. The service's
+/// `verify=1` gives the same document.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_lying_indexes() {
+    use mquery_tests::fixtures::Format;
+    let f = fixture().await;
+    let pusher = Pusher::open(&f.registry);
+    let amd64 = pusher
+        .image(
+            "acme/liar",
+            None,
+            Format::Oci,
+            platform("linux", "amd64", None),
+        )
+        .await;
+    let arm64 = pusher
+        .image(
+            "acme/liar",
+            None,
+            Format::Oci,
+            platform("linux", "arm64", Some("v8")),
+        )
+        .await;
+    let artifact = pusher
+        .artifact("acme/liar", "sbom", "application/spdx+json")
+        .await;
+    let entries = vec![
+        amd64.entry(Some(platform("linux", "amd64", None))),
+        // the amd64 image, labelled arm64
+        amd64.entry(Some(platform("linux", "arm64", Some("v8")))),
+        arm64.entry(Some(platform("linux", "arm64", None))),
+        artifact.entry(Some(platform("linux", "s390x", None))),
+    ];
+    pusher
+        .index(
+            "acme/liar",
+            Some("v1"),
+            registry::manifest::media_type::OCI_INDEX,
+            entries,
+        )
+        .await;
+    let liar = f.registry.image("acme/liar:v1");
+
+    let out = mquery(&f.registry, &["--verify", &liar]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(" * Verified: 4 of 4 platform entries read, 3 findings\n"),
+        "{text}"
+    );
+    let short = &amd64.digest.encoded()[..12];
+    assert!(
+        text.contains(&format!(
+            "   - linux/arm64/v8 ({short}…): its image config says linux/amd64\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("   - linux/arm64/v8 is listed 2 times\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not an image but an artifact (application/spdx+json)"),
+        "{text}"
+    );
+
+    let out = mquery(&f.registry, &["--json", "--verify", &liar]);
+    assert_eq!(out.status.code(), Some(5));
+    let doc = json(&out);
+    let kinds: Vec<&str> = doc["verification"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| finding["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["platformMismatch", "notAnImage", "duplicate"]);
+    assert_eq!(doc["verification"]["findings"][0]["config"], "linux/amd64");
+
+    // an honest index: every entry read, nothing found
+    let out = mquery(&f.registry, &["--verify", &f.registry.image(APP)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(" * Verified: 5 of 5 platform entries read, no findings\n"));
+    // a platform failure outranks findings
+    let out = mquery(&f.registry, &["--verify", "--platform", "riscv64", &liar]);
+    assert_eq!(out.status.code(), Some(3));
+
+    // the service: verify=1 gives the same verification object
+    let endpoint = service_for(&f.registry).await;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_mquery"))
+            .args(["--json", "--verify", "--endpoint", &endpoint, &liar])
+            .env_remove("MQUERY_ENDPOINT")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(json(&out)["verification"], doc["verification"]);
+}
+
+/// The service (the real router on a real socket) in front of `registry`: its base URL.
+async fn service_for(registry: &Distribution) -> String {
+    let (name, host) = registry.insecure_env();
+    let config = service::config::Config::from_lookup(|n| (n == name).then(|| host.clone()))
+        .expect("config");
+    let app = service::app(service::server::state(&config).await.expect("state"));
+    let (listener, addr) = mquery_tests::bind_loopback().await;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_are_sentences_on_stderr() {
     let f = fixture().await;
@@ -194,15 +377,7 @@ async fn errors_are_sentences_on_stderr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoint_mode_prints_what_direct_mode_prints() {
     let f = fixture().await;
-    let (name, host) = f.registry.insecure_env();
-    let config = service::config::Config::from_lookup(|n| (n == name).then(|| host.clone()))
-        .expect("config");
-    let app = service::app(service::server::state(&config).await.expect("state"));
-    let (listener, addr) = mquery_tests::bind_loopback().await;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let endpoint = format!("http://{addr}");
+    let endpoint = service_for(&f.registry).await;
 
     let (index, single) = (f.registry.image(APP), f.registry.image("acme/pi:v6"));
     let missing = f.registry.image("acme/nope:v1");

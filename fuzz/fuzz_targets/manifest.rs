@@ -55,6 +55,8 @@ fuzz_target!(|data: &[u8]| {
         reference: "docker.io/library/fuzz:latest".into(),
         summary,
         cache: CacheInfo::fresh_from_registry(),
+        platform_check: None,
+        verification: None,
     };
-    let _ = report.to_text();
+    let _ = report.to_text(registry::Sense::Native);
 });

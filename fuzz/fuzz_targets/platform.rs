@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
             parts.next().unwrap_or(""),
             parts.next(),
         );
-        let _ = spec.matches(&platform);
+        let _ = (spec.native(&platform), spec.compatible(&platform), spec.rank(&platform));
+        let _ = spec.vector();
         let _ = platform.to_string();
     }
 });

@@ -33,6 +33,7 @@ impl Answer {
         &self,
         format: &'static str,
         image: &str,
+        platform: Option<&str>,
         make: impl FnOnce() -> bytes::Bytes,
     ) -> bytes::Bytes {
         match &*self.entry.value {
@@ -40,6 +41,7 @@ impl Answer {
                 MemoKey {
                     format,
                     image,
+                    platform,
                     fresh_until: self.entry.fresh_until,
                     stale: self.stale,
                 },
@@ -65,7 +67,12 @@ impl Answer {
 
     /// The v1 document as JSON, with the image as the user wrote it (serialized from
     /// borrowed parts: the summary is not copied).
-    pub fn json(&self, image: &str) -> Vec<u8> {
+    pub fn json(
+        &self,
+        image: &str,
+        check: Option<&registry::PlatformCheck>,
+        verification: Option<&registry::Verification>,
+    ) -> Vec<u8> {
         let reference = self.reference.canonical();
         let cache = self.cache_info();
         let report = ReportRef {
@@ -73,6 +80,8 @@ impl Answer {
             reference: &reference,
             summary: &self.summary,
             cache: &cache,
+            platform_check: check,
+            verification,
         };
         // serializing plain structs of strings and numbers cannot fail
         serde_json::to_vec(&report).unwrap_or_default()
@@ -85,6 +94,8 @@ impl Answer {
             reference: self.reference.canonical(),
             summary: (*self.summary).clone(),
             cache: self.cache_info(),
+            platform_check: None,
+            verification: None,
         }
     }
 }
@@ -174,6 +185,8 @@ pub struct Memo(std::sync::Mutex<Vec<(OwnedMemoKey, bytes::Bytes)>>);
 pub struct MemoKey<'a> {
     pub format: &'static str,
     pub image: &'a str,
+    /// The `platform` parameter as written, if any.
+    pub platform: Option<&'a str>,
     pub fresh_until: SystemTime,
     pub stale: bool,
 }
@@ -182,6 +195,7 @@ pub struct MemoKey<'a> {
 struct OwnedMemoKey {
     format: &'static str,
     image: Box<str>,
+    platform: Option<Box<str>>,
     fresh_until: SystemTime,
     stale: bool,
 }
@@ -192,6 +206,7 @@ impl OwnedMemoKey {
             && self.fresh_until == key.fresh_until
             && self.stale == key.stale
             && *self.image == *key.image
+            && self.platform.as_deref() == key.platform
     }
 }
 
@@ -214,6 +229,7 @@ impl Memo {
             let owned = OwnedMemoKey {
                 format: key.format,
                 image: key.image.into(),
+                platform: key.platform.map(Into::into),
                 fresh_until: key.fresh_until,
                 stale: key.stale,
             };
@@ -301,6 +317,15 @@ impl Inspector {
                 lifetimes,
             }),
         }
+    }
+
+    /// `verify=1`: the answer's index checked against its entries' configs (the client caches
+    /// what each entry is by digest).
+    pub async fn verify(&self, answer: &Answer) -> Result<registry::Verification, registry::Error> {
+        self.inner
+            .client
+            .verify(&answer.reference, &answer.summary)
+            .await
     }
 
     /// The registry client (its settings, for start-up checks and tests).
@@ -541,6 +566,7 @@ mod tests {
             MemoKey {
                 format,
                 image,
+                platform: None,
                 fresh_until: SystemTime::UNIX_EPOCH,
                 stale,
             }

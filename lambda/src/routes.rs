@@ -20,6 +20,7 @@ use crate::inspect::{Answer, Failure, Inspector, Lifetimes, parse_image};
 use crate::render::badge::Badge;
 use crate::render::html::{self, Outcome};
 use crate::render::mquery;
+use registry::{PlatformCheck, PlatformSpec, Sense, Verification};
 
 /// Shared state of every request.
 #[derive(Debug, Clone)]
@@ -96,15 +97,31 @@ impl AppState {
     }
 
     /// Keeps a badge answered from memory for [`AppState::prepared_badge`].
-    fn prepare_badge(&self, key: &str, image: &str, answer: &Answer, format: Format) {
+    fn prepare_badge(
+        &self,
+        key: &str,
+        image: &str,
+        answer: &Answer,
+        format: Format,
+        platform: Option<&Platform>,
+    ) {
         if !format.is_badge() || answer.source != output::Source::Memory || answer.stale {
             return;
         }
-        let Ok(etag) = HeaderValue::from_str(&etag(answer, format)) else {
+        let Ok(etag) = HeaderValue::from_str(&etag(answer, format, platform)) else {
             return;
         };
-        let body = answer.rendered(format.tag(), image, || {
-            Bytes::from(render(format, image, answer, &HeaderMap::new()))
+        let body = rendered(image, answer, format, platform, || {
+            let check =
+                platform.map(|(raw, spec)| PlatformCheck::with_spec(raw, spec, &answer.summary));
+            render(
+                format,
+                image,
+                answer,
+                &HeaderMap::new(),
+                check.as_ref(),
+                None,
+            )
         });
         let badge = PreparedBadge {
             format,
@@ -230,8 +247,16 @@ fn freshness(
 
 /// A weak ETag from the manifest digest and the format: the same digest in the same format
 /// is the same answer, whatever the cache metadata says.
-fn etag(answer: &Answer, format: Format) -> String {
-    format!("W/\"{}.{}\"", answer.summary.digest.encoded(), format.tag())
+fn etag(answer: &Answer, format: Format, platform: Option<&Platform>) -> String {
+    let digest = answer.summary.digest.encoded();
+    match platform {
+        // the check depends on the platform asked for (as written: it is in the document)
+        Some((raw, _)) => {
+            let asked = registry::Digest::sha256(raw.as_bytes());
+            format!("W/\"{digest}.{}.{}\"", format.tag(), &asked.encoded()[..16])
+        }
+        None => format!("W/\"{digest}.{}\"", format.tag()),
+    }
 }
 
 fn not_modified(request: &HeaderMap, etag: &str) -> bool {
@@ -249,6 +274,45 @@ fn not_modified(request: &HeaderMap, etag: &str) -> bool {
 struct Params {
     image: Option<String>,
     format: Option<String>,
+    platform: Option<String>,
+    /// `verify=1` (or `true`): check the index against its entries' configs.
+    verify: bool,
+}
+
+/// The longest `platform` parameter accepted.
+const MAX_PLATFORM_PARAM: usize = 200;
+
+/// A `platform` parameter: as written, and parsed.
+type Platform = (String, PlatformSpec);
+
+impl Params {
+    /// The `platform` parameter, parsed before any lookup (absent or empty: none).
+    fn platform(&self) -> Result<Option<Platform>, Failure> {
+        let Some(raw) = self
+            .platform
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(None);
+        };
+        let invalid = |message: String| {
+            Failure::new(
+                self.image.as_deref(),
+                None,
+                AppError::InvalidParameter(message),
+            )
+        };
+        if raw.len() > MAX_PLATFORM_PARAM {
+            return Err(invalid(format!(
+                "platform parameter is longer than {MAX_PLATFORM_PARAM} characters"
+            )));
+        }
+        match raw.parse::<PlatformSpec>() {
+            Ok(spec) => Ok(Some((raw.to_owned(), spec))),
+            Err(e) => Err(invalid(format!("platform: {e}"))),
+        }
+    }
 }
 
 fn params(query: Option<String>) -> Params {
@@ -258,6 +322,8 @@ fn params(query: Option<String>) -> Params {
             match key.as_ref() {
                 "image" if p.image.is_none() => p.image = Some(value.into_owned()),
                 "format" if p.format.is_none() => p.format = Some(value.into_owned()),
+                "platform" if p.platform.is_none() => p.platform = Some(value.into_owned()),
+                "verify" => p.verify = matches!(value.as_ref(), "1" | "true"),
                 _ => {}
             }
         }
@@ -279,14 +345,27 @@ async fn respond(
     image: &str,
     answer: &Answer,
     format: Format,
+    platform: Option<&Platform>,
+    verification: Option<&Verification>,
 ) -> Response {
-    let etag = etag(answer, format);
+    let mut etag = etag(answer, format, platform);
+    if verification.is_some() {
+        // a verified answer is another document
+        etag.insert_str(etag.len() - 1, ".verified");
+    }
     let mut response = if not_modified(request, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let body = rendered(image, answer, format, || {
-            render(format, image, answer, request)
-        });
+        let make = || {
+            let check =
+                platform.map(|(raw, spec)| PlatformCheck::with_spec(raw, spec, &answer.summary));
+            render(format, image, answer, request, check.as_ref(), verification)
+        };
+        let body = match verification {
+            // verified answers are rare and their check is cached by digest: not memoized
+            Some(_) => Bytes::from(make()),
+            None => rendered(image, answer, format, platform, make),
+        };
         let mut r = Response::new(Body::from(body));
         set(&mut r, header::CONTENT_TYPE, format.content_type());
         r
@@ -306,18 +385,43 @@ async fn respond(
 }
 
 /// An answer in a format: every renderer takes the same answer.
-fn render(format: Format, image: &str, answer: &Answer, request: &HeaderMap) -> Vec<u8> {
+fn render(
+    format: Format,
+    image: &str,
+    answer: &Answer,
+    request: &HeaderMap,
+    check: Option<&PlatformCheck>,
+    verification: Option<&Verification>,
+) -> Vec<u8> {
+    let badge = || match check {
+        Some(check) => Badge::for_platform(check),
+        None => Badge::for_summary(&answer.summary),
+    };
     match format {
-        Format::Json => answer.json(image),
-        Format::Text => output::text(image, &answer.summary).into_bytes(),
+        Format::Json => answer.json(image, check, verification),
+        Format::Text => {
+            let mut text = output::text(image, &answer.summary);
+            if let Some(check) = check {
+                text.push_str(&output::text::platform_line(check, Sense::Native));
+            }
+            if let Some(verification) = verification {
+                text.push_str(&output::text::verification_lines(
+                    verification,
+                    &answer.summary,
+                ));
+            }
+            text.into_bytes()
+        }
         Format::Html => {
-            let report = answer.report(image);
+            let mut report = answer.report(image);
+            report.platform_check = check.cloned();
             let origin = public_origin(request);
             html::page(&origin, Some(image), &Outcome::Answer(&report)).into_bytes()
         }
+        // mquery's own shape has no place for a platform check
         Format::Mquery => mquery::answer(answer, image),
-        Format::Svg => Badge::for_summary(&answer.summary).svg().into_bytes(),
-        Format::Shields => Badge::for_summary(&answer.summary).shields_json(),
+        Format::Svg => badge().svg().into_bytes(),
+        Format::Shields => badge().shields_json(),
     }
 }
 
@@ -329,13 +433,15 @@ fn rendered(
     image: &str,
     answer: &Answer,
     format: Format,
+    platform: Option<&Platform>,
     render: impl FnOnce() -> Vec<u8>,
 ) -> Bytes {
     // the page also depends on the Host header
     if answer.source != output::Source::Memory || format == Format::Html {
         return Bytes::from(render());
     }
-    answer.rendered(format.tag(), image, || Bytes::from(render()))
+    let platform = platform.map(|(raw, _)| raw.as_str());
+    answer.rendered(format.tag(), image, platform, || Bytes::from(render()))
 }
 
 fn x_cache(answer: &Answer) -> &'static str {
@@ -505,10 +611,40 @@ async fn inspect(
             return Failure::new(p.image.as_deref(), None, error).reject(Format::Json);
         }
     };
-    let mut response = match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(&state, &headers, &image, &answer, format).await,
+    let platform = match p.platform() {
+        Ok(platform) => platform,
+        Err(f) => return f.reject(format),
+    };
+    let response = match lookup(&state, p.image.as_deref()).await {
+        Ok((image, answer)) => {
+            let verification = match p.verify {
+                true => match state.inspector.verify(&answer).await {
+                    Ok(verification) => Some(verification),
+                    Err(e) => {
+                        let failure = Failure::new(
+                            Some(&image),
+                            Some(&answer.reference),
+                            AppError::Registry(e),
+                        );
+                        return with_vary(failure.reject(format));
+                    }
+                },
+                false => None,
+            };
+            let platform = platform.as_ref();
+            let verified = verification.as_ref();
+            respond(
+                &state, &headers, &image, &answer, format, platform, verified,
+            )
+            .await
+        }
         Err(f) => f.reject(format),
     };
+    with_vary(response)
+}
+
+/// `/v1/inspect` answers vary by `Accept`.
+fn with_vary(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept"));
@@ -531,8 +667,23 @@ async fn page(
         set(&mut response, header::CACHE_CONTROL, "public, max-age=3600");
         return response;
     }
+    let platform = match p.platform() {
+        Ok(platform) => platform,
+        Err(f) => return f.reject(Format::Html),
+    };
     match lookup(&state, p.image.as_deref()).await {
-        Ok((image, answer)) => respond(&state, &headers, &image, &answer, Format::Html).await,
+        Ok((image, answer)) => {
+            respond(
+                &state,
+                &headers,
+                &image,
+                &answer,
+                Format::Html,
+                platform.as_ref(),
+                None,
+            )
+            .await
+        }
         Err(f) => f.reject(Format::Html),
     }
 }
@@ -579,11 +730,16 @@ async fn single_format(
     format: Format,
 ) -> Response {
     let p = params(uri.query().map(str::to_owned));
+    let platform = match p.platform() {
+        Ok(platform) => platform,
+        Err(f) => return f.reject(format),
+    };
     match lookup(state, p.image.as_deref()).await {
         Ok((image, answer)) => {
-            let response = respond(state, headers, &image, &answer, format).await;
+            let platform = platform.as_ref();
+            let response = respond(state, headers, &image, &answer, format, platform, None).await;
             if let Some(key) = uri.path_and_query() {
-                state.prepare_badge(key.as_str(), &image, &answer, format);
+                state.prepare_badge(key.as_str(), &image, &answer, format, platform);
             }
             response
         }

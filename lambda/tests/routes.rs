@@ -327,3 +327,140 @@ async fn head_and_healthz() {
     let (_, body) = s.ok("/healthz").await;
     assert_eq!(json(&body)["status"], "ok");
 }
+
+/// `platform=P` on every route that answers about an image: the `platformCheck` object, the
+/// text line, the page's verdict, `P | yes/no/compatible` badges; an invalid P is a 400 (an
+/// error badge for badges), before any registry request.
+#[tokio::test(flavor = "multi_thread")]
+async fn platform_parameter() {
+    let s = setup().await;
+    // an index with only 32-bit arm: arm64 hosts pull it only through the fallback
+    let (_, arm_children) = mquery_tests::fixtures::Pusher::open(&s.registry)
+        .index_of(
+            "acme/armonly",
+            Some("v1"),
+            mquery_tests::fixtures::Format::Oci,
+            vec![
+                mquery_tests::fixtures::platform("linux", "arm", Some("v6")),
+                mquery_tests::fixtures::platform("linux", "arm", Some("v7")),
+            ],
+        )
+        .await;
+    let arm_image = s.registry.image("acme/armonly:v1");
+    let with = |path: &str, image: &str, platform: &str| {
+        format!(
+            "{}&platform={}",
+            about(path, image),
+            mquery_tests::encode_query(platform)
+        )
+    };
+
+    let (_, body) = s.ok(&with("/v1/inspect", &s.image, "aarch64")).await;
+    let check = &json(&body)["platformCheck"];
+    assert_eq!(check["requested"], "aarch64");
+    assert_eq!(check["normalized"], "linux/arm64");
+    assert_eq!(check["native"]["platform"], "linux/arm64/v8");
+    assert!(text(&check["native"]["digest"]).starts_with("sha256:"));
+    assert_eq!(check["compatible"], check["native"]);
+
+    let (_, body) = s.ok(&with("/v1/inspect", &arm_image, "linux/arm64")).await;
+    let check = &json(&body)["platformCheck"];
+    assert!(check["native"].is_null());
+    assert_eq!(check["compatible"]["platform"], "linux/arm/v7");
+    assert_eq!(
+        text(&check["compatible"]["digest"]),
+        arm_children[1].digest.as_str(),
+        "the best fallback: arm/v7 before arm/v6"
+    );
+    let (_, body) = s
+        .ok(&format!(
+            "{}&format=text",
+            with("/v1/inspect", &arm_image, "linux/arm64")
+        ))
+        .await;
+    assert!(utf8(body).ends_with(
+        " * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)\n"
+    ));
+    // without platform= the document has no platformCheck
+    let (_, body) = s.ok(&about("/v1/inspect", &s.image)).await;
+    assert!(json(&body).get("platformCheck").is_none());
+
+    // badges: yes / compatible / no, in shields' schema too
+    for (image, platform, message, color) in [
+        (&s.image, "linux/arm64", "yes", "brightgreen"),
+        (&arm_image, "linux/arm64", "compatible", "orange"),
+        (&s.image, "linux/riscv64", "no", "red"),
+    ] {
+        let (_, body) = s.ok(&with("/v1/shields", image, platform)).await;
+        let doc = json(&body);
+        assert_eq!(
+            (
+                text(&doc["label"]),
+                text(&doc["message"]),
+                text(&doc["color"])
+            ),
+            (platform, message, color),
+            "{image} {platform}"
+        );
+        let (r, body) = s.ok(&with("/v1/badge", image, platform)).await;
+        assert_eq!(header(&r, "content-type"), "image/svg+xml");
+        let svg = utf8(body);
+        assert!(
+            svg.contains(&format!("aria-label=\"{platform}: {message}\"")),
+            "{svg}"
+        );
+        // the plain badge of the same image is another response, with another ETag
+        let (plain, _) = s.ok(&about("/v1/badge", image)).await;
+        assert_ne!(header(&plain, "etag"), header(&r, "etag"));
+    }
+
+    // the page shows the verdict
+    let (_, body) = s.ok(&with("/", &arm_image, "linux/arm64")).await;
+    let page = utf8(body);
+    assert!(page.contains("id=\"platform-check\""), "{page}");
+    assert!(page.contains("linux/arm64: compatible only"), "{page}");
+
+    // an invalid P: 400 INVALID_PARAMETER with a sentence, nothing asked of the registry
+    let mark = s.registry.mark();
+    let (r, body) = get(
+        &s.app,
+        &with("/v1/inspect", &s.image, "linux/arm/foo/bar"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let doc = json(&body);
+    assert_eq!(doc["error"]["code"], "INVALID_PARAMETER");
+    assert_eq!(
+        doc["error"]["message"],
+        "platform: \"linux/arm/foo/bar\" has too many parts: expected os/arch[/variant]"
+    );
+    let (r, body) = get(&s.app, &with("/v1/shields", &s.image, "linux/*"), &[]).await;
+    assert_eq!(r.status(), 200, "badges never break");
+    assert_eq!(json(&body)["isError"], true);
+    assert!(s.registry.served_since(mark).is_empty());
+}
+
+/// `verify=1` reads each platform entry's manifest and config once: a second verification of
+/// the same index asks the registry nothing (what each entry is, is cached by digest).
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reads_each_entry_once() {
+    let s = setup().await;
+    let uri = format!("{}&verify=1", about("/v1/inspect", &s.image));
+    let mark = s.registry.mark();
+    let (_, body) = s.ok(&uri).await;
+    let doc = json(&body);
+    assert_eq!(doc["verification"]["checked"], 5);
+    assert_eq!(doc["verification"]["findings"], json!([]));
+    let gets = s.registry.served_since(mark);
+    // the index (1 GET), then a manifest and a config per platform entry
+    assert_eq!(gets.len(), 1 + 2 * 5, "{gets:?}");
+    let mark = s.registry.mark();
+    let (r, body) = s.ok(&format!("{uri}&format=text")).await;
+    assert!(utf8(body).contains(" * Verified: 5 of 5 platform entries read, no findings\n"));
+    assert!(header(&r, "etag").contains("verified"));
+    assert!(s.registry.served_since(mark).is_empty());
+    // without verify=1, no verification object
+    let (_, body) = s.ok(&about("/v1/inspect", &s.image)).await;
+    assert!(json(&body).get("verification").is_none());
+}

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use registry::{ErrorCode, Summary};
+use registry::{ErrorCode, PlatformCheck, Sense, Summary, Verification};
 use serde::{Deserialize, Serialize};
 
 /// Where an answer came from.
@@ -52,12 +52,28 @@ pub struct Report {
     #[serde(flatten)]
     pub summary: Summary,
     pub cache: CacheInfo,
+    /// Whether the image supports the platform asked for (`--platform`, `platform=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_check: Option<PlatformCheck>,
+    /// What `--verify` (`verify=1`) found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl Report {
-    /// mquery's text format.
-    pub fn to_text(&self) -> String {
-        crate::text::text(&self.image, &self.summary)
+    /// mquery's text format, with the platform line (in `sense`) when a platform was asked for.
+    pub fn to_text(&self, sense: Sense) -> String {
+        let mut text = crate::text::text(&self.image, &self.summary);
+        if let Some(check) = &self.platform_check {
+            text.push_str(&crate::text::platform_line(check, sense));
+        }
+        if let Some(verification) = &self.verification {
+            text.push_str(&crate::text::verification_lines(
+                verification,
+                &self.summary,
+            ));
+        }
+        text
     }
 
     /// The same document, borrowed.
@@ -67,6 +83,8 @@ impl Report {
             reference: &self.reference,
             summary: &self.summary,
             cache: &self.cache,
+            platform_check: self.platform_check.as_ref(),
+            verification: self.verification.as_ref(),
         }
     }
 }
@@ -81,6 +99,10 @@ pub struct ReportRef<'a> {
     #[serde(flatten)]
     pub summary: &'a Summary,
     pub cache: &'a CacheInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_check: Option<&'a PlatformCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<&'a Verification>,
 }
 
 /// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.

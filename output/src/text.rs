@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use registry::{PlatformEntry, Summary};
+use registry::{Finding, PlatformCheck, PlatformEntry, Sense, Summary, Verification};
 
 /// Registry strings longer than this are clipped in text.
 const TEXT_FIELD_MAX: usize = 120;
@@ -39,6 +39,76 @@ pub fn text(image: &str, s: &Summary) -> String {
     } else {
         let platforms: Vec<String> = s.platforms.iter().map(platform).collect();
         let _ = writeln!(out, " * Supports: {}", platforms.join(", "));
+    }
+    out
+}
+
+/// The platform line of the text format, e.g. ` * linux/arm64: yes (linux/arm64/v8)`, or
+/// ` * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)`.
+pub fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
+    let asked = clip(&check.normalized, TEXT_FIELD_MAX);
+    let entry = |m: &registry::PlatformMatch| clip(&m.platform, TEXT_FIELD_MAX);
+    match (&check.native, &check.compatible, sense) {
+        (Some(native), _, _) => format!(" * {asked}: yes ({})\n", entry(native)),
+        (None, Some(fallback), Sense::Compatible) => {
+            format!(
+                " * {asked}: yes ({}; compatible, not native)\n",
+                entry(fallback)
+            )
+        }
+        (None, Some(fallback), Sense::Native) => format!(
+            " * {asked}: no; {} runs only with 32-bit support (--compatible)\n",
+            entry(fallback)
+        ),
+        (None, None, _) => format!(" * {asked}: no\n"),
+    }
+}
+
+/// The `--verify` lines of the text format: how many entries were read, then one line per
+/// finding.
+pub fn verification_lines(v: &Verification, summary: &Summary) -> String {
+    let mut out = String::new();
+    let findings = match v.findings.len() {
+        0 => "no findings".to_owned(),
+        1 => "1 finding".to_owned(),
+        n => format!("{n} findings"),
+    };
+    let _ = writeln!(
+        out,
+        " * Verified: {} of {} platform entries read, {findings}",
+        v.checked,
+        summary.platforms.len()
+    );
+    let short = |d: &registry::Digest| format!("{}…", &d.encoded()[..12]);
+    for finding in &v.findings {
+        let line = match finding {
+            Finding::PlatformMismatch {
+                digest,
+                index,
+                config,
+            } => format!(
+                "{} ({}): its image config says {}",
+                clip(index, TEXT_FIELD_MAX),
+                short(digest),
+                clip(config, TEXT_FIELD_MAX)
+            ),
+            Finding::Duplicate { platform, digests } => format!(
+                "{} is listed {} times",
+                clip(platform, TEXT_FIELD_MAX),
+                digests.len()
+            ),
+            Finding::NotAnImage {
+                digest,
+                platform,
+                actual,
+            } => format!(
+                "{} ({}): not an image but {}",
+                clip(platform, TEXT_FIELD_MAX),
+                short(digest),
+                clip(actual, TEXT_FIELD_MAX)
+            ),
+        };
+        let _ = writeln!(out, "   - {line}");
     }
     out
 }
@@ -109,6 +179,8 @@ mod tests {
             image: "alpine".into(),
             reference: "docker.io/library/alpine:latest".into(),
             summary,
+            platform_check: None,
+            verification: None,
             cache: CacheInfo {
                 source: Source::Registry,
                 fetched_at: UNIX_EPOCH + Duration::from_secs(1_767_225_600),
@@ -133,7 +205,7 @@ mod tests {
             artifact_type: None,
         });
         assert_eq!(
-            r.to_text(),
+            r.to_text(Sense::Native),
             format!(
                 "Image: alpine (digest: {})\n \
              * Manifest List: Yes (Image type: application/vnd.oci.image.index.v1+json)\n \
@@ -155,7 +227,7 @@ mod tests {
             artifact_type: None,
         };
         assert_eq!(
-            report(single.clone()).to_text(),
+            report(single.clone()).to_text(Sense::Native),
             format!(
                 "Image: alpine (digest: {})\n \
              * Manifest List: No (Image type: application/vnd.docker.distribution.manifest.v2+json)\n \
@@ -170,7 +242,7 @@ mod tests {
         };
         assert!(
             report(artifact)
-                .to_text()
+                .to_text(Sense::Native)
                 .ends_with(" * Artifact: application/vnd.example (not a runnable image)\n")
         );
     }
@@ -221,7 +293,7 @@ mod tests {
             unlabeled: 0,
             artifact_type: None,
         });
-        let text = r.to_text();
+        let text = r.to_text(Sense::Native);
         assert!(text.len() < 1_000, "{} bytes", text.len());
         assert!(text.lines().all(|l| l.chars().count() <= 160));
         assert_eq!(clip("abcdef", 4), "abc…");
@@ -248,7 +320,7 @@ mod tests {
             unlabeled: 0,
             artifact_type: None,
         });
-        let text = r.to_text();
+        let text = r.to_text(Sense::Native);
         assert!(
             !text.chars().any(|c| c != '\n' && c.is_control()),
             "{text:?}"
@@ -269,5 +341,48 @@ mod tests {
         );
         assert!(text.contains("(Image type: application/vnd.oci.image.index.v1+json\\x7f)"));
         assert_eq!(printable("linux/arm64/v8"), "linux/arm64/v8");
+    }
+
+    #[test]
+    fn platform_lines() {
+        let s = Summary {
+            digest: abc(),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            is_list: true,
+            platforms: vec![
+                entry(Platform::new("linux", "amd64", None)),
+                entry(Platform::new("linux", "arm", Some("v7"))),
+                entry(Platform::new("linux", "arm64", Some("v8"))),
+            ],
+            attestations: 0,
+            unlabeled: 0,
+            artifact_type: None,
+        };
+        let line =
+            |spec: &str, sense| platform_line(&PlatformCheck::new(spec, &s).expect("valid"), sense);
+        assert_eq!(
+            line("linux/arm64", Sense::Native),
+            " * linux/arm64: yes (linux/arm64/v8)\n"
+        );
+        assert_eq!(line("riscv64", Sense::Native), " * linux/riscv64: no\n");
+        let no_arm64 = Summary {
+            platforms: s.platforms[..2].to_vec(),
+            ..s.clone()
+        };
+        let check = PlatformCheck::new("arm64", &no_arm64).expect("valid");
+        assert_eq!(
+            platform_line(&check, Sense::Native),
+            " * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)\n"
+        );
+        assert_eq!(
+            platform_line(&check, Sense::Compatible),
+            " * linux/arm64: yes (linux/arm/v7; compatible, not native)\n"
+        );
+        let mut r = report(no_arm64);
+        r.platform_check = Some(check);
+        assert!(r.to_text(Sense::Native).ends_with("(--compatible)\n"));
+        let json = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(json["platformCheck"]["normalized"], "linux/arm64");
+        assert!(json["platformCheck"]["native"].is_null());
     }
 }

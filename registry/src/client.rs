@@ -32,6 +32,7 @@ use crate::transport::{
     read_body, with_budget,
 };
 pub use crate::transport::{Url, parse_retry_after};
+use crate::verify::{EntryContent, Verification};
 
 /// Below this many remaining Docker Hub pulls, tag answers are served stale rather than
 /// spending the last pulls on GETs (HEADs are free).
@@ -81,7 +82,12 @@ struct Inner {
     docker_io: Endpoint,
     /// Asked for `docker.io` references when Docker Hub answers 429.
     fallback: Option<Endpoint>,
+    /// What index entries turned out to be (`verify`), by digest: content never changes.
+    entries: moka::sync::Cache<Digest, EntryContent>,
 }
+
+/// How many platform entries `verify` reads: two requests each.
+pub const MAX_VERIFIED_ENTRIES: usize = 64;
 
 /// The retries one request may take, each at most once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +170,7 @@ impl Client {
                     .max_capacity(4096)
                     .time_to_live(FAILURE_MEMORY)
                     .build(),
+                entries: moka::sync::Cache::builder().max_capacity(16_384).build(),
                 config,
             }),
         })
@@ -297,6 +304,69 @@ impl Client {
                 .and_then(|h| h.trim().parse::<Digest>().ok()))
         })
         .await
+    }
+
+    /// Checks an index against its entries: reads each platform entry's manifest and image
+    /// config (the first [`MAX_VERIFIED_ENTRIES`]; two requests each, added to the lookup's
+    /// budget, and cached by digest) and reports configs that disagree with the index,
+    /// duplicate platforms and entries that are not images. A single image is its config's
+    /// platform already: nothing to read.
+    pub async fn verify(
+        &self,
+        reference: &Reference,
+        summary: &Summary,
+    ) -> Result<Verification, Error> {
+        if !summary.is_list {
+            return Ok(crate::verify::verification(summary, &[]));
+        }
+        let entries = &summary.platforms[..summary.platforms.len().min(MAX_VERIFIED_ENTRIES)];
+        let contents = self
+            .with_fallback(reference, |repo| async move {
+                grow_budget(2 * entries.len());
+                let mut contents = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    contents.push(self.entry_content(&repo, &entry.digest).await?);
+                }
+                Ok(contents)
+            })
+            .await?;
+        Ok(crate::verify::verification(summary, &contents))
+    }
+
+    /// What the manifest `digest` of an index entry is: an image and its config's platform, or
+    /// not an image.
+    async fn entry_content(
+        &self,
+        repo: &Repository<'_>,
+        digest: &Digest,
+    ) -> Result<EntryContent, Error> {
+        if let Some(content) = self.inner.entries.get(digest) {
+            return Ok(content);
+        }
+        let fetched = self
+            .fetch_manifest(repo, digest.as_str(), Some(digest))
+            .await
+            .map_err(|e| missing_content(e, repo, "platform manifest", digest))?;
+        let limit = self.inner.config.max_index_entries;
+        let manifest = parse_off_runtime(fetched.content_type, fetched.body, limit)
+            .await
+            .map_err(|e| manifest_error(repo, e))?;
+        let content = match manifest {
+            Manifest::Index { .. } => EntryContent::NotAnImage("an index".to_owned()),
+            Manifest::Image {
+                config,
+                artifact_type,
+                ..
+            } if !is_image_config(&config.media_type) => EntryContent::NotAnImage(format!(
+                "an artifact ({})",
+                artifact_type.unwrap_or(config.media_type)
+            )),
+            Manifest::Image { config, .. } => {
+                EntryContent::Image(self.fetch_config(repo, &config.digest).await?)
+            }
+        };
+        self.inner.entries.insert(digest.clone(), content.clone());
+        Ok(content)
     }
 
     /// Runs one lookup within the concurrency cap, the per-host bulkhead, the lookup deadline

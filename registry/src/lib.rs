@@ -4,7 +4,10 @@
 //!
 //! - [`reference`](mod@reference): image references, parsed and normalized as distribution/reference does.
 //! - [`digest`]: content digests and their verification.
-//! - [`platform`]: platforms, mquery's display rule, containerd-style `--platform` matching.
+//! - [`platform`]: platforms, mquery's display rule, containerd's specifier syntax, `Only`
+//!   vectors and Windows/feature rules.
+//! - [`check`]: `PlatformCheck`, which entry satisfies a platform natively and compatibly.
+//! - [`verify`]: `--verify`'s pure part: index labels against image configs, duplicates.
 //! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.
 //! - [`summary`]: the answer for one image, and the pure summarizer
 //!   (`Summary::from_index`, `Summary::from_image`) that makes it from parsed manifests.
@@ -25,6 +28,7 @@
 //! `output` crate).
 
 pub mod auth;
+pub mod check;
 pub mod client;
 pub mod config;
 pub mod digest;
@@ -36,7 +40,9 @@ pub mod reference;
 pub mod summary;
 pub mod tls;
 pub mod transport;
+pub mod verify;
 
+pub use check::{PlatformCheck, PlatformMatch, Sense};
 pub use client::Client;
 pub use config::ClientConfig;
 pub use digest::Digest;
@@ -45,3 +51,4 @@ pub use manifest::MediaType;
 pub use platform::{Platform, PlatformSpec};
 pub use reference::Reference;
 pub use summary::{ImageContent, PlatformEntry, Summary};
+pub use verify::{Finding, Verification};

@@ -2,7 +2,7 @@
 //! shields.io endpoint JSON.
 //! Both say the same thing: which platforms, compactly, or why not.
 
-use registry::{ErrorCode, Platform, Summary};
+use registry::{ErrorCode, Platform, PlatformCheck, Summary};
 use serde::Serialize;
 
 use super::clip;
@@ -36,6 +36,7 @@ impl Color {
 /// What a badge says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Badge {
+    pub label: String,
     pub message: String,
     pub color: Color,
     pub is_error: bool,
@@ -88,6 +89,7 @@ impl Badge {
     pub fn for_summary(summary: &Summary) -> Badge {
         if let Some(artifact) = &summary.artifact_type {
             return Badge {
+                label: LABEL.to_owned(),
                 message: format!("artifact {}", clip(artifact, 24)),
                 color: Color::LightGrey,
                 is_error: false,
@@ -102,16 +104,19 @@ impl Badge {
         }
         match (summary.is_list, names.as_slice()) {
             (_, []) => Badge {
+                label: LABEL.to_owned(),
                 message: "none".into(),
                 color: Color::LightGrey,
                 is_error: false,
             },
             (false, [one]) => Badge {
+                label: LABEL.to_owned(),
                 message: format!("{} only", clip(one, 30)),
                 color: Color::Blue,
                 is_error: false,
             },
             (_, names) => Badge {
+                label: LABEL.to_owned(),
                 message: compact(names),
                 color: if names.len() > 1 {
                     Color::BrightGreen
@@ -120,6 +125,22 @@ impl Badge {
                 },
                 is_error: false,
             },
+        }
+    }
+
+    /// "Does the image support P?": `linux/arm64 | yes` in green, `no` in red, `compatible`
+    /// in orange when only a fallback containerd would pull exists (`linux/arm/v7`).
+    pub fn for_platform(check: &PlatformCheck) -> Badge {
+        let (message, color) = match (&check.native, &check.compatible) {
+            (Some(_), _) => ("yes", Color::BrightGreen),
+            (None, Some(_)) => ("compatible", Color::Orange),
+            (None, None) => ("no", Color::Red),
+        };
+        Badge {
+            label: clip(&check.normalized, 40),
+            message: message.to_owned(),
+            color,
+            is_error: false,
         }
     }
 
@@ -141,6 +162,7 @@ impl Badge {
             | ErrorCode::Unknown => ("registry error", Color::Red),
         };
         Badge {
+            label: LABEL.to_owned(),
             message: message.to_owned(),
             color,
             is_error: true,
@@ -161,7 +183,7 @@ impl Badge {
         }
         serde_json::to_vec(&Endpoint {
             schema_version: 1,
-            label: LABEL,
+            label: &self.label,
             message: &self.message,
             color: self.color.name(),
             is_error: self.is_error,
@@ -174,10 +196,11 @@ impl Badge {
     /// crate escapes the text for XML; control characters, which XML does not allow, become
     /// U+FFFD first.
     pub fn svg(&self) -> String {
+        let label = self.label.replace(char::is_control, "\u{fffd}");
         let message = self.message.replace(char::is_control, "\u{fffd}");
         shields::render_badge_svg(&shields::BadgeParams {
             message_color: Some(self.color.name()),
-            ..shields::BadgeParams::new(LABEL, &message)
+            ..shields::BadgeParams::new(&label, &message)
         })
     }
 }
@@ -298,6 +321,7 @@ mod tests {
     #[test]
     fn svg_escapes_hostile_text() {
         let b = Badge {
+            label: LABEL.to_owned(),
             message: "<script>alert(\"x&'y\")</script>\u{0}".into(),
             color: Color::Red,
             is_error: true,
@@ -323,5 +347,39 @@ mod tests {
             json,
             serde_json::json!({"schemaVersion": 1, "label": "platforms", "message": "registry timeout", "color": "orange", "isError": true})
         );
+    }
+
+    #[test]
+    fn platform_badges() {
+        let s = summary(
+            true,
+            &[
+                Platform::new("linux", "amd64", None),
+                Platform::new("linux", "arm", Some("v7")),
+            ],
+        );
+        let badge = |spec: &str| Badge::for_platform(&PlatformCheck::new(spec, &s).expect("valid"));
+        let yes = badge("x86_64");
+        assert_eq!(
+            (yes.label.as_str(), yes.message.as_str(), yes.color),
+            ("linux/amd64", "yes", Color::BrightGreen)
+        );
+        let compatible = badge("linux/arm64");
+        assert_eq!(
+            (compatible.message.as_str(), compatible.color),
+            ("compatible", Color::Orange)
+        );
+        let no = badge("riscv64");
+        assert_eq!((no.message.as_str(), no.color), ("no", Color::Red));
+        let theirs = shields::builder::Badge::flat()
+            .label("linux/amd64")
+            .message("yes")
+            .message_color("brightgreen")
+            .build();
+        assert_eq!(yes.svg(), theirs);
+        let json: serde_json::Value = serde_json::from_slice(&no.shields_json()).expect("JSON");
+        assert_eq!(json["label"], "linux/riscv64");
+        assert_eq!(json["message"], "no");
+        assert_eq!(json["color"], "red");
     }
 }

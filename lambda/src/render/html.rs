@@ -150,6 +150,26 @@ fn answer(base: &str, report: &Report) -> Markup {
         section.card #result {
             h2 { (clip(&report.image, 200)) }
             span class={ "verdict " (class) } { (verdict) }
+            @if let Some(check) = &report.platform_check {
+                p #platform-check {
+                    @let asked = clip(&check.normalized, 80);
+                    @match (&check.native, &check.compatible) {
+                        (Some(native), _) => {
+                            span.verdict.yes { (asked) ": yes" }
+                            " runs natively (" (clip(&native.platform, 80)) ")"
+                        }
+                        (None, Some(fallback)) => {
+                            span.verdict.no { (asked) ": compatible only" }
+                            " " (clip(&fallback.platform, 80))
+                            " runs only with 32-bit support; a host without it (AWS Graviton3, Apple silicon) cannot run this image"
+                        }
+                        (None, None) => {
+                            span.verdict.err { (asked) ": no" }
+                            " no entry runs on it"
+                        }
+                    }
+                }
+            }
             dl {
                 dt { "Manifest list" } dd { (if s.is_list { "Yes" } else { "No" }) }
                 dt { "Reference" } dd.mono { (report.reference) }
@@ -237,6 +257,8 @@ mod tests {
                 unlabeled: 0,
                 artifact_type: None,
             },
+            platform_check: None,
+            verification: None,
             cache: CacheInfo {
                 source: Source::Registry,
                 fetched_at: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600),
