@@ -353,13 +353,18 @@ fn variant_number(variant: &str) -> Option<u32> {
     variant.strip_prefix('v').unwrap_or(variant).parse().ok()
 }
 
+/// Variants numbered above this get no older-variant fallbacks (real ones stop at amd64 v4
+/// and arm v8): containerd would list every number below a `v4000000000`.
+const MAX_VARIANT_LEVEL: u32 = 64;
+
 /// containerd's `platformVector`: the architectures and variants a host of `arch/variant`
 /// runs, best first.
 fn vector(arch: &str, variant: &str) -> Vec<(String, String)> {
     let mut out = vec![(arch.to_owned(), variant.to_owned())];
     match arch {
         "amd64" => {
-            if let Some(n) = variant_number(variant).filter(|n| *n > 1) {
+            if let Some(n) = variant_number(variant).filter(|n| (2..=MAX_VARIANT_LEVEL).contains(n))
+            {
                 for level in (1..n).rev() {
                     let v = if level == 1 {
                         String::new()
@@ -372,7 +377,8 @@ fn vector(arch: &str, variant: &str) -> Vec<(String, String)> {
             out.push(("386".into(), String::new()));
         }
         "arm" => {
-            if let Some(n) = variant_number(variant).filter(|n| *n > 5) {
+            if let Some(n) = variant_number(variant).filter(|n| (6..=MAX_VARIANT_LEVEL).contains(n))
+            {
                 for level in (5..n).rev() {
                     out.push(("arm".into(), format!("v{level}")));
                 }
@@ -852,6 +858,15 @@ mod tests {
             "containerd's quirk: v8.10 has no arm64 fallbacks"
         );
         assert_eq!(v("linux/ppc64le"), ["linux/ppc64le"]);
+        // a hostile variant number does not list billions of fallbacks (fuzzing found this)
+        assert_eq!(
+            v("linux/amd64/v4000000000"),
+            ["linux/amd64/v4000000000", "linux/386"]
+        );
+        assert_eq!(
+            v("w/arm64/v6697677"),
+            ["w/arm64/v6697677", "w/arm/v6697677"]
+        );
         assert!(v("windows").is_empty());
     }
 
