@@ -22,4 +22,4 @@ pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::{DynamoStore, sdk_config};
 pub use store::{Item, MemoryStore, Store, StoreError};
-pub use tiered::{Cached, Hit, Loaded, StatsSnapshot, Tier, Tiered};
+pub use tiered::{Cached, DecodeError, Hit, Loaded, StatsSnapshot, Tier, Tiered};

@@ -401,20 +401,31 @@ impl<V> Tiered<V> {
     }
 }
 
+/// Why a stored item is not an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{name} {secs} is out of range")]
+    TimeOutOfRange { name: &'static str, secs: u64 },
+    #[error("fetched_at <= fresh_until <= expires_at does not hold")]
+    TimesOutOfOrder,
+    #[error("the payload does not parse: {0}")]
+    Payload(#[source] serde_json::Error),
+}
+
 /// Turns a stored item back into an entry. Nothing stored is trusted: a payload that does not
 /// parse, a time `SystemTime` cannot hold or times out of order make the item a miss (and the
 /// answer loaded instead overwrites it), never a panic.
-pub fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, String> {
-    let time = |name: &str, secs: u64| {
-        from_epoch_secs(secs).ok_or_else(|| format!("{name} {secs} is out of range"))
+pub fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, DecodeError> {
+    let time = |name: &'static str, secs: u64| {
+        from_epoch_secs(secs).ok_or(DecodeError::TimeOutOfRange { name, secs })
     };
     let fetched_at = time("fetched_at", item.fetched_at)?;
     let fresh_until = time("fresh_until", item.fresh_until)?;
     let keep_until = time("expires_at", item.expires_at)?;
     if !(fetched_at <= fresh_until && fresh_until <= keep_until) {
-        return Err("fetched_at <= fresh_until <= expires_at does not hold".to_owned());
+        return Err(DecodeError::TimesOutOfOrder);
     }
-    let value: V = serde_json::from_str(&item.payload).map_err(|e| e.to_string())?;
+    let value: V = serde_json::from_str(&item.payload).map_err(DecodeError::Payload)?;
     Ok(Cached {
         value: Arc::new(value),
         fetched_at,

@@ -81,18 +81,14 @@ pub fn client_config(insecure: &[&str]) -> registry::ClientConfig {
     }
 }
 
-/// Percent-encodes a query value the way browsers encode form fields (all but unreserved).
+/// Percent-encodes a query value: everything but RFC 3986's unreserved characters.
 pub fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
 }
 
 /// Asserts that a lookup failed with `code` and a message containing `text`.
