@@ -17,21 +17,26 @@ use crate::config::Config;
 
 const EXIT_ERROR: u8 = 1;
 const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
+const EXIT_PLATFORM_DROPPED: u8 = 4;
 const EXIT_VERIFY_FINDINGS: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "mquery",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
     version,
     about = "Is a container image multi-platform, and which platforms does it support?",
     after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform \
                   (natively, or with --compatible as docker pull would), 5 --verify found \
-                  something.\n\
+                  something; mquery diff: 4 NEW dropped a platform OLD had.\n\
                   Environment: MQUERY_ENDPOINT, MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Print the v1 JSON document (an array when several images are given).
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     /// Exit 3 unless every IMAGE runs natively on PLATFORM: containerd's syntax, e.g.
     /// linux/arm64, arm64, x86_64, armhf, windows(10.0.17763)/amd64, linux(+gpu)/amd64, or an
@@ -48,11 +53,26 @@ struct Args {
     #[arg(long)]
     verify: bool,
     /// Ask the mquery service at URL instead of the registries (default: MQUERY_ENDPOINT).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     endpoint: Option<String>,
     /// Image references: alpine, golang:1.22, ghcr.io/org/app:v1, name@sha256:...
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// The platforms NEW added and dropped relative to OLD (compared as containerd normalizes
+    /// them: arm64 and arm64/v8 are one platform), attestation counts and digests. Exit 4 when
+    /// NEW dropped a platform OLD had.
+    Diff {
+        /// The release before, e.g. ghcr.io/org/app:v1
+        #[arg(value_name = "OLD")]
+        old: String,
+        /// The release after, e.g. ghcr.io/org/app:v2
+        #[arg(value_name = "NEW")]
+        new: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -107,6 +127,11 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
+    if let Some(Command::Diff { old, new }) = &args.command {
+        let images = [old.clone(), new.clone()];
+        let outcomes = runtime.block_on(lookup_all(&backend, &images, false));
+        return ExitCode::from(print_diff(&outcomes, args.json));
+    }
     let mut outcomes = runtime.block_on(lookup_all(&backend, &args.images, args.verify));
     let check = platform.as_ref().map(|spec| {
         let requested = args.platform.as_deref().unwrap_or_default();
@@ -297,6 +322,32 @@ fn error_report(
             code,
             message: message.to_owned(),
         },
+    }
+}
+
+/// Prints `mquery diff`'s answer (or the lookups' errors) and returns the exit code.
+fn print_diff(outcomes: &[Outcome], json: bool) -> u8 {
+    let (old, new) = match outcomes {
+        [Ok(old), Ok(new)] => (old, new),
+        _ => return print(outcomes, json, None).max(EXIT_ERROR),
+    };
+    let diff = registry::Diff::of(&old.image, &old.summary, &new.image, &new.summary);
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        // serializing plain structs of strings cannot fail
+        let text = serde_json::to_string_pretty(&diff).unwrap_or_default();
+        let _ = writeln!(stdout, "{text}");
+    } else {
+        let _ = write!(stdout, "{}", output::text::diff(&diff));
+    }
+    let _ = stdout.flush();
+    if diff.dropped.is_empty() {
+        0
+    } else {
+        if !json {
+            eprintln!("mquery: {} dropped {}", new.image, diff.dropped.join(", "));
+        }
+        EXIT_PLATFORM_DROPPED
     }
 }
 

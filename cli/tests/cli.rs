@@ -341,6 +341,76 @@ async fn service_for(registry: &Distribution) -> String {
     format!("http://{addr}")
 }
 
+/// `mquery diff OLD NEW`: added and dropped platforms by normalized form (arm64 = arm64/v8),
+/// exit 4 when NEW dropped one; the service's `/v1/diff` answers the same document.
+#[tokio::test(flavor = "multi_thread")]
+async fn diff_reports_dropped_platforms() {
+    use mquery_tests::fixtures::Format;
+    let f = fixture().await;
+    Pusher::open(&f.registry)
+        .index_of(
+            "acme/app",
+            Some("v2"),
+            Format::Oci,
+            vec![
+                platform("linux", "amd64", None),
+                platform("linux", "arm64", None),
+                platform("linux", "riscv64", None),
+            ],
+        )
+        .await;
+    let (v1, v2) = (f.registry.image(APP), f.registry.image("acme/app:v2"));
+    let out = mquery(&f.registry, &["diff", &v1, &v2]);
+    assert_fails(&out, 4, "dropped linux/arm/v7, linux/ppc64le, linux/s390x");
+    let text = stdout(&out);
+    assert!(text.contains(" * Added: linux/riscv64\n"), "{text}");
+    assert!(
+        text.contains(" * Dropped: linux/arm/v7, linux/ppc64le, linux/s390x\n"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(&format!("Old: {v1} (digest: {})\n", f.index_digest)),
+        "{text}"
+    );
+    // the other way round nothing is dropped but riscv64
+    let out = mquery(&f.registry, &["diff", "--json", &v2, &v1]);
+    assert_eq!(out.status.code(), Some(4));
+    let doc = json(&out);
+    assert_eq!(doc["dropped"], serde_json::json!(["linux/riscv64"]));
+    assert_eq!(doc["added"].as_array().map(Vec::len), Some(3));
+    // the same release: exit 0
+    let out = mquery(&f.registry, &["diff", &v1, &v1]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(" * Same manifest\n * Added: none\n * Dropped: none\n"));
+    // a failed lookup is exit 1
+    let out = mquery(
+        &f.registry,
+        &["diff", &v1, &f.registry.image("acme/nope:v9")],
+    );
+    assert_fails(&out, 1, "image not found or not public");
+
+    // the service answers the same document
+    let endpoint = service_for(&f.registry).await;
+    let url = format!(
+        "{endpoint}/v1/diff?old={}&new={}",
+        mquery_tests::encode_query(&v1),
+        mquery_tests::encode_query(&v2)
+    );
+    let body = reqwest::get(&url)
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("body");
+    let served: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    let out = mquery(&f.registry, &["diff", "--json", &v1, &v2]);
+    assert_eq!(served, json(&out));
+    let missing = reqwest::get(format!("{endpoint}/v1/diff?old=alpine"))
+        .await
+        .expect("GET");
+    assert_eq!(missing.status().as_u16(), 400);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_are_sentences_on_stderr() {
     let f = fixture().await;

@@ -146,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/mquery", speaks(Format::Mquery))
         .route("/v1/badge", speaks(Format::Svg))
         .route("/v1/shields", speaks(Format::Shields))
+        .route("/v1/diff", get(diff))
         .route("/healthz", get(healthz))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -745,6 +746,55 @@ async fn single_format(
         }
         Err(f) => f.reject(format),
     }
+}
+
+/// `GET /v1/diff?old=REF&new=REF`: what NEW added and dropped relative to OLD, as JSON (the
+/// same document as `mquery diff --json`), so a CI job can ask without installing anything.
+async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let (mut old, mut new) = (None, None);
+    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "old" if old.is_none() => old = Some(value.into_owned()),
+            "new" if new.is_none() => new = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let (old, new) = match (old, new) {
+        (Some(old), Some(new)) => (old, new),
+        _ => {
+            let error = AppError::InvalidParameter(
+                "missing old or new parameter, e.g. ?old=app:1&new=app:2".to_owned(),
+            );
+            return Failure::new(None, None, error).reject(Format::Json);
+        }
+    };
+    let (old, new) = match (
+        lookup(&state, Some(&old)).await,
+        lookup(&state, Some(&new)).await,
+    ) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(f), _) | (_, Err(f)) => return f.reject(Format::Json),
+    };
+    let diff = registry::Diff::of(&old.0, &old.1.summary, &new.0, &new.1.summary);
+    let mut response = Response::new(Body::from(serde_json::to_vec(&diff).unwrap_or_default()));
+    set(
+        &mut response,
+        header::CONTENT_TYPE,
+        Format::Json.content_type(),
+    );
+    // fresh as long as both answers are
+    let cache = cache_control(
+        if old.1.expires_at <= new.1.expires_at {
+            &old.1
+        } else {
+            &new.1
+        },
+        Format::Json,
+        state.inspector.lifetimes(),
+        SystemTime::now(),
+    );
+    set(&mut response, header::CACHE_CONTROL, &cache);
+    response
 }
 
 async fn healthz() -> Response {

@@ -113,6 +113,35 @@ pub fn verification_lines(v: &Verification, summary: &Summary) -> String {
     out
 }
 
+/// `mquery diff`'s text: what NEW added and dropped relative to OLD.
+pub fn diff(d: &registry::Diff) -> String {
+    let mut out = String::new();
+    let list = |platforms: &[String]| {
+        if platforms.is_empty() {
+            "none".to_owned()
+        } else {
+            platforms
+                .iter()
+                .map(|p| clip(p, TEXT_FIELD_MAX))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let _ = writeln!(out, "Old: {} (digest: {})", d.old.image, d.old.digest);
+    let _ = writeln!(out, "New: {} (digest: {})", d.new.image, d.new.digest);
+    if d.same_digest {
+        let _ = writeln!(out, " * Same manifest");
+    }
+    let _ = writeln!(out, " * Added: {}", list(&d.added));
+    let _ = writeln!(out, " * Dropped: {}", list(&d.dropped));
+    let _ = writeln!(
+        out,
+        " * Attestations: {} -> {}",
+        d.old.attestations, d.new.attestations
+    );
+    out
+}
+
 /// Shortens registry-controlled text for display, on a character boundary, so a hostile
 /// registry cannot flood a terminal or a page, and makes it [`printable`] (the clipping counts
 /// the escapes, so a line stays short however the text is spelled).

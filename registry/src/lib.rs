@@ -7,6 +7,7 @@
 //! - [`platform`]: platforms, mquery's display rule, containerd's specifier syntax, `Only`
 //!   vectors and Windows/feature rules.
 //! - [`check`]: `PlatformCheck`, which entry satisfies a platform natively and compatibly.
+//! - [`diff`]: platforms a release added and dropped (`mquery diff`).
 //! - [`verify`]: `--verify`'s pure part: index labels against image configs, duplicates.
 //! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.
 //! - [`summary`]: the answer for one image, and the pure summarizer
@@ -31,6 +32,7 @@ pub mod auth;
 pub mod check;
 pub mod client;
 pub mod config;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod guard;
@@ -45,6 +47,7 @@ pub mod verify;
 pub use check::{PlatformCheck, PlatformMatch, Sense};
 pub use client::Client;
 pub use config::ClientConfig;
+pub use diff::Diff;
 pub use digest::Digest;
 pub use error::{Error, ErrorCode, OciErrorCode};
 pub use manifest::MediaType;
