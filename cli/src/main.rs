@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 any error, 3 an image does not support `--platform`.
 
+mod check;
 mod config;
 
 use std::io::Write as _;
@@ -73,6 +74,22 @@ enum Command {
         #[arg(value_name = "NEW")]
         new: String,
     },
+    /// Every image a stack runs, checked at once: Compose files, Kubernetes YAML (helm template
+    /// and kubectl get -o yaml output too), Dockerfiles and plain lists; `-` reads standard
+    /// input. One row per image (where it was found, its platforms, the verdict for PLATFORM or
+    /// for the platform the file asks for), then a summary. Exit 3 when an image lacks
+    /// PLATFORM, 1 when a lookup failed, a reference could not be read or nothing was found.
+    Check {
+        /// Files to read (the kind is detected from the content).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// The platform every image must run on natively (the main command's syntax).
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// With --platform: accept containerd's fallbacks, as `docker pull` would.
+        #[arg(long, requires = "platform")]
+        compatible: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -127,6 +144,30 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
+    if let Some(Command::Check {
+        files,
+        platform,
+        compatible,
+    }) = &args.command
+    {
+        let spec = match platform
+            .as_deref()
+            .map(|p| p.parse::<PlatformSpec>().map(|s| (p, s)))
+        {
+            None => None,
+            Some(Ok(spec)) => Some(spec),
+            Some(Err(e)) => return fail(&format!("--platform: {e}")),
+        };
+        let sense = if *compatible {
+            Sense::Compatible
+        } else {
+            Sense::Native
+        };
+        let platform = spec.as_ref().map(|(p, s)| (*p, s));
+        return ExitCode::from(
+            runtime.block_on(check::run(&backend, files, platform, sense, args.json)),
+        );
+    }
     if let Some(Command::Diff { old, new }) = &args.command {
         let images = [old.clone(), new.clone()];
         let outcomes = runtime.block_on(lookup_all(&backend, &images, false));

@@ -1,0 +1,304 @@
+//! `mquery check` over files written like real projects' (a Compose file of eight services, a
+//! rendered Helm chart with an init container and a CronJob, a multi-stage Dockerfile with
+//! ARGs), every image pushed to the real registry.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use mquery_tests::distribution::Distribution;
+use mquery_tests::fixtures::{APP, Format, Pusher, open_with_app_and_pi, platform};
+
+fn mquery(registry: &Distribution, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mquery"))
+        .args(args)
+        .env("MQUERY_INSECURE_REGISTRIES", registry.host())
+        .env_remove("MQUERY_ENDPOINT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
+        use std::io::Write as _;
+        input.write_all(text.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The registry with the images the files name: the five-platform app index, a linux/arm/v6
+/// image, and three more.
+async fn registry() -> Distribution {
+    let (registry, _, _) = open_with_app_and_pi().await;
+    let pusher = Pusher::open(&registry);
+    let both = || {
+        vec![
+            platform("linux", "amd64", None),
+            platform("linux", "arm64", Some("v8")),
+        ]
+    };
+    pusher
+        .index_of("acme/db", Some("16"), Format::Oci, both())
+        .await;
+    pusher
+        .index_of("acme/worker", Some("v1"), Format::Docker, both())
+        .await;
+    pusher
+        .index_of(
+            "acme/cache",
+            Some("7"),
+            Format::Oci,
+            vec![platform("linux", "amd64", None)],
+        )
+        .await;
+    registry
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compose_file_of_eight_services() {
+    let registry = registry().await;
+    let r = registry.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let compose = write(
+        dir.path(),
+        "compose.yaml",
+        &format!(
+            r#"name: shop
+x-restart: &restart
+  restart: unless-stopped
+services:
+  web:
+    <<: *restart
+    image: {r}/{APP}
+    ports: ["8080:80"]
+  api:
+    build:
+      context: ./api
+  db:
+    image: {r}/acme/db:${{PG_VERSION:-16}}
+    environment:
+      POSTGRES_PASSWORD: example
+  cache:
+    image: "{r}/acme/cache:7"
+  worker:
+    image: {r}/acme/worker:v1
+    command: ["worker"]
+  edge:
+    image: {r}/acme/pi:v6
+    platform: linux/arm/v6
+  migrate:
+    image: {r}/{APP}
+    command: ["migrate"]
+  nightly:
+    image: {r}/acme/app:${{NIGHTLY_TAG}}
+"#
+        ),
+    );
+    let mark = registry.mark();
+    let out = mquery(
+        &registry,
+        &["check", "--platform", "linux/arm64", &compose],
+        None,
+    );
+    let text = stdout(&out);
+    // one request per distinct index, two for the single image (manifest, config)
+    assert_eq!(registry.served_since(mark).len(), 4 + 2, "{text}");
+    // an unresolved variable is a problem: exit 1, and it is a row with its line
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.ends_with(
+            "5 images: 3 support linux/arm64, 2 do not, 0 failed, 1 not checked, 1 built locally\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{compose}:28")), "{text}");
+    assert!(text.contains("unresolved variable NIGHTLY_TAG"), "{text}");
+    assert!(text.contains("built locally"), "{text}");
+    // the app is named twice and looked up once, with both places
+    let app_row = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{r}/{APP}")))
+        .expect("app row");
+    assert!(
+        app_row.contains(&format!("{compose}:7, {compose}:25")),
+        "{app_row}"
+    );
+    assert!(
+        app_row.contains("linux/arm64: yes (linux/arm64/v8)"),
+        "{app_row}"
+    );
+    let cache_row = text
+        .lines()
+        .find(|l| l.contains("acme/cache:7"))
+        .expect("cache row");
+    assert!(cache_row.ends_with("linux/arm64: no"), "{cache_row}");
+
+    // without the broken service, the platform decides: exit 3; --compatible accepts pi's
+    // arm/v6 through containerd's fallback but not the amd64-only cache
+    let clean = std::fs::read_to_string(&compose)
+        .expect("read")
+        .replace("${NIGHTLY_TAG}", "v1");
+    let clean = write(dir.path(), "compose.clean.yaml", &clean);
+    let out = mquery(
+        &registry,
+        &["check", "--platform", "linux/arm64", &clean],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let out = mquery(
+        &registry,
+        &[
+            "check",
+            "--json",
+            "--platform",
+            "linux/arm64",
+            "--compatible",
+            &clean,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let images = doc["images"].as_array().expect("images");
+    assert_eq!(images.len(), 5);
+    let pi = images
+        .iter()
+        .find(|i| {
+            i["image"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("acme/pi:v6"))
+        })
+        .expect("pi");
+    assert_eq!(
+        pi["platformCheck"]["compatible"]["platform"],
+        "linux/arm/v6"
+    );
+    assert_eq!(pi["foundIn"][0], format!("{clean}:22"));
+    assert_eq!(
+        doc["problems"][0]["problem"],
+        "built locally (build: without image:), not looked up"
+    );
+    // the service's own platform: is the edge image fine on linux/arm/v6 without --platform?
+    let out = mquery(&registry, &["check", &clean], None);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("linux/arm/v6: yes (linux/arm/v6)"), "{text}");
+    assert!(
+        text.ends_with("5 images: 5 looked up, 0 failed, 1 built locally\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_output_on_stdin_and_a_multi_stage_dockerfile() {
+    let registry = registry().await;
+    let r = registry.host();
+    let rendered = format!(
+        r#"---
+# Source: shop/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: "{r}/acme/db:16"
+      containers:
+        - name: app
+          image: "{r}/{APP}"
+---
+# Source: shop/templates/cronjob.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: report
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: report
+              image: {r}/acme/cache:7
+          restartPolicy: OnFailure
+"#
+    );
+    let out = mquery(
+        &registry,
+        &["check", "--platform", "linux/amd64", "-"],
+        Some(&rendered),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("-:12"), "{text}");
+    assert!(text.contains("-:15"), "{text}");
+    assert!(text.contains("-:30"), "{text}");
+    assert!(
+        text.ends_with("3 images: 3 support linux/amd64, 0 do not, 0 failed\n"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dockerfile = write(
+        dir.path(),
+        "Dockerfile",
+        &format!(
+            r#"# syntax=docker/dockerfile:1
+ARG REGISTRY={r}
+ARG DB_TAG=16
+
+FROM --platform=$BUILDPLATFORM ${{REGISTRY}}/acme/worker:v1 AS build
+RUN make
+
+FROM build AS test
+RUN make test
+
+FROM ${{REGISTRY}}/acme/db:${{DB_TAG}}
+COPY --from=build /out /app
+
+FROM scratch AS export
+COPY --from=build /out /
+"#
+        ),
+    );
+    let out = mquery(
+        &registry,
+        &["check", "--platform", "arm64", &dockerfile],
+        None,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("{dockerfile}:5")), "{text}");
+    assert!(text.contains(&format!("{dockerfile}:11")), "{text}");
+    assert!(
+        text.ends_with("2 images: 2 support linux/arm64, 0 do not, 0 failed\n"),
+        "{text}"
+    );
+
+    // a file with no images says so, exit 1; an unreadable one too
+    let empty = write(dir.path(), "notes.txt", "# nothing here\n");
+    let out = mquery(&registry, &["check", &empty], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no image references found"));
+    let out = mquery(&registry, &["check", "/nonexistent/compose.yaml"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/compose.yaml"));
+    // broken YAML is a row, not a crash
+    let broken = write(dir.path(), "broken.yaml", "services:\n  web: [unclosed\n");
+    let out = mquery(&registry, &["check", &broken], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("not valid YAML"), "{}", stdout(&out));
+}
