@@ -261,8 +261,14 @@ fn summary(images: usize, platform: Option<&str>, counts: [usize; 5]) -> String 
     let mut parts = Vec::new();
     match platform {
         Some(p) => {
-            parts.push(format!("{supported} support {p}"));
-            parts.push(format!("{unsupported} do not"));
+            let (supports, does) = match (supported, unsupported) {
+                (1, 1) => ("supports", "does"),
+                (1, _) => ("supports", "do"),
+                (_, 1) => ("support", "does"),
+                _ => ("support", "do"),
+            };
+            parts.push(format!("{supported} {supports} {p}"));
+            parts.push(format!("{unsupported} {does} not"));
         }
         None => parts.push(format!("{} looked up", images - failed)),
     }
