@@ -24,7 +24,6 @@ const EXIT_VERIFY_FINDINGS: u8 = 5;
 #[derive(Debug, Parser)]
 #[command(
     name = "mquery",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     version,
     about = "Is a container image multi-platform, and which platforms does it support?",
@@ -278,8 +277,15 @@ impl Service {
             .await
             .map_err(|e| unreachable(e.without_url().to_string()))?;
         if status.is_success() {
-            serde_json::from_slice::<Report>(&body)
-                .map_err(|e| unreachable(format!("unexpected answer: {e}")))
+            let report = serde_json::from_slice::<Report>(&body)
+                .map_err(|e| unreachable(format!("unexpected answer: {e}")))?;
+            if verify && report.verification.is_none() {
+                // an older service: a silent pass would be a lie
+                return Err(unreachable(
+                    "the service does not support verify=1".to_owned(),
+                ));
+            }
+            Ok(report)
         } else {
             match serde_json::from_slice::<ErrorReport>(&body) {
                 Ok(error) => Err(error),

@@ -253,7 +253,12 @@ async fn verify_finds_lying_indexes() {
     let artifact = pusher
         .artifact("acme/liar", "sbom", "application/spdx+json")
         .await;
+    // an image whose config names no platform at all
+    let nameless = pusher
+        .image("acme/liar", None, Format::Oci, serde_json::json!({}))
+        .await;
     let entries = vec![
+        nameless.entry(Some(platform("linux", "riscv64", None))),
         amd64.entry(Some(platform("linux", "amd64", None))),
         // the amd64 image, labelled arm64
         amd64.entry(Some(platform("linux", "arm64", Some("v8")))),
@@ -274,9 +279,14 @@ async fn verify_finds_lying_indexes() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains(" * Verified: 4 of 4 platform entries read, 3 findings\n"),
+        text.contains(" * Verified: 5 of 5 platform entries read, 4 findings\n"),
         "{text}"
     );
+    assert!(
+        text.contains("   - linux/riscv64 ("),
+        "an unreadable entry is a finding: {text}"
+    );
+    assert!(text.contains("unreadable: invalid manifest"), "{text}");
     let short = &amd64.digest.encoded()[..12];
     assert!(
         text.contains(&format!(
@@ -302,15 +312,18 @@ async fn verify_finds_lying_indexes() {
         .iter()
         .map(|finding| finding["kind"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(kinds, ["platformMismatch", "notAnImage", "duplicate"]);
-    assert_eq!(doc["verification"]["findings"][0]["config"], "linux/amd64");
+    assert_eq!(
+        kinds,
+        ["unreadable", "platformMismatch", "notAnImage", "duplicate"]
+    );
+    assert_eq!(doc["verification"]["findings"][1]["config"], "linux/amd64");
 
     // an honest index: every entry read, nothing found
     let out = mquery(&f.registry, &["--verify", &f.registry.image(APP)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains(" * Verified: 5 of 5 platform entries read, no findings\n"));
     // a platform failure outranks findings
-    let out = mquery(&f.registry, &["--verify", "--platform", "riscv64", &liar]);
+    let out = mquery(&f.registry, &["--verify", "--platform", "ppc64le", &liar]);
     assert_eq!(out.status.code(), Some(3));
 
     // the service: verify=1 gives the same verification object
@@ -372,8 +385,8 @@ async fn diff_reports_dropped_platforms() {
         text.starts_with(&format!("Old: {v1} (digest: {})\n", f.index_digest)),
         "{text}"
     );
-    // the other way round nothing is dropped but riscv64
-    let out = mquery(&f.registry, &["diff", "--json", &v2, &v1]);
+    // the other way round nothing is dropped but riscv64 (flags before or after `diff`)
+    let out = mquery(&f.registry, &["--json", "diff", &v2, &v1]);
     assert_eq!(out.status.code(), Some(4));
     let doc = json(&out);
     assert_eq!(doc["dropped"], serde_json::json!(["linux/riscv64"]));

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     }
     // Lambda hands an instance one event at a time: one thread starts faster and uses less
     // memory. The local server runs one single-threaded runtime per core (server::serve_local);
-    // this one builds the state, then serves as the first worker.
+    // this one builds the state, then accepts connections and hands them to the workers.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -33,6 +33,8 @@ pub struct AppState {
 
 /// How many prepared badge responses are kept.
 const PREPARED_BADGES: u64 = 4096;
+/// The longest request (path and query) a badge is prepared for.
+const MAX_PREPARED_KEY: usize = 512;
 
 /// A badge response to send again while its answer is fresh: exactly what the badge route
 /// would build from memory (same body, ETag, freshness), computed once.
@@ -106,6 +108,14 @@ impl AppState {
         platform: Option<&Platform>,
     ) {
         if !format.is_badge() || answer.source != output::Source::Memory || answer.stale {
+            return;
+        }
+        // only requests the route reads whole (image, platform): parameters it ignores would
+        // let anyone fill the cache with keys of their choosing
+        let query = key.split_once('?').map_or("", |(_, q)| q);
+        let known =
+            form_urlencoded::parse(query.as_bytes()).all(|(k, _)| k == "image" || k == "platform");
+        if key.len() > MAX_PREPARED_KEY || !known {
             return;
         }
         let Ok(etag) = HeaderValue::from_str(&etag(answer, format, platform)) else {

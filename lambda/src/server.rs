@@ -107,7 +107,9 @@ pub fn serve_local(
     let mut handles = Vec::new();
     let mut threads = Vec::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    for worker in 0..workers.max(1) {
+    // one core: the acceptor serves its connections itself
+    let workers = if workers <= 1 { 0 } else { workers };
+    for worker in 0..workers {
         let (ready, handle) = std::sync::mpsc::channel();
         let mut stopped = stopped.clone();
         let thread = std::thread::Builder::new()
@@ -123,6 +125,9 @@ pub fn serve_local(
                         }
                     }
                 });
+                // blocking work still running (a DNS lookup, a large parse) does not hold up
+                // the exit past the drain
+                runtime.shutdown_timeout(Duration::from_secs(1));
                 Ok(())
             })?;
         threads.push(thread);
@@ -135,6 +140,7 @@ pub fn serve_local(
         let listener = tokio::net::TcpListener::bind(listen).await?;
         accept_loop(listener, state, limits, &handles).await
     });
+    runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = stop.send(true);
     for thread in threads {
         match thread.join() {

@@ -97,6 +97,16 @@ pub fn verification_lines(v: &Verification, summary: &Summary) -> String {
                 clip(platform, TEXT_FIELD_MAX),
                 digests.len()
             ),
+            Finding::Unreadable {
+                digest,
+                platform,
+                reason,
+            } => format!(
+                "{} ({}): unreadable: {}",
+                clip(platform, TEXT_FIELD_MAX),
+                short(digest),
+                clip(reason, TEXT_FIELD_MAX)
+            ),
             Finding::NotAnImage {
                 digest,
                 platform,

@@ -54,7 +54,8 @@ impl PlatformCheck {
                 .iter()
                 .filter(|e| accept(e))
                 .filter_map(|e| spec.rank(&e.platform).map(|rank| (rank, e)))
-                .min_by_key(|(rank, _)| *rank)
+                // containerd's Less: on a tie, the entry declaring more OS features first
+                .min_by_key(|(rank, e)| (*rank, std::cmp::Reverse(e.platform.os_features.len())))
                 .map(|(_, e)| PlatformMatch {
                     platform: e.platform.to_string(),
                     digest: e.digest.clone(),
@@ -134,6 +135,22 @@ mod tests {
         );
         let check = PlatformCheck::new("linux/riscv64", &s).expect("valid");
         assert_eq!((check.native, check.compatible), (None, None));
+    }
+
+    #[test]
+    fn ties_prefer_more_os_features() {
+        let mut s = summary(&[("linux", "amd64", None), ("linux", "amd64", None)]);
+        s.platforms[1].platform.os_features = vec!["gpu".into()];
+        let check = PlatformCheck::new("linux(+gpu)/amd64", &s).expect("valid");
+        assert_eq!(
+            check.native.map(|m| m.digest),
+            Some(s.platforms[1].digest.clone())
+        );
+        let plain = PlatformCheck::new("linux/amd64", &s).expect("valid");
+        assert_eq!(
+            plain.native.map(|m| m.digest),
+            Some(s.platforms[0].digest.clone())
+        );
     }
 
     #[test]

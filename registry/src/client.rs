@@ -319,13 +319,32 @@ impl Client {
         if !summary.is_list {
             return Ok(crate::verify::verification(summary, &[]));
         }
+        if self.docker_hub_pulls_low(reference) {
+            // two GETs per entry would spend Docker Hub's last pulls
+            return Err(Error::RateLimited {
+                registry: self.inner.docker_hub.host.clone(),
+                retry_after: None,
+            });
+        }
         let entries = &summary.platforms[..summary.platforms.len().min(MAX_VERIFIED_ENTRIES)];
         let contents = self
             .with_fallback(reference, |repo| async move {
                 grow_budget(2 * entries.len());
                 let mut contents = Vec::with_capacity(entries.len());
                 for entry in entries {
-                    contents.push(self.entry_content(&repo, &entry.digest).await?);
+                    let content = match self.entry_content(&repo, &entry.digest).await {
+                        Ok(content) => content,
+                        // what the entry points at is broken: a finding, not a failure
+                        Err(
+                            e @ (Error::MissingContent { .. }
+                            | Error::InvalidManifest { .. }
+                            | Error::UnsupportedManifest { .. }
+                            | Error::TooLarge { .. }
+                            | Error::DigestMismatch { .. }),
+                        ) => EntryContent::Unreadable(e.to_string()),
+                        Err(e) => return Err(e),
+                    };
+                    contents.push(content);
                 }
                 Ok(contents)
             })

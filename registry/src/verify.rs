@@ -18,6 +18,8 @@ pub enum EntryContent {
     Image(Platform),
     /// Not a runnable image: an index, or an artifact (its type).
     NotAnImage(String),
+    /// The manifest or its config could not be read (why).
+    Unreadable(String),
 }
 
 /// One thing `--verify` found.
@@ -36,6 +38,14 @@ pub enum Finding {
     Duplicate {
         platform: String,
         digests: Vec<Digest>,
+    },
+    /// A platform entry whose manifest or config could not be read: missing, invalid, too
+    /// large, or not what its digest says.
+    #[serde(rename_all = "camelCase")]
+    Unreadable {
+        digest: Digest,
+        platform: String,
+        reason: String,
     },
     /// A platform entry whose manifest is not an image.
     #[serde(rename_all = "camelCase")]
@@ -71,11 +81,13 @@ pub fn duplicates(summary: &Summary) -> Vec<Finding> {
     let mut seen: BTreeMap<String, (usize, Vec<Digest>)> = BTreeMap::new();
     for (position, entry) in summary.platforms.iter().enumerate() {
         let p = &entry.platform;
+        let mut features = p.os_features.clone();
+        features.sort();
         let key = format!(
             "{}|{}|{}",
             Normalized::of(p),
             p.os_version.as_deref().unwrap_or(""),
-            p.os_features.join("+")
+            features.join("+")
         );
         seen.entry(key)
             .or_insert_with(|| (position, Vec::new()))
@@ -112,6 +124,11 @@ pub fn verification(summary: &Summary, contents: &[EntryContent]) -> Verificatio
                 digest: entry.digest.clone(),
                 platform: entry.platform.to_string(),
                 actual: actual.clone(),
+            }),
+            EntryContent::Unreadable(reason) => findings.push(Finding::Unreadable {
+                digest: entry.digest.clone(),
+                platform: entry.platform.to_string(),
+                reason: reason.clone(),
             }),
         }
     }
