@@ -662,12 +662,8 @@ fn with_vary(mut response: Response) -> Response {
     response
 }
 
-async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let p = params(query);
+async fn page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let p = params(uri.query().map(str::to_owned));
     if p.image.as_deref().map(str::trim).is_none_or(str::is_empty) {
         let mut response = html::page("", None, &Outcome::Nothing).into_response();
         set(
@@ -991,78 +987,99 @@ mod tests {
     fn cache_control_follows_the_cache_lifetimes() {
         let life = Lifetimes::new(Duration::from_secs(300));
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let at = |secs: u64| Some(now + Duration::from_secs(secs));
-        // a digest: the digest lifetime, immutable, badges too
-        for badge in [false, true] {
+        let at =
+            |millis: i64| Some(UNIX_EPOCH + Duration::from_millis((1_000_000_000 + millis) as u64));
+        // (pinned, stale, expires in ms, badge, lifetimes, header)
+        let cases = [
+            // a digest: the digest lifetime, immutable, badges too
+            (
+                true,
+                false,
+                at(5_000),
+                false,
+                life,
+                "public, max-age=2592000, immutable",
+            ),
+            (
+                true,
+                false,
+                at(5_000),
+                true,
+                life,
+                "public, max-age=2592000, immutable",
+            ),
+            // a tag: what is left of its freshness, rounded up, at most the tag lifetime
+            (
+                false,
+                false,
+                at(300_000),
+                false,
+                life,
+                "public, max-age=300",
+            ),
+            (
+                false,
+                false,
+                at(120_000),
+                false,
+                life,
+                "public, max-age=120",
+            ),
+            (
+                false,
+                false,
+                at(299_400),
+                false,
+                life,
+                "public, max-age=300",
+            ),
+            (
+                false,
+                false,
+                at(100_000_000),
+                false,
+                life,
+                "public, max-age=300",
+            ),
+            (false, false, at(-1_000), false, life, "public, max-age=0"),
+            (false, false, None, false, life, "public, max-age=0"),
+            // a stale answer: until the service asks the registry again
+            (false, true, at(30_000), false, life, "public, max-age=30"),
+            (false, true, at(300_000), false, life, "public, max-age=30"),
+            // badges may be shown stale while revalidating, as long as the service would
+            (
+                false,
+                false,
+                at(300_000),
+                true,
+                life,
+                "public, max-age=300, stale-while-revalidate=86400",
+            ),
+            (
+                false,
+                true,
+                at(10_000),
+                true,
+                life,
+                "public, max-age=10, stale-while-revalidate=86400",
+            ),
+            // MQUERY_CACHE_TTL moves the tag numbers with it
+            (
+                false,
+                false,
+                at(300_000),
+                false,
+                Lifetimes::new(Duration::from_secs(60)),
+                "public, max-age=60",
+            ),
+        ];
+        for (pinned, stale, expires, badge, life, want) in cases {
             assert_eq!(
-                freshness(true, false, at(5), badge, life, now),
-                "public, max-age=2592000, immutable"
+                freshness(pinned, stale, expires, badge, life, now),
+                want,
+                "{pinned} {stale} {expires:?} {badge}"
             );
         }
-        // a tag: what is left of its freshness, never more than the tag lifetime
-        assert_eq!(
-            freshness(false, false, at(300), false, life, now),
-            "public, max-age=300"
-        );
-        assert_eq!(
-            freshness(false, false, at(120), false, life, now),
-            "public, max-age=120"
-        );
-        assert_eq!(
-            freshness(
-                false,
-                false,
-                Some(now + Duration::from_millis(299_400)),
-                false,
-                life,
-                now
-            ),
-            "public, max-age=300",
-            "rounded up"
-        );
-        assert_eq!(
-            freshness(false, false, at(100_000), false, life, now),
-            "public, max-age=300"
-        );
-        assert_eq!(
-            freshness(
-                false,
-                false,
-                Some(now - Duration::from_secs(1)),
-                false,
-                life,
-                now
-            ),
-            "public, max-age=0"
-        );
-        assert_eq!(
-            freshness(false, false, None, false, life, now),
-            "public, max-age=0"
-        );
-        // a stale answer: until the service asks the registry again
-        assert_eq!(
-            freshness(false, true, at(30), false, life, now),
-            "public, max-age=30"
-        );
-        assert_eq!(
-            freshness(false, true, at(300), false, life, now),
-            "public, max-age=30"
-        );
-        // badges may be shown stale while revalidating, as long as the service would serve it
-        assert_eq!(
-            freshness(false, false, at(300), true, life, now),
-            "public, max-age=300, stale-while-revalidate=86400"
-        );
-        assert_eq!(
-            freshness(false, true, at(10), true, life, now),
-            "public, max-age=10, stale-while-revalidate=86400"
-        );
-        // MQUERY_CACHE_TTL moves the tag numbers with it
-        let short = Lifetimes::new(Duration::from_secs(60));
-        assert_eq!(
-            freshness(false, false, at(300), false, short, now),
-            "public, max-age=60"
-        );
     }
 
     #[test]

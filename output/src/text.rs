@@ -229,19 +229,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn text_for_an_index() {
-        let r = report(Summary {
+    /// An OCI index (digest [`abc`]) of `platforms`.
+    fn oci_index(platforms: &[Platform]) -> Summary {
+        Summary {
             digest: abc(),
             media_type: "application/vnd.oci.image.index.v1+json".into(),
             is_list: true,
-            platforms: vec![
-                entry(Platform::new("linux", "amd64", None)),
-                entry(Platform::new("linux", "arm64", Some("v8"))),
-            ],
-            attestations: 2,
+            platforms: platforms.iter().cloned().map(entry).collect(),
+            attestations: 0,
             unlabeled: 0,
             artifact_type: None,
+        }
+    }
+
+    #[test]
+    fn text_for_an_index() {
+        let r = report(Summary {
+            attestations: 2,
+            ..oci_index(&[
+                Platform::new("linux", "amd64", None),
+                Platform::new("linux", "arm64", Some("v8")),
+            ])
         });
         assert_eq!(
             r.to_text(Sense::Native),
@@ -384,19 +392,11 @@ mod tests {
 
     #[test]
     fn platform_lines() {
-        let s = Summary {
-            digest: abc(),
-            media_type: "application/vnd.oci.image.index.v1+json".into(),
-            is_list: true,
-            platforms: vec![
-                entry(Platform::new("linux", "amd64", None)),
-                entry(Platform::new("linux", "arm", Some("v7"))),
-                entry(Platform::new("linux", "arm64", Some("v8"))),
-            ],
-            attestations: 0,
-            unlabeled: 0,
-            artifact_type: None,
-        };
+        let s = oci_index(&[
+            Platform::new("linux", "amd64", None),
+            Platform::new("linux", "arm", Some("v7")),
+            Platform::new("linux", "arm64", Some("v8")),
+        ]);
         let line =
             |spec: &str, sense| platform_line(&PlatformCheck::new(spec, &s).expect("valid"), sense);
         assert_eq!(

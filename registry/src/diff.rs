@@ -66,18 +66,12 @@ fn side(image: &str, summary: &Summary) -> DiffSide {
 impl Diff {
     pub fn of(old_image: &str, old: &Summary, new_image: &str, new: &Summary) -> Diff {
         let (old, new) = (side(old_image, old), side(new_image, new));
-        let added = new
-            .platforms
-            .iter()
-            .filter(|p| !old.platforms.contains(p))
-            .cloned()
-            .collect();
-        let dropped = old
-            .platforms
-            .iter()
-            .filter(|p| !new.platforms.contains(p))
-            .cloned()
-            .collect();
+        // the platforms of `a` that `b` lacks, in `a`'s order
+        let missing = |a: &DiffSide, b: &DiffSide| -> Vec<String> {
+            let lacks = |p: &&String| !b.platforms.contains(p);
+            a.platforms.iter().filter(lacks).cloned().collect()
+        };
+        let (added, dropped) = (missing(&new, &old), missing(&old, &new));
         let same_digest = old.digest == new.digest;
         Diff {
             old,

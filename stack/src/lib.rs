@@ -115,16 +115,18 @@ fn reference(text: &str) -> Result<String, Problem> {
     Ok(text.trim().to_owned())
 }
 
+/// A scan's rows as tuples, for the tests' tables.
+#[cfg(test)]
+pub(crate) fn rows(scan: &Scan) -> Vec<(String, Result<String, Problem>, Option<String>)> {
+    scan.found
+        .iter()
+        .map(|f| (f.location.clone(), f.image.clone(), f.platform.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn images(scan: &Scan) -> Vec<(String, Result<String, Problem>, Option<String>)> {
-        scan.found
-            .iter()
-            .map(|f| (f.location.clone(), f.image.clone(), f.platform.clone()))
-            .collect()
-    }
 
     #[test]
     fn plain_lists() {
@@ -134,7 +136,7 @@ mod tests {
         );
         assert_eq!(s.kind, Kind::List);
         assert_eq!(
-            images(&s),
+            rows(&s),
             [
                 ("images.txt:2".into(), Ok("alpine".into()), None),
                 ("images.txt:4".into(), Ok("golang:1.22".into()), None),

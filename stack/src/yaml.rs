@@ -130,13 +130,7 @@ fn containers(name: &str, node: &MarkedYaml, found: &mut Vec<Found>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rows(scan: &Scan) -> Vec<(String, Result<String, Problem>, Option<String>)> {
-        scan.found
-            .iter()
-            .map(|f| (f.location.clone(), f.image.clone(), f.platform.clone()))
-            .collect()
-    }
+    use crate::rows;
 
     #[test]
     fn compose_services() {
@@ -187,37 +181,30 @@ services:
 kind: List
 items:
 - apiVersion: apps/v1
-  kind: Deployment
+  kind: StatefulSet
   spec:
     template:
       spec:
-        initContainers:
-        - name: migrate
-          image: ghcr.io/org/migrate:v3
+        initContainers: [{name: init, image: ghcr.io/org/migrate:v3}]
         containers:
-        - name: app
-          image: ghcr.io/org/app:v3
+        - {name: app, image: ghcr.io/org/app:v3}
 ---
-apiVersion: batch/v1
-kind: CronJob
+apiVersion: v1
+kind: Pod
 spec:
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-          - name: report
-            image: "{{ .Values.image }}"
+  ephemeralContainers:
+  - name: debug
+    image: "{{ .Values.image }}"
 "#;
         let scan = scan("-", k8s).expect("parses").expect("kubernetes");
         assert_eq!(scan.kind, Kind::Kubernetes);
         assert_eq!(
             rows(&scan),
             [
-                ("-:11".into(), Ok("ghcr.io/org/migrate:v3".into()), None),
-                ("-:14".into(), Ok("ghcr.io/org/app:v3".into()), None),
+                ("-:9".into(), Ok("ghcr.io/org/migrate:v3".into()), None),
+                ("-:11".into(), Ok("ghcr.io/org/app:v3".into()), None),
                 (
-                    "-:25".into(),
+                    "-:18".into(),
                     Err(Problem::Template("{{ .Values.image }}".into())),
                     None
                 ),
