@@ -21,6 +21,8 @@ struct Image {
     found_in: Vec<String>,
     /// The platform asked for: `--platform`, else the first the files ask for.
     platform: Option<String>,
+    /// It, parsed once (`None` when it does not parse: no verdict).
+    spec: Option<PlatformSpec>,
 }
 
 /// A row that names nothing to look up, and why.
@@ -104,11 +106,16 @@ pub async fn run(
                     reference: raw.clone(),
                     found_in: Vec::new(),
                     platform: None,
+                    spec: None,
                 }
             });
             entry.found_in.push(found.location);
             if entry.platform.is_none() {
-                entry.platform = platform.map(|(p, _)| p.to_owned()).or(found.platform);
+                (entry.platform, entry.spec) = match (platform, found.platform) {
+                    (Some((p, spec)), _) => (Some(p.to_owned()), Some(spec.clone())),
+                    (None, Some(p)) => (Some(p.clone()), p.parse().ok()),
+                    (None, None) => (None, None),
+                };
             }
         }
     }
@@ -121,14 +128,8 @@ pub async fn run(
     let (mut supported, mut unsupported, mut failed) = (0, 0, 0);
     let mut docs = Vec::new();
     for (image, outcome) in distinct.iter().zip(outcomes) {
-        let check = image.platform.as_deref().and_then(|p| {
-            let spec = match platform {
-                Some((_, spec)) => Some(spec.clone()),
-                None => p.parse::<PlatformSpec>().ok(),
-            };
-            spec.map(|spec| (p, spec))
-        });
-        let (platforms, verdict, doc) = verdict(&outcome, check.as_ref(), sense);
+        let check = image.platform.as_deref().zip(image.spec.as_ref());
+        let (platforms, verdict, doc) = verdict(&outcome, check, sense);
         match (&outcome, &verdict) {
             (Err(_), _) => failed += 1,
             (Ok(_), Verdict::Yes(_)) => supported += 1,
@@ -142,7 +143,7 @@ pub async fn run(
             output::clip(&image.reference, 60),
             image.found_in.join(", "),
             platforms,
-            verdict.text(image.platform.as_deref()),
+            verdict.text(image.spec.as_ref()),
         ]);
     }
     let real_problems = problems.iter().filter(|p| !p.built_locally).count();
@@ -195,12 +196,8 @@ enum Verdict {
 
 impl Verdict {
     /// The verdict column, naming the platform as containerd normalizes it.
-    fn text(&self, platform: Option<&str>) -> String {
-        let platform = platform.map(|p| match p.parse::<PlatformSpec>() {
-            Ok(spec) => spec.normalized(),
-            Err(_) => p.to_owned(),
-        });
-        match (self, platform) {
+    fn text(&self, spec: Option<&PlatformSpec>) -> String {
+        match (self, spec.map(PlatformSpec::normalized)) {
             (Verdict::Yes(entry), Some(p)) => format!("{p}: yes ({entry})"),
             (Verdict::No, Some(p)) => format!("{p}: no"),
             _ => "-".to_owned(),
@@ -211,7 +208,7 @@ impl Verdict {
 /// The platforms column, the verdict and the JSON document of one looked-up image.
 fn verdict(
     outcome: &Outcome,
-    check: Option<&(&str, PlatformSpec)>,
+    check: Option<(&str, &PlatformSpec)>,
     sense: Sense,
 ) -> (String, Verdict, Value) {
     match outcome {

@@ -102,6 +102,7 @@ impl AppState {
     fn prepare_badge(
         &self,
         key: &str,
+        beyond_badge: bool,
         image: &str,
         answer: &Answer,
         format: Format,
@@ -110,12 +111,7 @@ impl AppState {
         if !format.is_badge() || answer.source != output::Source::Memory || answer.stale {
             return;
         }
-        // only requests the route reads whole (image, platform): parameters it ignores would
-        // let anyone fill the cache with keys of their choosing
-        let query = key.split_once('?').map_or("", |(_, q)| q);
-        let known =
-            form_urlencoded::parse(query.as_bytes()).all(|(k, _)| k == "image" || k == "platform");
-        if key.len() > MAX_PREPARED_KEY || !known {
+        if key.len() > MAX_PREPARED_KEY || beyond_badge {
             return;
         }
         let Ok(etag) = HeaderValue::from_str(&etag(answer, format, platform)) else {
@@ -288,6 +284,12 @@ struct Params {
     platform: Option<String>,
     /// `verify=1` (or `true`): check the index against its entries' configs.
     verify: bool,
+    /// `/v1/diff`'s two images.
+    old: Option<String>,
+    new: Option<String>,
+    /// Whether the query named anything but `image` and `platform` (a badge then is not
+    /// prepared: parameters it ignores would let anyone choose cache keys).
+    beyond_badge: bool,
 }
 
 /// The longest `platform` parameter accepted.
@@ -330,11 +332,14 @@ fn params(query: Option<String>) -> Params {
     let mut p = Params::default();
     if let Some(query) = query {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            p.beyond_badge |= !matches!(key.as_ref(), "image" | "platform");
             match key.as_ref() {
                 "image" if p.image.is_none() => p.image = Some(value.into_owned()),
                 "format" if p.format.is_none() => p.format = Some(value.into_owned()),
                 "platform" if p.platform.is_none() => p.platform = Some(value.into_owned()),
                 "verify" => p.verify = matches!(value.as_ref(), "1" | "true"),
+                "old" if p.old.is_none() => p.old = Some(value.into_owned()),
+                "new" if p.new.is_none() => p.new = Some(value.into_owned()),
                 _ => {}
             }
         }
@@ -411,17 +416,8 @@ fn render(
     match format {
         Format::Json => answer.json(image, check, verification),
         Format::Text => {
-            let mut text = output::text(image, &answer.summary);
-            if let Some(check) = check {
-                text.push_str(&output::text::platform_line(check, Sense::Native));
-            }
-            if let Some(verification) = verification {
-                text.push_str(&output::text::verification_lines(
-                    verification,
-                    &answer.summary,
-                ));
-            }
-            text.into_bytes()
+            output::text::document(image, &answer.summary, check, verification, Sense::Native)
+                .into_bytes()
         }
         Format::Html => {
             let mut report = answer.report(image);
@@ -746,7 +742,8 @@ async fn single_format(
             let platform = platform.as_ref();
             let response = respond(state, headers, &image, &answer, format, platform, None).await;
             if let Some(key) = uri.path_and_query() {
-                state.prepare_badge(key.as_str(), &image, &answer, format, platform);
+                let beyond = p.beyond_badge;
+                state.prepare_badge(key.as_str(), beyond, &image, &answer, format, platform);
             }
             response
         }
@@ -757,15 +754,8 @@ async fn single_format(
 /// `GET /v1/diff?old=REF&new=REF`: what NEW added and dropped relative to OLD, as JSON (the
 /// same document as `mquery diff --json`), so a CI job can ask without installing anything.
 async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let (mut old, mut new) = (None, None);
-    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
-        match key.as_ref() {
-            "old" if old.is_none() => old = Some(value.into_owned()),
-            "new" if new.is_none() => new = Some(value.into_owned()),
-            _ => {}
-        }
-    }
-    let (old, new) = match (old, new) {
+    let p = params(query);
+    let (old, new) = match (p.old, p.new) {
         (Some(old), Some(new)) => (old, new),
         _ => {
             let error = AppError::InvalidParameter(

@@ -63,17 +63,13 @@ pub struct Report {
 impl Report {
     /// mquery's text format, with the platform line (in `sense`) when a platform was asked for.
     pub fn to_text(&self, sense: Sense) -> String {
-        let mut text = crate::text::text(&self.image, &self.summary);
-        if let Some(check) = &self.platform_check {
-            text.push_str(&crate::text::platform_line(check, sense));
-        }
-        if let Some(verification) = &self.verification {
-            text.push_str(&crate::text::verification_lines(
-                verification,
-                &self.summary,
-            ));
-        }
-        text
+        crate::text::document(
+            &self.image,
+            &self.summary,
+            self.platform_check.as_ref(),
+            self.verification.as_ref(),
+            sense,
+        )
     }
 
     /// The same document, borrowed.

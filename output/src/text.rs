@@ -43,6 +43,25 @@ pub fn text(image: &str, s: &Summary) -> String {
     out
 }
 
+/// The whole text answer: mquery's text, then the platform line (in `sense`) when a platform
+/// was asked for, then the `--verify` lines when they were.
+pub fn document(
+    image: &str,
+    summary: &Summary,
+    check: Option<&PlatformCheck>,
+    verification: Option<&Verification>,
+    sense: Sense,
+) -> String {
+    let mut out = text(image, summary);
+    if let Some(check) = check {
+        out.push_str(&platform_line(check, sense));
+    }
+    if let Some(verification) = verification {
+        out.push_str(&verification_lines(verification, summary));
+    }
+    out
+}
+
 /// The platform line of the text format, e.g. ` * linux/arm64: yes (linux/arm64/v8)`, or
 /// ` * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)`.
 pub fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
