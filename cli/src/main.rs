@@ -194,7 +194,7 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
-type Outcome = Result<Report, ErrorReport>;
+use stack::check::Outcome;
 
 /// Where answers come from: the registries themselves, or a deployed mquery service.
 #[derive(Debug, Clone)]

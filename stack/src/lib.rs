@@ -9,7 +9,10 @@
 //! - `yaml`: Compose and Kubernetes, on saphyr's YAML 1.2 nodes with source positions.
 //! - `dockerfile`: `FROM` lines, `ARG` defaults, stage names, `--platform`.
 //! - [`interpolate`]: `${VAR:-default}` substitution, shared by Compose and Dockerfiles.
+//! - [`check`]: a [`check::Plan`] of the distinct references to look up, judged into a
+//!   [`check::StackReport`] (`mquery check` and the service's `POST /v1/check`).
 
+pub mod check;
 mod dockerfile;
 pub mod interpolate;
 mod yaml;

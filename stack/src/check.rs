@@ -1,0 +1,566 @@
+//! Checking a stack against a platform: what `mquery check` and the service's `POST /v1/check`
+//! share. A [`Plan`] collects the distinct references of the scanned files (each looked up
+//! once, by whoever holds the plan: the CLI directly or through a service, the service through
+//! its cache); [`Plan::judge`] turns the lookups' outcomes into a [`StackReport`]: one row per
+//! image, the problems, the counts, and the summary line.
+
+use std::collections::HashMap;
+
+use output::{ErrorReport, Report};
+use registry::{PlatformCheck, PlatformSpec, Reference, Sense};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::Problem;
+
+/// One image's lookup: its v1 document, or its error document.
+pub type Outcome = Result<Report, ErrorReport>;
+
+/// The platform asked for: as written, and parsed.
+pub type Asked = (String, PlatformSpec);
+
+/// The distinct images of the files scanned so far, and the rows that name none.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// `--platform` / `platform=`: judges every image. Without it, an image is judged by the
+    /// platform its file asks for (a Compose service's `platform:`, `FROM --platform=`).
+    asked: Option<Asked>,
+    images: Vec<Planned>,
+    /// Canonical reference to position in `images`.
+    index: HashMap<String, usize>,
+    problems: Vec<Unchecked>,
+}
+
+#[derive(Debug)]
+struct Planned {
+    /// As first written (what is looked up and shown).
+    reference: String,
+    found_in: Vec<String>,
+    /// The platform it is judged by, as written, and parsed (or why it does not parse).
+    platform: Option<(String, Result<PlatformSpec, String>)>,
+}
+
+/// A row that names nothing to look up, and why.
+#[derive(Debug)]
+struct Unchecked {
+    location: String,
+    reason: String,
+    /// `build:`-only services are listed, not counted as problems.
+    built_locally: bool,
+}
+
+impl Plan {
+    pub fn new(asked: Option<Asked>) -> Plan {
+        Plan {
+            asked,
+            ..Plan::default()
+        }
+    }
+
+    /// Scans one file (`name` is its `file:line` prefix and a hint for its kind) into the plan.
+    pub fn add(&mut self, name: &str, text: &str) {
+        let scan = crate::scan(name, text);
+        if scan.found.is_empty() {
+            self.problem(
+                name.to_owned(),
+                "no image references found".to_owned(),
+                false,
+            );
+        }
+        for found in scan.found {
+            let raw = match found.image {
+                Ok(raw) => raw,
+                Err(problem) => {
+                    let built_locally = problem == Problem::BuiltLocally;
+                    self.problem(found.location, problem.to_string(), built_locally);
+                    continue;
+                }
+            };
+            let canonical = match Reference::parse(&raw) {
+                Ok(reference) => reference.canonical(),
+                Err(e) => {
+                    let reason = format!("invalid reference {raw:?}: {e}");
+                    self.problem(found.location, reason, false);
+                    continue;
+                }
+            };
+            let position = *self.index.entry(canonical).or_insert_with(|| {
+                self.images.push(Planned {
+                    reference: raw,
+                    found_in: Vec::new(),
+                    platform: None,
+                });
+                self.images.len() - 1
+            });
+            let image = &mut self.images[position];
+            image.found_in.push(found.location);
+            if image.platform.is_none() {
+                image.platform = match (&self.asked, found.platform) {
+                    (Some((raw, spec)), _) => Some((raw.clone(), Ok(spec.clone()))),
+                    (None, Some(raw)) => {
+                        let spec = raw.parse().map_err(|e| format!("platform {raw:?}: {e}"));
+                        Some((raw, spec))
+                    }
+                    (None, None) => None,
+                };
+            }
+        }
+    }
+
+    fn problem(&mut self, location: String, reason: String, built_locally: bool) {
+        self.problems.push(Unchecked {
+            location,
+            reason,
+            built_locally,
+        });
+    }
+
+    /// How many distinct images there are to look up.
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    /// The references to look up, one per distinct image, in the order first found.
+    pub fn references(&self) -> Vec<String> {
+        self.images.iter().map(|i| i.reference.clone()).collect()
+    }
+
+    /// The report, from one outcome per [`Plan::references`] entry, in that order.
+    pub fn judge(self, outcomes: Vec<Outcome>, sense: Sense) -> StackReport {
+        let mut counts = Counts {
+            images: self.images.len(),
+            ..Counts::default()
+        };
+        let mut rows = Vec::new();
+        let mut documents = Vec::new();
+        for (image, outcome) in self.images.into_iter().zip(outcomes) {
+            let (platforms, verdict, mut document) = judge(outcome, image.platform, sense);
+            match &verdict {
+                Verdict::Supported { .. } => counts.supported += 1,
+                Verdict::Unsupported { .. } => counts.unsupported += 1,
+                Verdict::Failed(_) => counts.failed += 1,
+                Verdict::NotChecked(_) => counts.not_checked += 1,
+                Verdict::LookedUp | Verdict::BuiltLocally(_) => {}
+            }
+            document["foundIn"] = json!(image.found_in);
+            documents.push(document);
+            rows.push(Row {
+                image: Some(image.reference),
+                found_in: image.found_in,
+                platforms,
+                verdict,
+            });
+        }
+        let mut problems = Vec::new();
+        for problem in self.problems {
+            problems.push(json!({"foundIn": [problem.location], "problem": problem.reason}));
+            let verdict = if problem.built_locally {
+                counts.built_locally += 1;
+                Verdict::BuiltLocally(problem.reason)
+            } else {
+                counts.not_checked += 1;
+                Verdict::NotChecked(problem.reason)
+            };
+            rows.push(Row {
+                image: None,
+                found_in: vec![problem.location],
+                platforms: None,
+                verdict,
+            });
+        }
+        let platform = self.asked.map(|(_, spec)| spec.normalized());
+        let status = if counts.failed > 0 || counts.not_checked > 0 || counts.images == 0 {
+            Status::Error
+        } else if counts.unsupported > 0 {
+            Status::Unsupported
+        } else {
+            Status::Ok
+        };
+        StackReport {
+            summary: summary(&counts, platform.as_deref()),
+            platform,
+            status,
+            counts,
+            images: documents,
+            problems,
+            rows,
+        }
+    }
+}
+
+/// The platforms column, the verdict and the JSON document of one image.
+fn judge(
+    outcome: Outcome,
+    platform: Option<(String, Result<PlatformSpec, String>)>,
+    sense: Sense,
+) -> (Option<String>, Verdict, Value) {
+    let mut report = match outcome {
+        Ok(report) => report,
+        Err(error) => {
+            let verdict = Verdict::Failed(format!(
+                "{}: {}",
+                error.error.code,
+                output::printable(&error.error.message)
+            ));
+            let document = serde_json::to_value(&error).unwrap_or(Value::Null);
+            return (None, verdict, document);
+        }
+    };
+    let names: Vec<String> = report
+        .summary
+        .platforms
+        .iter()
+        .map(|p| p.platform.to_string())
+        .collect();
+    let verdict = match platform {
+        Some((requested, Ok(spec))) => {
+            let check = PlatformCheck::with_spec(&requested, &spec, &report.summary);
+            let platform = spec.normalized();
+            let verdict = match check.satisfied(sense) {
+                Some(entry) => Verdict::Supported {
+                    platform,
+                    entry: entry.platform.clone(),
+                },
+                None => Verdict::Unsupported { platform },
+            };
+            report.platform_check = Some(check);
+            verdict
+        }
+        Some((_, Err(reason))) => Verdict::NotChecked(reason),
+        None => Verdict::LookedUp,
+    };
+    let document = serde_json::to_value(&report).unwrap_or(Value::Null);
+    (Some(compact(&names)), verdict, document)
+}
+
+/// Platforms, compactly: the first three, then how many more.
+fn compact(names: &[String]) -> String {
+    match names.len() {
+        0 => "none".to_owned(),
+        n if n <= 3 => names.join(", "),
+        n => format!("{}, +{} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// A stack's answer: the JSON of `mquery check --json` and `POST /v1/check`, and the rows of
+/// the table the CLI prints and the page shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackReport {
+    /// The platform every image was judged by (`--platform`, containerd-normalized), if one
+    /// was given.
+    pub platform: Option<String>,
+    pub status: Status,
+    pub counts: Counts,
+    pub summary: String,
+    /// One v1 document (or error document) per distinct image, with `foundIn` and, when a
+    /// platform was asked for, `platformCheck`.
+    pub images: Vec<Value>,
+    /// Rows that name no image to look up: `{"foundIn": ["file:line"], "problem": "..."}`.
+    pub problems: Vec<Value>,
+    #[serde(skip)]
+    pub rows: Vec<Row>,
+}
+
+/// What a stack's check concluded, as the CLI's exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every image was looked up and supports its platform (exit 0).
+    Ok,
+    /// Some image lacks its platform (exit 3).
+    Unsupported,
+    /// A lookup failed, a row could not be checked, or there was nothing to check (exit 1).
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Distinct images looked up.
+    pub images: usize,
+    pub supported: usize,
+    pub unsupported: usize,
+    pub failed: usize,
+    /// Rows with a problem (an unresolved variable, a template, an invalid reference or
+    /// platform, a file with no images).
+    pub not_checked: usize,
+    pub built_locally: usize,
+}
+
+/// One row of the table: an image, or a place where one was expected.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The reference as written; `None` for a problem row.
+    pub image: Option<String>,
+    pub found_in: Vec<String>,
+    /// The platforms, compactly; `None` when there is no answer.
+    pub platforms: Option<String>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// `platform` (normalized) is supported, by the entry `entry`.
+    Supported {
+        platform: String,
+        entry: String,
+    },
+    Unsupported {
+        platform: String,
+    },
+    /// Looked up; no platform was asked for.
+    LookedUp,
+    /// The lookup failed: the error code and message.
+    Failed(String),
+    /// Not looked up or not judged, and why.
+    NotChecked(String),
+    BuiltLocally(String),
+}
+
+impl Verdict {
+    /// The verdict column.
+    pub fn text(&self) -> String {
+        match self {
+            Verdict::Supported { platform, entry } => format!("{platform}: yes ({entry})"),
+            Verdict::Unsupported { platform } => format!("{platform}: no"),
+            Verdict::LookedUp => "-".to_owned(),
+            Verdict::Failed(reason) => format!("error: {reason}"),
+            Verdict::NotChecked(reason) | Verdict::BuiltLocally(reason) => {
+                output::printable(reason).into_owned()
+            }
+        }
+    }
+}
+
+fn summary(counts: &Counts, platform: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    match platform {
+        Some(p) => {
+            let (supports, does) = match (counts.supported, counts.unsupported) {
+                (1, 1) => ("supports", "does"),
+                (1, _) => ("supports", "do"),
+                (_, 1) => ("support", "does"),
+                _ => ("support", "do"),
+            };
+            parts.push(format!("{} {supports} {p}", counts.supported));
+            parts.push(format!("{} {does} not", counts.unsupported));
+        }
+        None => parts.push(format!("{} looked up", counts.images - counts.failed)),
+    }
+    parts.push(format!("{} failed", counts.failed));
+    if counts.not_checked > 0 {
+        parts.push(format!("{} not checked", counts.not_checked));
+    }
+    if counts.built_locally > 0 {
+        parts.push(format!("{} built locally", counts.built_locally));
+    }
+    let noun = if counts.images == 1 {
+        "image"
+    } else {
+        "images"
+    };
+    format!("{} {noun}: {}", counts.images, parts.join(", "))
+}
+
+impl StackReport {
+    /// The table, aligned, under a header, then the summary line.
+    pub fn table(&self) -> String {
+        let header = ["IMAGE", "FOUND IN", "PLATFORMS", "PLATFORM CHECK"].map(str::to_owned);
+        let cells: Vec<[String; 4]> = self
+            .rows
+            .iter()
+            .map(|row| {
+                [
+                    row.image
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), |i| output::clip(i, 60)),
+                    row.found_in.join(", "),
+                    row.platforms.clone().unwrap_or_else(|| "-".to_owned()),
+                    row.verdict.text(),
+                ]
+            })
+            .collect();
+        let all: Vec<&[String; 4]> = std::iter::once(&header).chain(&cells).collect();
+        let widths: Vec<usize> = (0..4)
+            .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for row in all {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if c < 3 {
+                    line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push_str(&self.summary);
+        out.push('\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use output::{CacheInfo, ErrorBody, Source};
+    use registry::{ErrorCode, Platform, PlatformEntry, Summary};
+
+    fn report(image: &str, platforms: &[(&str, &str, Option<&str>)]) -> Report {
+        Report {
+            image: image.to_owned(),
+            reference: Reference::parse(image).expect("valid").canonical(),
+            summary: Summary {
+                digest: registry::Digest::sha256(image.as_bytes()),
+                media_type: "application/vnd.oci.image.index.v1+json".into(),
+                is_list: true,
+                platforms: platforms
+                    .iter()
+                    .map(|(os, arch, variant)| PlatformEntry {
+                        platform: Platform::new(os, arch, *variant),
+                        digest: registry::Digest::sha256(arch.as_bytes()),
+                        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                        size: 1,
+                    })
+                    .collect(),
+                attestations: 0,
+                unlabeled: 0,
+                artifact_type: None,
+            },
+            cache: CacheInfo {
+                source: Source::Registry,
+                fetched_at: std::time::UNIX_EPOCH,
+                expires_at: None,
+                stale: false,
+            },
+            platform_check: None,
+            verification: None,
+        }
+    }
+
+    fn asked(p: &str) -> Option<Asked> {
+        Some((p.to_owned(), p.parse().expect("platform")))
+    }
+
+    #[test]
+    fn each_reference_once_with_every_place_and_the_file_platform() {
+        let mut plan = Plan::new(None);
+        plan.add(
+            "a.txt",
+            "alpine\ndocker.io/library/alpine:latest\nbusybox\n",
+        );
+        plan.add(
+            "Dockerfile",
+            "FROM --platform=linux/arm/v6 busybox\nFROM golang AS b\nFROM b\nFROM Bad:Ref\n",
+        );
+        assert_eq!(plan.references(), ["alpine", "busybox", "golang"]);
+        let outcomes = vec![
+            Ok(report("alpine", &[("linux", "amd64", None)])),
+            Ok(report("busybox", &[("linux", "arm", Some("v6"))])),
+            Err(ErrorReport {
+                image: Some("golang".into()),
+                reference: None,
+                error: ErrorBody {
+                    code: ErrorCode::NotFound,
+                    message: "manifest unknown".into(),
+                },
+            }),
+        ];
+        let r = plan.judge(outcomes, Sense::Native);
+        assert_eq!(r.rows[0].found_in, ["a.txt:1", "a.txt:2"]);
+        // busybox is judged by the platform its Dockerfile asks for (the list asks none)
+        assert_eq!(
+            r.rows[1].verdict,
+            Verdict::Supported {
+                platform: "linux/arm/v6".into(),
+                entry: "linux/arm/v6".into()
+            }
+        );
+        assert_eq!(
+            r.rows[2].verdict.text(),
+            "error: NOT_FOUND: manifest unknown"
+        );
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(
+            r.summary, "3 images: 2 looked up, 1 failed, 1 not checked",
+            "the invalid reference is a row"
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["images"][2]["error"]["code"], "NOT_FOUND");
+        assert_eq!(json["images"][1]["foundIn"][0], "a.txt:3");
+        assert_eq!(json["problems"][0]["foundIn"][0], "Dockerfile:4");
+        assert_eq!(json["counts"]["notChecked"], 1);
+        assert_eq!(json["status"], "error");
+        assert!(json.get("rows").is_none());
+    }
+
+    #[test]
+    fn the_asked_platform_judges_every_image() {
+        let mut plan = Plan::new(asked("arm64"));
+        plan.add("list", "a\nb\n");
+        let r = plan.judge(
+            vec![
+                Ok(report(
+                    "a",
+                    &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))],
+                )),
+                Ok(report("b", &[("linux", "arm", Some("v7"))])),
+            ],
+            Sense::Native,
+        );
+        assert_eq!(r.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(r.status, Status::Unsupported);
+        assert_eq!(
+            r.summary,
+            "2 images: 1 supports linux/arm64, 1 does not, 0 failed"
+        );
+        assert_eq!(
+            r.images[0]["platformCheck"]["native"]["platform"],
+            "linux/arm64/v8"
+        );
+        let table = r.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "IMAGE  FOUND IN  PLATFORMS                    PLATFORM CHECK"
+        );
+        assert_eq!(
+            lines[1],
+            "a      list:1    linux/amd64, linux/arm64/v8  linux/arm64: yes (linux/arm64/v8)"
+        );
+        assert_eq!(
+            lines[2],
+            "b      list:2    linux/arm/v7                 linux/arm64: no"
+        );
+    }
+
+    #[test]
+    fn an_unparsable_file_platform_and_an_empty_file_are_not_hidden() {
+        let mut plan = Plan::new(None);
+        plan.add("Dockerfile", "FROM --platform=linux/arm64/v8/x alpine\n");
+        plan.add("empty.txt", "# nothing\n");
+        let r = plan.judge(
+            vec![Ok(report("alpine", &[("linux", "arm64", None)]))],
+            Sense::Native,
+        );
+        assert!(
+            matches!(&r.rows[0].verdict, Verdict::NotChecked(why) if why.contains("linux/arm64/v8/x")),
+            "{:?}",
+            r.rows[0].verdict
+        );
+        assert_eq!(r.rows[1].verdict.text(), "no image references found");
+        assert_eq!(r.counts.not_checked, 2);
+        assert_eq!(r.status, Status::Error);
+        // nothing at all to check is an error too
+        let r = Plan::new(None).judge(Vec::new(), Sense::Native);
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(r.summary, "0 images: 0 looked up, 0 failed");
+    }
+}
