@@ -16,6 +16,9 @@ pub enum AppError {
     RouteNotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A request body over the route's limits: the sentence says which and by how much.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -27,6 +30,7 @@ impl AppError {
             AppError::InvalidParameter(_) => ErrorCode::InvalidParameter,
             AppError::RouteNotFound(_) => ErrorCode::NotFound,
             AppError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            AppError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -73,6 +77,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::RegistryNotAllowed => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UpstreamRateLimited => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorCode::UpstreamError
@@ -139,6 +144,7 @@ mod tests {
         assert_eq!(AppError::RouteNotFound("/x".into()).status(), 404);
         assert_eq!(AppError::Internal("boom".into()).status(), 500);
         assert_eq!(AppError::MethodNotAllowed.status(), 405);
+        assert_eq!(AppError::PayloadTooLarge("big".into()).status(), 413);
         // every code of the contract has its row
         for code in ErrorCode::ALL {
             let status = status_of(code);

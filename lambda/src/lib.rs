@@ -9,11 +9,14 @@
 //!   registry), the `Answer` every renderer takes, and the memo of rendered bodies.
 //! - [`render`]: HTML page (maud), SVG badge (the `shields` crate), shields.io JSON, mquery's
 //!   JSON shape (JSON and text come from the `output` crate).
+//! - [`check`]: `POST /v1/check` and the page's check form: a file's images, each looked up
+//!   once through the cache, judged by `stack::check`.
 //! - [`error`]: the service's error type and the status table, one arm per `ErrorCode`.
 //! - [`config`]: every environment variable, read once.
 //! - [`server`]: running `app` on Lambda or on a local socket with graceful shutdown.
 //! - [`secrets`]: the operator's Docker Hub account from AWS Secrets Manager.
 
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod inspect;

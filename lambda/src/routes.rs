@@ -11,10 +11,11 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use lambda_http::request::RequestContext;
 use tracing::Instrument as _;
 
+use crate::check;
 use crate::error::AppError;
 use crate::inspect::{Answer, Failure, Inspector, Lifetimes, parse_image};
 use crate::render::badge::Badge;
@@ -147,12 +148,13 @@ impl AppState {
 /// The service. Tests call `app(state).oneshot(request)` without a socket.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/", get(page))
+        .route("/", get(page).post(page_check))
         .route("/v1/inspect", get(inspect))
         .route("/mquery", speaks(Format::Mquery))
         .route("/v1/badge", speaks(Format::Svg))
         .route("/v1/shields", speaks(Format::Shields))
         .route("/v1/diff", get(diff))
+        .route("/v1/check", post(check_file))
         .route("/healthz", get(healthz))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -287,6 +289,10 @@ struct Params {
     /// `/v1/diff`'s two images.
     old: Option<String>,
     new: Option<String>,
+    /// `/v1/check`: `compatible=1` judges by containerd's `Only` (the CLI's `--compatible`).
+    compatible: bool,
+    /// `/v1/check`: the file's name, for `file:line` and as a hint for its kind.
+    name: Option<String>,
     /// Whether the query named anything but `image` and `platform` (a badge then is not
     /// prepared: parameters it ignores would let anyone choose cache keys).
     beyond_badge: bool,
@@ -338,6 +344,8 @@ fn params(query: Option<String>) -> Params {
                 "format" if p.format.is_none() => p.format = Some(value.into_owned()),
                 "platform" if p.platform.is_none() => p.platform = Some(value.into_owned()),
                 "verify" => p.verify = matches!(value.as_ref(), "1" | "true"),
+                "compatible" => p.compatible = matches!(value.as_ref(), "1" | "true" | "on"),
+                "name" if p.name.is_none() => p.name = Some(value.into_owned()),
                 "old" if p.old.is_none() => p.old = Some(value.into_owned()),
                 "new" if p.new.is_none() => p.new = Some(value.into_owned()),
                 _ => {}
@@ -790,6 +798,114 @@ async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Respo
         SystemTime::now(),
     );
     set(&mut response, header::CACHE_CONTROL, &cache);
+    response
+}
+
+/// The longest `name` parameter of `/v1/check` kept.
+const MAX_NAME_PARAM: usize = 100;
+
+/// `POST /v1/check[?platform=P][&compatible=1][&name=FILE]`: the body is a Compose file,
+/// Kubernetes YAML, a Dockerfile or a list (at most 1 MiB and 200 distinct images, else 413);
+/// the answer is `mquery check --json`'s document, 200 whatever the verdicts (its `status`
+/// says them).
+async fn check_file(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    let p = params(query);
+    let platform = match p.platform() {
+        Ok(platform) => platform,
+        Err(f) => return f.reject(Format::Json),
+    };
+    let name = p
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or_else(
+            || "file".to_owned(),
+            |n| output::printable(&crate::render::clip(n, MAX_NAME_PARAM)).into_owned(),
+        );
+    let checked = async {
+        let body = check::read_body(body, check::MAX_FILE, "the file").await?;
+        let text = check::text(&body)?;
+        check::check(&state.inspector, &name, text, platform, sense(&p)).await
+    };
+    match checked.await {
+        Ok(report) => {
+            let body = serde_json::to_vec(&report).unwrap_or_default();
+            let mut response = Response::new(Body::from(body));
+            set(
+                &mut response,
+                header::CONTENT_TYPE,
+                Format::Json.content_type(),
+            );
+            set(&mut response, header::CACHE_CONTROL, "no-store");
+            response
+        }
+        Err(e) => Failure::new(None, None, e).reject(Format::Json),
+    }
+}
+
+fn sense(p: &Params) -> Sense {
+    if p.compatible {
+        Sense::Compatible
+    } else {
+        Sense::Native
+    }
+}
+
+/// The page's "check a file" form (`POST /`, form-encoded `file`, `platform`, `compatible`):
+/// the same check as `/v1/check`, shown as a table under the form.
+async fn page_check(State(state): State<AppState>, body: Body) -> Response {
+    // form encoding at most triples the file's bytes
+    let form = match check::read_body(body, 3 * check::MAX_FILE + 4096, "the form").await {
+        Ok(form) => form,
+        Err(e) => return Failure::new(None, None, e).reject(Format::Html),
+    };
+    let (mut file, mut p) = (String::new(), Params::default());
+    for (key, value) in form_urlencoded::parse(&form) {
+        match key.as_ref() {
+            // browsers send a textarea's line breaks as CRLF
+            "file" => file = value.replace("\r\n", "\n"),
+            "platform" => p.platform = Some(value.into_owned()),
+            "compatible" => p.compatible = matches!(value.as_ref(), "1" | "true" | "on"),
+            _ => {}
+        }
+    }
+    if file.len() > check::MAX_FILE {
+        let error = AppError::PayloadTooLarge(format!(
+            "the file is larger than {} KiB; a check reads at most that much",
+            check::MAX_FILE / 1024
+        ));
+        return Failure::new(None, None, error).reject(Format::Html);
+    }
+    let platform = match p.platform() {
+        Ok(platform) => platform,
+        Err(f) => return f.reject(Format::Html),
+    };
+    let form = html::CheckForm {
+        file: &file,
+        platform: p.platform.as_deref().unwrap_or(""),
+        compatible: p.compatible,
+    };
+    let (status, outcome) =
+        match check::check(&state.inspector, "file", &file, platform, sense(&p)).await {
+            Ok(report) => (StatusCode::OK, Ok(report)),
+            Err(e) => (e.status(), Err(e.to_report(None, None))),
+        };
+    let outcome = match &outcome {
+        Ok(report) => Outcome::Check(report),
+        Err(error) => Outcome::Error(error),
+    };
+    let mut response = (status, html::page_with("", None, Some(&form), &outcome)).into_response();
+    set(
+        &mut response,
+        header::CONTENT_TYPE,
+        Format::Html.content_type(),
+    );
+    set(&mut response, header::CACHE_CONTROL, "no-store");
     response
 }
 

@@ -464,3 +464,154 @@ async fn verify_reads_each_entry_once() {
     let (_, body) = s.ok(&about("/v1/inspect", &s.image)).await;
     assert!(json(&body).get("verification").is_none());
 }
+
+/// `POST /v1/check`: a rendered Helm chart (an init container, a CronJob, a placeholder left
+/// unrendered, an image that does not exist) answered with `mquery check --json`'s document,
+/// each distinct image looked up once; and the limits, each a sentence.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_scans_a_posted_file() {
+    let s = setup().await;
+    let r = s.registry.host();
+    let rendered = format!(
+        r#"---
+# Source: shop/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: wait
+          image: {r}/acme/pi:v6
+      containers:
+        - name: app
+          image: "{r}/{APP}"
+        - name: sidecar
+          image: "{{{{ .Values.sidecar.image }}}}"
+---
+# Source: shop/templates/cronjob.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: report
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: report
+              image: {r}/{APP}
+            - name: gone
+              image: {r}/acme/gone:v1
+          restartPolicy: OnFailure
+"#
+    );
+    let post = |uri: &str, body: Vec<u8>| {
+        let request = Request::post(uri)
+            .header("content-type", "application/yaml")
+            .body(Body::from(body))
+            .expect("request");
+        send(&s.app, request)
+    };
+    let mark = s.registry.mark();
+    let (response, body) = post(
+        "/v1/check?platform=linux/arm64&name=chart.yaml",
+        rendered.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/json");
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    let served = s.registry.served_since(mark);
+    let indexes = served
+        .iter()
+        .filter(|g| g.path.contains("/acme/app/manifests/"))
+        .count();
+    assert_eq!(
+        indexes, 1,
+        "the app, named twice, is looked up once: {served:?}"
+    );
+    let doc = json(&body);
+    assert_eq!(doc["platform"], "linux/arm64");
+    assert_eq!(doc["status"], "error");
+    assert_eq!(
+        doc["summary"],
+        "3 images: 1 supports linux/arm64, 1 does not, 1 failed, 1 not checked"
+    );
+    assert_eq!(
+        doc["counts"],
+        json!({"images": 3, "supported": 1, "unsupported": 1, "failed": 1, "notChecked": 1, "builtLocally": 0})
+    );
+    let images = doc["images"].as_array().expect("images");
+    assert_eq!(images[0]["foundIn"], json!(["chart.yaml:12"]));
+    assert_eq!(images[0]["platformCheck"]["native"], Value::Null);
+    assert_eq!(
+        images[1]["foundIn"],
+        json!(["chart.yaml:15", "chart.yaml:32"])
+    );
+    assert_eq!(
+        images[1]["platformCheck"]["native"]["platform"],
+        "linux/arm64/v8"
+    );
+    assert_eq!(images[1]["digest"], s.index_digest.as_str());
+    assert_eq!(images[2]["error"]["code"], "NOT_FOUND");
+    assert_eq!(doc["problems"][0]["foundIn"], json!(["chart.yaml:17"]));
+    assert!(
+        text(&doc["problems"][0]["problem"]).contains("{{ .Values.sidecar.image }}"),
+        "{doc}"
+    );
+
+    // compatible=1: pi's linux/arm/v6 runs on linux/arm64 through containerd's 32-bit fallback
+    let list = format!("{r}/acme/pi:v6\n");
+    let (_, body) = post("/v1/check?platform=linux/arm64", list.clone().into_bytes()).await;
+    assert_eq!(json(&body)["status"], "unsupported");
+    let (_, body) = post(
+        "/v1/check?platform=linux/arm64&compatible=1",
+        list.into_bytes(),
+    )
+    .await;
+    let doc = json(&body);
+    assert_eq!(doc["status"], "ok", "{doc}");
+    assert_eq!(doc["images"][0]["foundIn"], json!(["file:1"]));
+
+    // the limits: 1 MiB, 200 distinct images, UTF-8, a valid platform, POST only
+    let mark = s.registry.mark();
+    let huge = "# padding\n".repeat((1 << 20) / 10 + 1);
+    let (response, body) = post("/v1/check", huge.into_bytes()).await;
+    assert_eq!(response.status(), 413);
+    let doc = json(&body);
+    assert_eq!(doc["error"]["code"], "PAYLOAD_TOO_LARGE");
+    assert_eq!(
+        doc["error"]["message"],
+        "the file is larger than 1024 KiB; a check reads at most that much"
+    );
+    let many: String = (0..201).map(|i| format!("{r}/acme/n{i}:v1\n")).collect();
+    let (response, body) = post("/v1/check", many.into_bytes()).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        json(&body)["error"]["message"],
+        "the file names 201 distinct images; a check looks up at most 200 (split the file)"
+    );
+    assert!(
+        s.registry.served_since(mark).is_empty(),
+        "refused before any lookup"
+    );
+    let (response, body) = post("/v1/check", vec![b'a', 0xff, b'\n']).await;
+    assert_eq!(response.status(), 400);
+    assert!(text(&json(&body)["error"]["message"]).contains("not UTF-8"));
+    let (response, body) = post("/v1/check?platform=linux/arm64/v8/x", b"alpine\n".to_vec()).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(&body)["error"]["code"], "INVALID_PARAMETER");
+    let (response, _) = get(&s.app, "/v1/check", &[]).await;
+    assert_eq!(response.status(), 405);
+    // a file with no images is an answer that says so
+    let (response, body) = post("/v1/check", b"# nothing yet\n".to_vec()).await;
+    assert_eq!(response.status(), 200);
+    let doc = json(&body);
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["problems"][0]["problem"], "no image references found");
+}

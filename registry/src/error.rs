@@ -263,6 +263,8 @@ pub enum ErrorCode {
     RegistryNotAllowed,
     NotFound,
     MethodNotAllowed,
+    /// A request body over the service's limits (`POST /v1/check`: 1 MiB, 200 images).
+    PayloadTooLarge,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamError,
@@ -277,12 +279,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the contract defines.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidReference,
         ErrorCode::InvalidParameter,
         ErrorCode::RegistryNotAllowed,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
         ErrorCode::UpstreamRateLimited,
         ErrorCode::UpstreamTimeout,
         ErrorCode::UpstreamError,
@@ -300,6 +303,7 @@ impl ErrorCode {
             ErrorCode::RegistryNotAllowed => "REGISTRY_NOT_ALLOWED",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
             ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             ErrorCode::UpstreamError => "UPSTREAM_ERROR",

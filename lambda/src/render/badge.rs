@@ -158,6 +158,7 @@ impl Badge {
             | ErrorCode::UnsupportedManifest
             | ErrorCode::DigestMismatch
             | ErrorCode::MethodNotAllowed
+            | ErrorCode::PayloadTooLarge
             | ErrorCode::Internal
             | ErrorCode::Unknown => ("registry error", Color::Red),
         };

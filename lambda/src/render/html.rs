@@ -4,6 +4,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use output::{ErrorReport, Report};
+use stack::check::{StackReport, Verdict};
 
 use super::clip;
 
@@ -13,6 +14,16 @@ pub enum Outcome<'a> {
     Nothing,
     Answer(&'a Report),
     Error(&'a ErrorReport),
+    /// A checked file: the table of its images.
+    Check(&'a StackReport),
+}
+
+/// What the "check a file" form was sent with, shown again above its answer.
+#[derive(Debug, Default)]
+pub struct CheckForm<'a> {
+    pub file: &'a str,
+    pub platform: &'a str,
+    pub compatible: bool,
 }
 
 const STYLE: &str = r#"
@@ -42,6 +53,14 @@ td.platform{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,Consol
 .note{color:var(--muted);font-size:14px;margin:12px 0 0}
 .links a{color:var(--accent);margin-right:14px;font-size:14px}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow-x:auto;font-size:13px}
+textarea{width:100%;min-height:160px;padding:10px 12px;font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;border:1px solid var(--line);border-radius:6px;background:#fff;resize:vertical}
+#check-form{display:block;margin-top:32px}
+#check-form h2{font-size:18px;margin:0 0 4px}
+#check-form p{margin:0 0 8px;color:var(--muted);font-size:14px}
+#check-form .row{display:flex;gap:8px;align-items:center;margin-top:8px;font-size:14px}
+#check-form .row input[type=text]{flex:0 1 220px}
+.summary{font-weight:600}
+td.yes{color:var(--ok);font-weight:600}td.no{color:var(--no);font-weight:600}td.err{color:var(--err)}
 footer{margin-top:32px;color:var(--muted);font-size:13px}
 footer a{color:var(--accent)}
 "#;
@@ -78,6 +97,21 @@ fn human_size(bytes: u64) -> String {
 
 /// The page. `base` is the service's public origin (`https://host`), for copyable badge URLs.
 pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
+    page_with(base, image, None, outcome)
+}
+
+/// The page, with the check form filled in as it was sent.
+pub fn page_with(
+    base: &str,
+    image: Option<&str>,
+    form: Option<&CheckForm<'_>>,
+    outcome: &Outcome<'_>,
+) -> String {
+    let form = form.unwrap_or(&CheckForm {
+        file: "",
+        platform: "",
+        compatible: false,
+    });
     let title = match image {
         Some(image) => format!("{} · mquery", clip(image, 80)),
         None => "mquery · is this container image multi-platform?".to_owned(),
@@ -113,12 +147,34 @@ pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
                     @match outcome {
                         Outcome::Nothing => {}
                         Outcome::Answer(report) => (answer(base, report)),
+                        Outcome::Check(report) => (checked(report)),
                         Outcome::Error(error) => {
                             section.card #result {
                                 h2 { (clip(error.image.as_deref().unwrap_or(""), 200)) }
                                 span.verdict.err { (error.error.code) }
                                 p { (clip(&error.error.message, 300)) }
                             }
+                        }
+                    }
+                    form #check-form method="post" action="" {
+                        h2 { "Check a file" }
+                        p {
+                            "Paste a Compose file, Kubernetes YAML (" code { "helm template" }
+                            " output), a Dockerfile or a list of images: every image is looked up once."
+                        }
+                        textarea name="file" required aria-label="File to check"
+                            placeholder="services:\n  web:\n    image: nginx:1.27\n  db:\n    image: postgres:16" {
+                            (form_value(form.file))
+                        }
+                        div.row {
+                            label for="check-platform" { "Platform" }
+                            input #check-platform type="text" name="platform" value=(form_value(form.platform))
+                                placeholder="linux/arm64" maxlength="200";
+                            label {
+                                input type="checkbox" name="compatible" value="1" checked[form.compatible];
+                                " 32-bit fallbacks count"
+                            }
+                            button type="submit" { "Check" }
                         }
                     }
                     footer {
@@ -133,6 +189,45 @@ pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
         }
     }
     .into_string()
+}
+
+/// A checked file: the summary, then one row per image and per problem.
+fn checked(report: &StackReport) -> Markup {
+    let class = match report.status {
+        stack::check::Status::Ok => "yes",
+        stack::check::Status::Unsupported => "no",
+        stack::check::Status::Error => "err",
+    };
+    html! {
+        section.card #result {
+            h2 { "Stack check" }
+            p.summary { span class={ "verdict " (class) } { (clip(&report.summary, 200)) } }
+            table {
+                thead { tr { th { "Image" } th { "Found in" } th { "Platforms" } th { "Platform check" } } }
+                tbody {
+                    @for row in &report.rows {
+                        tr {
+                            @match &row.image {
+                                Some(image) => {
+                                    td.mono { a href={ "?image=" (query_value(image)) } { (clip(image, 80)) } }
+                                }
+                                None => { td { "-" } }
+                            }
+                            td.mono { (clip(&row.found_in.join(", "), 200)) }
+                            td.mono { (clip(row.platforms.as_deref().unwrap_or("-"), 120)) }
+                            @let class = match row.verdict {
+                                Verdict::Supported { .. } => "yes",
+                                Verdict::Unsupported { .. } => "no",
+                                Verdict::LookedUp | Verdict::BuiltLocally(_) => "",
+                                Verdict::Failed(_) | Verdict::NotChecked(_) => "err",
+                            };
+                            td class=(class) { (clip(&row.verdict.text(), 300)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn answer(base: &str, report: &Report) -> Markup {
