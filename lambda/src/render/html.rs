@@ -60,7 +60,7 @@ textarea{width:100%;min-height:160px;padding:10px 12px;font:13px/1.4 ui-monospac
 #check-form .row{display:flex;gap:8px;align-items:center;margin-top:8px;font-size:14px}
 #check-form .row input[type=text]{flex:0 1 220px}
 .summary{font-weight:600}
-td.yes{color:var(--ok);font-weight:600}td.no{color:var(--no);font-weight:600}td.err{color:var(--err)}
+td.v-yes{color:var(--ok);font-weight:600}td.v-no{color:var(--no);font-weight:600}td.v-err{color:var(--err)}
 footer{margin-top:32px;color:var(--muted);font-size:13px}
 footer a{color:var(--accent)}
 "#;
@@ -216,10 +216,10 @@ fn checked(report: &StackReport) -> Markup {
                             td.mono { (clip(&row.found_in.join(", "), 200)) }
                             td.mono { (clip(row.platforms.as_deref().unwrap_or("-"), 120)) }
                             @let class = match row.verdict {
-                                Verdict::Supported { .. } => "yes",
-                                Verdict::Unsupported { .. } => "no",
+                                Verdict::Supported { .. } => "v-yes",
+                                Verdict::Unsupported { .. } => "v-no",
                                 Verdict::LookedUp | Verdict::BuiltLocally(_) => "",
-                                Verdict::Failed(_) | Verdict::NotChecked(_) => "err",
+                                Verdict::Failed(_) | Verdict::NotChecked(_) => "v-err",
                             };
                             td class=(class) { (clip(&row.verdict.text(), 300)) }
                         }
