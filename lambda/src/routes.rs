@@ -154,7 +154,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/badge", speaks(Format::Svg))
         .route("/v1/shields", speaks(Format::Shields))
         .route("/v1/diff", get(diff))
-        .route("/v1/check", post(check_file))
+        .route("/v1/check", post(check_file).options(preflight))
         .route("/healthz", get(healthz))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -846,6 +846,20 @@ async fn check_file(
         }
         Err(e) => Failure::new(None, None, e).reject(Format::Json),
     }
+}
+
+/// CORS preflight for `/v1/check`, as template.yaml's API answers it in production: a page on
+/// another origin may post a file as `application/yaml`.
+async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    set(&mut response, header::ACCESS_CONTROL_ALLOW_METHODS, "POST");
+    set(
+        &mut response,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "content-type",
+    );
+    set(&mut response, header::ACCESS_CONTROL_MAX_AGE, "86400");
+    response
 }
 
 fn sense(p: &Params) -> Sense {

@@ -608,6 +608,23 @@ spec:
     assert_eq!(json(&body)["error"]["code"], "INVALID_PARAMETER");
     let (response, _) = get(&s.app, "/v1/check", &[]).await;
     assert_eq!(response.status(), 405);
+    // a page on another origin may post YAML: the preflight allows it
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/check")
+        .header("origin", "https://example.org")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .expect("request");
+    let (response, _) = send(&s.app, preflight).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(header(&response, "access-control-allow-methods"), "POST");
+    assert_eq!(
+        header(&response, "access-control-allow-headers"),
+        "content-type"
+    );
+    assert_eq!(header(&response, "access-control-allow-origin"), "*");
     // a file with no images is an answer that says so
     let (response, body) = post("/v1/check", b"# nothing yet\n".to_vec()).await;
     assert_eq!(response.status(), 200);
