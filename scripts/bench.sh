@@ -2,13 +2,15 @@
 # Benchmarks, side by side on this machine, everything on 127.0.0.1 (README "Benchmarks";
 # BENCHMARKS.md holds the latest results and the method).
 #
-#   scripts/bench.sh            full run (about 6 minutes)
+#   scripts/bench.sh            full run (about 7 minutes)
 #   scripts/bench.sh --smoke    short run of a quick build that keeps the script working (CI);
 #                               its numbers mean nothing
 #
 # 1. cold CLI lookups of a 5-platform index through a TCP proxy adding 10 ms each way in
 #    front of the real registry: mquery vs skopeo inspect --raw vs docker manifest inspect,
 #    median of alternating runs, and the registry requests each made;
+# 1b. a stack: `mquery check` of a Compose file naming 50 distinct images on the same proxy,
+#    beside the slowest single cold lookup of those images and a shell loop of skopeo;
 # 2. cached HTTP throughput and p50/p99 of /v1/inspect and /v1/badge with wrk, beside nginx
 #    serving the same bytes as a static file;
 # 3. process start to first answered request, stripped binary sizes, peak RSS under load;
@@ -147,6 +149,81 @@ for tool in "${tools_list[@]}"; do
   row "$tool" "$(awk -v u="$us" 'BEGIN{printf "%.1f ms", u/1000}')" "$(awk -v a="$us" -v b="$mquery_us" 'BEGIN{printf "%.2fx", a/b}')" "$reqs"
 done
 say ""
+
+# --- 1b. a stack: mquery check of a Compose file naming 50 distinct images -------------
+# Against the real registry behind the latency proxy, and against the fake registry (whose
+# serving costs next to nothing) behind a second proxy of the same delay: on two shared cores
+# the real registry's own work for 50 manifests at once is part of the check's time, and
+# the fake's row shows what is mquery's. Each single image is looked up cold once per round;
+# the ratio is the check's median over the slowest image's median.
+stack_images=50
+fake_stack_port=$(free_port)
+$tools fake-registry "$fake_stack_port" 0 &
+pids+=($!)
+wait_port "$fake_stack_port"
+fake_proxy_port=$(free_port)
+$tools latency-proxy "$fake_proxy_port" "$fake_stack_port" 10 &
+pids+=($!)
+wait_port "$fake_proxy_port"
+for i in $(seq "$stack_images"); do
+  $tools push-fixtures "http://127.0.0.1:$registry_port" "acme/stack$i" v1 > /dev/null
+done
+declare -A stack_host=([real]="127.0.0.1:$proxy_port" [fake]="127.0.0.1:$fake_proxy_port")
+export MQUERY_INSECURE_REGISTRIES="127.0.0.1:$proxy_port,127.0.0.1:$fake_proxy_port"
+for kind in real fake; do
+  host=${stack_host[$kind]}
+  { echo "name: stack"; echo "services:"
+    for i in $(seq "$stack_images"); do printf '  s%s:\n    image: %s/acme/stack%s:v1\n' "$i" "$host" "$i"; done
+  } > "$tmp/compose-$kind.yaml"
+  : > "$tmp/check-$kind"
+  for i in $(seq "$stack_images"); do : > "$tmp/single-$kind-$i"; done
+done
+for round in $(seq "$cold_runs"); do
+  for kind in real fake; do
+    host=${stack_host[$kind]}
+    before=$(requests)
+    start=$(now_ns)
+    $bin/mquery check --platform linux/arm64 "$tmp/compose-$kind.yaml" > "$tmp/check-out" \
+      || { echo "bench: mquery check failed:"; cat "$tmp/check-out"; exit 1; } >&2
+    end=$(now_ns)
+    echo $(( (end - start) / 1000 )) >> "$tmp/check-$kind"
+    [ "$kind" = real ] && { sleep 0.2; echo $(( $(requests) - before )) > "$tmp/check-reqs"; }
+    for i in $(seq "$stack_images"); do
+      start=$(now_ns)
+      $bin/mquery "$host/acme/stack$i:v1" > /dev/null
+      end=$(now_ns)
+      echo $(( (end - start) / 1000 )) >> "$tmp/single-$kind-$i"
+    done
+  done
+done
+# skopeo, one image after the other: what a shell loop around a one-image tool costs
+skopeo_loops=$(( cold_runs < 3 ? cold_runs : 3 ))
+: > "$tmp/skopeo-loop"
+for _ in $(seq "$skopeo_loops"); do
+  start=$(now_ns)
+  for i in $(seq "$stack_images"); do
+    skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$proxy_port/acme/stack$i:v1" > /dev/null
+  done
+  end=$(now_ns)
+  echo $(( (end - start) / 1000 )) >> "$tmp/skopeo-loop"
+done
+unset MQUERY_INSECURE_REGISTRIES
+ms() { awk -v u="$1" 'BEGIN{printf "%.1f ms", u/1000}'; }
+section "A stack: mquery check of a Compose file naming $stack_images distinct images (10 ms each way, median of $cold_runs rounds)"
+columns registry "mquery check" "single lookup, median" "single lookup, slowest image" "check / slowest single"
+for kind in real fake; do
+  check_us=$(median < "$tmp/check-$kind")
+  for i in $(seq "$stack_images"); do median < "$tmp/single-$kind-$i"; done > "$tmp/singles-$kind"
+  single_med=$(median < "$tmp/singles-$kind")
+  single_max=$(sort -n "$tmp/singles-$kind" | tail -1)
+  label="docker-registry (real)"; [ "$kind" = fake ] && label="fake (serving cost ~0)"
+  row "$label" "$(ms "$check_us")" "$(ms "$single_med")" "$(ms "$single_max")" \
+    "$(awk -v a="$check_us" -v b="$single_max" 'BEGIN{printf "%.2fx", a/b}')"
+  [ "$kind" = real ] && real_check_us=$check_us
+done
+say ""
+skopeo_us=$(median < "$tmp/skopeo-loop")
+paragraph "The check sent $(cat "$tmp/check-reqs") requests to the real registry for $stack_images images. A shell loop of \`skopeo inspect --raw\` over the same $stack_images images (real registry, median of $skopeo_loops loops): $(ms "$skopeo_us"), $(awk -v a="$skopeo_us" -v b="$real_check_us" 'BEGIN{printf "%.1fx", a/b}') the check."
 
 # --- 2. cached throughput beside nginx ------------------------------------------------
 service_port=$(free_port)

@@ -4,6 +4,9 @@ use registry::ClientConfig;
 use registry::client::Url;
 use registry::config::{ConfigError, client_config_from, parse_base_url};
 
+/// Lookups one `mquery` run has in flight at once.
+const CLI_LOOKUPS: usize = 128;
+
 /// The command's settings from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,7 +25,13 @@ impl Config {
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let client: ClientConfig = client_config_from(&lookup)?;
+        let mut client: ClientConfig = client_config_from(&lookup)?;
+        // One person's run, not a shared service: `mquery check` of a stack whose images all
+        // live on one registry (Docker Hub, usually) sends every lookup at once instead of in
+        // waves of the service's bulkhead (16), and a hanging registry still holds at most half
+        // of the process's lookups.
+        client.max_concurrent_lookups = CLI_LOOKUPS;
+        client.max_lookups_per_registry = CLI_LOOKUPS / 2;
         let endpoint = match lookup("MQUERY_ENDPOINT").filter(|v| !v.trim().is_empty()) {
             Some(value) => Some(parse_base_url("MQUERY_ENDPOINT", &value)?),
             None => None,
@@ -45,6 +54,7 @@ mod tests {
         assert!(config.client.insecure_registries.is_empty());
         assert!(config.client.docker_hub_mirror.is_none());
         assert_eq!(config.log_filter, "warn");
+        assert_eq!(config.client.max_lookups_per_registry, 64);
 
         let config = Config::from_lookup(|name| match name {
             "MQUERY_INSECURE_REGISTRIES" => Some("127.0.0.1:5000".into()),

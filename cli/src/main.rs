@@ -119,10 +119,12 @@ fn main() -> ExitCode {
         Some(Ok(spec)) => Some(spec),
         Some(Err(e)) => return fail(&format!("--platform: {e}")),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // one thread starts fastest; a stack's dozens of lookups share the cores
+    let mut builder = match args.command {
+        Some(Command::Check { .. }) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
