@@ -3,12 +3,14 @@
 //! all at once, through the same cache as every route, and answer `stack::check`'s report:
 //! the document `mquery check --json` prints.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use registry::Sense;
 use stack::check::{Asked, Outcome, Plan, StackReport};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::error::AppError;
@@ -18,6 +20,9 @@ use crate::inspect::{Inspector, parse_image};
 pub const MAX_FILE: usize = 1 << 20;
 /// The most distinct images one check looks up.
 pub const MAX_IMAGES: usize = 200;
+/// The most lookups one check has in flight: half the client's 64, so a check of a large
+/// stack leaves the other half to everyone else's requests.
+const CHECK_IN_FLIGHT: usize = 32;
 /// How long a client has to send its body (the local server's header timeout does not cover
 /// it).
 const BODY_DEADLINE: Duration = Duration::from_secs(20);
@@ -55,8 +60,8 @@ pub fn text(body: &[u8]) -> Result<&str, AppError> {
 }
 
 /// Scans `text` (named `name` in `file:line`), looks every distinct image up concurrently
-/// (the client's per-registry bulkheads bound how many requests are in flight) and judges
-/// them. More than [`MAX_IMAGES`] distinct images is a 413, before any lookup.
+/// (at most [`CHECK_IN_FLIGHT`] at once, within the client's per-registry bulkheads) and
+/// judges them. More than [`MAX_IMAGES`] distinct images is a 413, before any lookup.
 pub async fn check(
     inspector: &Inspector,
     name: &str,
@@ -73,10 +78,15 @@ pub async fn check(
         )));
     }
     let references = plan.references();
+    let turns = Arc::new(Semaphore::new(CHECK_IN_FLIGHT));
     let mut tasks = JoinSet::new();
     for (i, image) in references.into_iter().enumerate() {
-        let inspector = inspector.clone();
-        tasks.spawn(async move { (i, lookup(&inspector, &image).await) });
+        let (inspector, turns) = (inspector.clone(), turns.clone());
+        tasks.spawn(async move {
+            // the semaphore is never closed: a permit always comes
+            let _turn = turns.acquire().await;
+            (i, lookup(&inspector, &image).await)
+        });
     }
     let mut outcomes: Vec<Option<Outcome>> = (0..plan.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {

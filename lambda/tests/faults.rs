@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -172,5 +172,55 @@ async fn the_service_survives_every_registry_fault() {
     assert!(
         service.terminate().success(),
         "the process never died and exits cleanly"
+    );
+}
+
+/// `POST /v1/check` of a large stack keeps at most 32 lookups in flight, across registries
+/// too (each registry's own bulkhead is 16): half the client's 64 stay free for everyone
+/// else's requests. Three slow registries of 20 images each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_check_leaves_lookups_to_others() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+        let router = Router::new().fallback(move |method: Method| {
+            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let body = mquery_tests::fixtures::two_platform_index_body();
+                fake::manifest(&method, media_type::OCI_INDEX, &body)
+            }
+        });
+        servers.push(FakeServer::start(router).await);
+    }
+    let hosts: Vec<String> = servers.iter().map(FakeServer::host).collect();
+    let binary = Path::new(env!("CARGO_BIN_EXE_mquery-lambda"));
+    let service = ServiceProcess::start(binary, &[("MQUERY_INSECURE_REGISTRIES", hosts.join(","))]);
+    let list: String = (0..60)
+        .map(|i| format!("{}/stack/s{i}:v1\n", hosts[i % 3]))
+        .collect();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/check?platform=linux/arm64",
+            service.base_url()
+        ))
+        .body(list)
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.expect("JSON");
+    assert_eq!(doc["status"], "ok", "{doc}");
+    assert_eq!(doc["counts"]["supported"], 60);
+    let most = most.load(Ordering::SeqCst);
+    assert!(most <= 32, "{most} lookups at once");
+    assert!(
+        most > 16,
+        "lookups of several registries overlap: {most} at once"
     );
 }
