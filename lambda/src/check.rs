@@ -27,18 +27,20 @@ const CHECK_IN_FLIGHT: usize = 32;
 /// it).
 const BODY_DEADLINE: Duration = Duration::from_secs(20);
 
+/// The 413 for `what` over `limit` bytes.
+pub fn too_large(what: &str, limit: usize) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "{what} is larger than {} KiB; a check reads at most that much",
+        limit / 1024
+    ))
+}
+
 /// Reads a request body of at most `limit` bytes; `what` names it in the 413's sentence.
 pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, AppError> {
-    let too_large = || {
-        AppError::PayloadTooLarge(format!(
-            "{what} is larger than {} KiB; a check reads at most that much",
-            limit / 1024
-        ))
-    };
     let collected = tokio::time::timeout(BODY_DEADLINE, Limited::new(body, limit).collect()).await;
     match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(what, limit)),
         Ok(Err(e)) => Err(AppError::InvalidParameter(format!(
             "the request body could not be read: {e}"
         ))),

@@ -889,10 +889,7 @@ async fn page_check(State(state): State<AppState>, body: Body) -> Response {
         }
     }
     if file.len() > check::MAX_FILE {
-        let error = AppError::PayloadTooLarge(format!(
-            "the file is larger than {} KiB; a check reads at most that much",
-            check::MAX_FILE / 1024
-        ));
+        let error = check::too_large("the file", check::MAX_FILE);
         return Failure::new(None, None, error).reject(Format::Html);
     }
     let platform = match p.platform() {

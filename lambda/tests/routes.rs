@@ -625,6 +625,29 @@ spec:
         "content-type"
     );
     assert_eq!(header(&response, "access-control-allow-origin"), "*");
+    // the page's form: the same check, and the same limit on the file once decoded
+    let form = |file: &str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("file", file)
+            .append_pair("platform", "linux/arm64")
+            .finish();
+        Request::post("/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let (response, body) = send(&s.app, form(&format!("{r}/{APP}\r\n"))).await;
+    assert_eq!(response.status(), 200);
+    let page = utf8(body);
+    assert!(
+        page.contains("1 image: 1 supports linux/arm64, 0 do not, 0 failed"),
+        "{page}"
+    );
+    assert!(page.contains("file:1"), "{page}");
+    let (response, body) = send(&s.app, form(&"#".repeat((1 << 20) + 1))).await;
+    assert_eq!(response.status(), 413);
+    assert!(utf8(body).contains("PAYLOAD_TOO_LARGE"));
+
     // a file with no images is an answer that says so
     let (response, body) = post("/v1/check", b"# nothing yet\n".to_vec()).await;
     assert_eq!(response.status(), 200);
