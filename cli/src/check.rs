@@ -6,14 +6,10 @@
 
 use std::io::{Read as _, Write as _};
 
-use registry::{PlatformSpec, Sense};
-use stack::check::{Plan, Status};
+use registry::Sense;
+use stack::check::{Asked, Plan, Status};
 
-use crate::{Backend, lookup_all};
-
-/// Exit codes of `check`, as the main command's.
-const EXIT_ERROR: u8 = 1;
-const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
+use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all};
 
 /// Reads `files` (`-` is standard input); `Err` is a sentence for stderr.
 fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -35,7 +31,7 @@ fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
 pub async fn run(
     backend: &Backend,
     files: &[String],
-    platform: Option<(&str, &PlatformSpec)>,
+    platform: Option<Asked>,
     sense: Sense,
     json: bool,
 ) -> u8 {
@@ -46,7 +42,7 @@ pub async fn run(
             return EXIT_ERROR;
         }
     };
-    let mut plan = Plan::new(platform.map(|(raw, spec)| (raw.to_owned(), spec.clone())));
+    let mut plan = Plan::new(platform);
     for (file, text) in &texts {
         plan.add(file, text);
     }

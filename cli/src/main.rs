@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
 use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
+use stack::check::{Asked, Outcome};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
@@ -114,10 +115,25 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let platform = match args.platform.as_deref().map(str::parse::<PlatformSpec>) {
+    // the platform asked for, parsed once before anything starts: `check`'s flags, or the
+    // main command's
+    let (asked, compatible) = match &args.command {
+        Some(Command::Check {
+            platform,
+            compatible,
+            ..
+        }) => (platform.as_deref(), *compatible),
+        _ => (args.platform.as_deref(), args.compatible),
+    };
+    let platform: Option<Asked> = match asked.map(|p| p.parse().map(|spec| (p.to_owned(), spec))) {
         None => None,
-        Some(Ok(spec)) => Some(spec),
+        Some(Ok(asked)) => Some(asked),
         Some(Err(e)) => return fail(&format!("--platform: {e}")),
+    };
+    let sense = if compatible {
+        Sense::Compatible
+    } else {
+        Sense::Native
     };
     // one thread starts fastest; a stack's dozens of lookups share the cores
     let mut builder = match args.command {
@@ -145,26 +161,7 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
-    if let Some(Command::Check {
-        files,
-        platform,
-        compatible,
-    }) = &args.command
-    {
-        let spec = match platform
-            .as_deref()
-            .map(|p| p.parse::<PlatformSpec>().map(|s| (p, s)))
-        {
-            None => None,
-            Some(Ok(spec)) => Some(spec),
-            Some(Err(e)) => return fail(&format!("--platform: {e}")),
-        };
-        let sense = if *compatible {
-            Sense::Compatible
-        } else {
-            Sense::Native
-        };
-        let platform = spec.as_ref().map(|(p, s)| (*p, s));
+    if let Some(Command::Check { files, .. }) = &args.command {
         return ExitCode::from(
             runtime.block_on(check::run(&backend, files, platform, sense, args.json)),
         );
@@ -175,13 +172,7 @@ fn main() -> ExitCode {
         return ExitCode::from(print_diff(&outcomes, args.json));
     }
     let mut outcomes = runtime.block_on(lookup_all(&backend, &args.images, args.verify));
-    let check = platform.as_ref().map(|spec| {
-        let requested = args.platform.as_deref().unwrap_or_default();
-        let sense = if args.compatible {
-            Sense::Compatible
-        } else {
-            Sense::Native
-        };
+    let check = platform.as_ref().map(|(requested, spec)| {
         for report in outcomes.iter_mut().filter_map(|o| o.as_mut().ok()) {
             report.platform_check =
                 Some(PlatformCheck::with_spec(requested, spec, &report.summary));
@@ -195,8 +186,6 @@ fn fail(message: &str) -> ExitCode {
     eprintln!("mquery: {message}");
     ExitCode::from(EXIT_ERROR)
 }
-
-use stack::check::Outcome;
 
 /// Where answers come from: the registries themselves, or a deployed mquery service.
 #[derive(Debug, Clone)]

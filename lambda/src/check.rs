@@ -102,7 +102,7 @@ pub async fn check(
 }
 
 /// One image's v1 document, or its error document (the 5xx message names only the registry,
-/// as on every route; the detail is logged).
+/// as on every route; the inspector logs the detail).
 async fn lookup(inspector: &Inspector, image: &str) -> Outcome {
     let failure = match parse_image(Some(image)) {
         Ok((image, reference)) => match inspector.inspect(&image, &reference).await {
@@ -111,9 +111,6 @@ async fn lookup(inspector: &Inspector, image: &str) -> Outcome {
         },
         Err(failure) => failure,
     };
-    if failure.error.status().is_server_error() {
-        tracing::warn!(image, code = %failure.error.code(), detail = %failure.error, "check: lookup failed");
-    }
     Err(failure
         .error
         .to_report(failure.image.as_deref(), failure.reference.as_deref()))

@@ -333,13 +333,13 @@ impl Inspector {
         &self.inner.client
     }
 
-    /// How long answers are kept: the one source of every freshness number, HTTP
-    /// Cache-Control included.
     /// Now, by the cache's clock.
     pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }
 
+    /// How long answers are kept: the one source of every freshness number, HTTP
+    /// Cache-Control included.
     pub fn lifetimes(&self) -> Lifetimes {
         self.inner.lifetimes
     }

@@ -36,10 +36,7 @@ fn main() -> ExitCode {
     // Lambda hands an instance one event at a time: one thread starts faster and uses less
     // memory. The local server runs one single-threaded runtime per core (server::serve_local);
     // this one builds the state, then accepts connections and hands them to the workers.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match service::server::single_thread_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("mquery-lambda: cannot start the runtime: {e}");

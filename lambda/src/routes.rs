@@ -302,7 +302,7 @@ struct Params {
 const MAX_PLATFORM_PARAM: usize = 200;
 
 /// A `platform` parameter: as written, and parsed.
-type Platform = (String, PlatformSpec);
+type Platform = stack::check::Asked;
 
 impl Params {
     /// The `platform` parameter, parsed before any lookup (absent or empty: none).
@@ -334,10 +334,11 @@ impl Params {
     }
 }
 
-fn params(query: Option<String>) -> Params {
+/// The parameters of a query string (or of a form's body, which is encoded the same way).
+fn params(query: Option<&[u8]>) -> Params {
     let mut p = Params::default();
     if let Some(query) = query {
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (key, value) in form_urlencoded::parse(query) {
             p.beyond_badge |= !matches!(key.as_ref(), "image" | "platform");
             match key.as_ref() {
                 "image" if p.image.is_none() => p.image = Some(value.into_owned()),
@@ -470,6 +471,14 @@ fn x_cache(answer: &Answer) -> &'static str {
     }
 }
 
+/// A response in `format`: the status, the body, its Content-Type and Cache-Control.
+fn typed(status: StatusCode, body: impl Into<Body>, format: Format, cache: &str) -> Response {
+    let mut response = (status, body.into()).into_response();
+    set(&mut response, header::CONTENT_TYPE, format.content_type());
+    set(&mut response, header::CACHE_CONTROL, cache);
+    response
+}
+
 fn set(response: &mut Response, name: impl header::IntoHeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
@@ -531,14 +540,12 @@ impl IntoResponse for Rejection {
                 Badge::for_error(error.code()).shields_json(),
             ),
         };
-        let mut response = (status, body).into_response();
-        set(&mut response, header::CONTENT_TYPE, format.content_type());
         let cache = if format.is_badge() {
             "no-cache, max-age=0"
         } else {
             "no-store"
         };
-        set(&mut response, header::CACHE_CONTROL, cache);
+        let mut response = typed(status, body, format, cache);
         if let Some(secs) = error.retry_after_secs().filter(|_| !format.is_badge()) {
             set(&mut response, header::RETRY_AFTER, &secs.to_string());
         }
@@ -612,7 +619,7 @@ async fn inspect(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let p = params(query);
+    let p = params(query.as_deref().map(str::as_bytes));
     let format = match p.format.as_deref() {
         Some("text") => Format::Text,
         Some("json") => Format::Json,
@@ -667,16 +674,10 @@ fn with_vary(mut response: Response) -> Response {
 }
 
 async fn page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    let p = params(uri.query().map(str::to_owned));
+    let p = params(uri.query().map(str::as_bytes));
     if p.image.as_deref().map(str::trim).is_none_or(str::is_empty) {
-        let mut response = html::page("", None, &Outcome::Nothing).into_response();
-        set(
-            &mut response,
-            header::CONTENT_TYPE,
-            Format::Html.content_type(),
-        );
-        set(&mut response, header::CACHE_CONTROL, "public, max-age=3600");
-        return response;
+        let page = html::page("", None, &Outcome::Nothing);
+        return typed(StatusCode::OK, page, Format::Html, "public, max-age=3600");
     }
     let platform = match p.platform() {
         Ok(platform) => platform,
@@ -740,7 +741,7 @@ async fn single_format(
     uri: &Uri,
     format: Format,
 ) -> Response {
-    let p = params(uri.query().map(str::to_owned));
+    let p = params(uri.query().map(str::as_bytes));
     let platform = match p.platform() {
         Ok(platform) => platform,
         Err(f) => return f.reject(format),
@@ -762,7 +763,7 @@ async fn single_format(
 /// `GET /v1/diff?old=REF&new=REF`: what NEW added and dropped relative to OLD, as JSON (the
 /// same document as `mquery diff --json`), so a CI job can ask without installing anything.
 async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let p = params(query);
+    let p = params(query.as_deref().map(str::as_bytes));
     let (old, new) = match (p.old, p.new) {
         (Some(old), Some(new)) => (old, new),
         _ => {
@@ -772,20 +773,12 @@ async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Respo
             return Failure::new(None, None, error).reject(Format::Json);
         }
     };
-    let (old, new) = match (
-        lookup(&state, Some(&old)).await,
-        lookup(&state, Some(&new)).await,
-    ) {
+    // the two lookups at once
+    let (old, new) = match tokio::join!(lookup(&state, Some(&old)), lookup(&state, Some(&new))) {
         (Ok(old), Ok(new)) => (old, new),
         (Err(f), _) | (_, Err(f)) => return f.reject(Format::Json),
     };
     let diff = registry::Diff::of(&old.0, &old.1.summary, &new.0, &new.1.summary);
-    let mut response = Response::new(Body::from(serde_json::to_vec(&diff).unwrap_or_default()));
-    set(
-        &mut response,
-        header::CONTENT_TYPE,
-        Format::Json.content_type(),
-    );
     // fresh as long as both answers are
     let cache = cache_control(
         if old.1.expires_at <= new.1.expires_at {
@@ -797,8 +790,8 @@ async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Respo
         state.inspector.lifetimes(),
         SystemTime::now(),
     );
-    set(&mut response, header::CACHE_CONTROL, &cache);
-    response
+    let body = serde_json::to_vec(&diff).unwrap_or_default();
+    typed(StatusCode::OK, body, Format::Json, &cache)
 }
 
 /// The longest `name` parameter of `/v1/check` kept.
@@ -813,7 +806,7 @@ async fn check_file(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    let p = params(query);
+    let p = params(query.as_deref().map(str::as_bytes));
     let platform = match p.platform() {
         Ok(platform) => platform,
         Err(f) => return f.reject(Format::Json),
@@ -835,14 +828,7 @@ async fn check_file(
     match checked.await {
         Ok(report) => {
             let body = serde_json::to_vec(&report).unwrap_or_default();
-            let mut response = Response::new(Body::from(body));
-            set(
-                &mut response,
-                header::CONTENT_TYPE,
-                Format::Json.content_type(),
-            );
-            set(&mut response, header::CACHE_CONTROL, "no-store");
-            response
+            typed(StatusCode::OK, body, Format::Json, "no-store")
         }
         Err(e) => Failure::new(None, None, e).reject(Format::Json),
     }
@@ -878,16 +864,12 @@ async fn page_check(State(state): State<AppState>, body: Body) -> Response {
         Ok(form) => form,
         Err(e) => return Failure::new(None, None, e).reject(Format::Html),
     };
-    let (mut file, mut p) = (String::new(), Params::default());
-    for (key, value) in form_urlencoded::parse(&form) {
-        match key.as_ref() {
-            // browsers send a textarea's line breaks as CRLF
-            "file" => file = value.replace("\r\n", "\n"),
-            "platform" => p.platform = Some(value.into_owned()),
-            "compatible" => p.compatible = matches!(value.as_ref(), "1" | "true" | "on"),
-            _ => {}
-        }
-    }
+    let p = params(Some(&form));
+    // browsers send a textarea's line breaks as CRLF
+    let file = form_urlencoded::parse(&form)
+        .find(|(key, _)| key == "file")
+        .map(|(_, value)| value.replace("\r\n", "\n"))
+        .unwrap_or_default();
     if file.len() > check::MAX_FILE {
         let error = check::too_large("the file", check::MAX_FILE);
         return Failure::new(None, None, error).reject(Format::Html);
@@ -910,14 +892,8 @@ async fn page_check(State(state): State<AppState>, body: Body) -> Response {
         Ok(report) => Outcome::Check(report),
         Err(error) => Outcome::Error(error),
     };
-    let mut response = (status, html::page_with("", None, Some(&form), &outcome)).into_response();
-    set(
-        &mut response,
-        header::CONTENT_TYPE,
-        Format::Html.content_type(),
-    );
-    set(&mut response, header::CACHE_CONTROL, "no-store");
-    response
+    let page = html::page_with("", None, Some(&form), &outcome);
+    typed(status, page, Format::Html, "no-store")
 }
 
 async fn healthz() -> Response {
@@ -1202,11 +1178,11 @@ mod tests {
     #[test]
     fn query_parameters_decode() {
         let p = params(Some(
-            "image=ghcr.io%2Forg%2Fapp%3Av1%40sha256%3Aabc&format=text&image=second".into(),
+            b"image=ghcr.io%2Forg%2Fapp%3Av1%40sha256%3Aabc&format=text&image=second",
         ));
         assert_eq!(p.image.as_deref(), Some("ghcr.io/org/app:v1@sha256:abc"));
         assert_eq!(p.format.as_deref(), Some("text"));
-        let p = params(Some("image=a+b".into()));
+        let p = params(Some(b"image=a+b"));
         assert_eq!(p.image.as_deref(), Some("a b"));
     }
 }

@@ -77,16 +77,8 @@ pub struct ConnectionLimits {
 /// How long requests in flight may take to finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// Serves on `listener` until SIGTERM or SIGINT, then finishes the requests in flight.
-pub async fn run_local(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    limits: ConnectionLimits,
-) -> std::io::Result<()> {
-    accept_loop(listener, state, limits, &[]).await
-}
-
-fn single_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// A single-threaded runtime: Lambda's (one event at a time) and each local worker's.
+pub fn single_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -119,11 +111,7 @@ pub fn serve_local(
                 let _ = ready.send(runtime.handle().clone());
                 // the worker runs the connections the acceptor spawns on it, until told to stop
                 runtime.block_on(async move {
-                    while !*stopped.borrow_and_update() {
-                        if stopped.changed().await.is_err() {
-                            break;
-                        }
-                    }
+                    let _ = stopped.wait_for(|&stop| stop).await;
                 });
                 // blocking work still running (a DNS lookup, a large parse) does not hold up
                 // the exit past the drain

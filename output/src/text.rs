@@ -64,7 +64,7 @@ pub fn document(
 
 /// The platform line of the text format, e.g. ` * linux/arm64: yes (linux/arm64/v8)`, or
 /// ` * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)`.
-pub fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
+fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
     let asked = clip(&check.normalized, TEXT_FIELD_MAX);
     let entry = |m: &registry::PlatformMatch| clip(&m.platform, TEXT_FIELD_MAX);
     match (&check.native, &check.compatible, sense) {
@@ -85,7 +85,7 @@ pub fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
 
 /// The `--verify` lines of the text format: how many entries were read, then one line per
 /// finding.
-pub fn verification_lines(v: &Verification, summary: &Summary) -> String {
+fn verification_lines(v: &Verification, summary: &Summary) -> String {
     let mut out = String::new();
     let findings = match v.findings.len() {
         0 => "no findings".to_owned(),

@@ -376,13 +376,12 @@ impl Client {
                 config,
                 artifact_type,
                 ..
-            } if !is_image_config(&config.media_type) => EntryContent::NotAnImage(format!(
-                "an artifact ({})",
-                artifact_type.unwrap_or(config.media_type)
-            )),
-            Manifest::Image { config, .. } => {
-                EntryContent::Image(self.fetch_config(repo, &config.digest).await?)
-            }
+            } => match self.image_content(repo, config, artifact_type).await? {
+                ImageContent::Image(platform) => EntryContent::Image(platform),
+                ImageContent::Artifact(kind) => {
+                    EntryContent::NotAnImage(format!("an artifact ({kind})"))
+                }
+            },
         };
         self.inner.entries.insert(digest.clone(), content.clone());
         Ok(content)
@@ -463,11 +462,9 @@ impl Client {
                 config: config_descriptor,
                 artifact_type,
             } => {
-                let content = if is_image_config(&config_descriptor.media_type) {
-                    ImageContent::Image(self.fetch_config(repo, &config_descriptor.digest).await?)
-                } else {
-                    ImageContent::Artifact(artifact_type.unwrap_or(config_descriptor.media_type))
-                };
+                let content = self
+                    .image_content(repo, config_descriptor, artifact_type)
+                    .await?;
                 Ok(Summary::from_image(
                     &fetched.digest,
                     media_type.into(),
@@ -475,6 +472,25 @@ impl Client {
                     content,
                 ))
             }
+        }
+    }
+
+    /// What an image manifest holds: a runnable image (its config's platform, fetched), or an
+    /// artifact (its type, from `artifactType` or the config's media type).
+    async fn image_content(
+        &self,
+        repo: &Repository<'_>,
+        config: Box<Descriptor>,
+        artifact_type: Option<String>,
+    ) -> Result<ImageContent, Error> {
+        if is_image_config(&config.media_type) {
+            Ok(ImageContent::Image(
+                self.fetch_config(repo, &config.digest).await?,
+            ))
+        } else {
+            Ok(ImageContent::Artifact(
+                artifact_type.unwrap_or(config.media_type),
+            ))
         }
     }
 

@@ -433,7 +433,7 @@ fn vector(arch: &str, variant: &str) -> Vec<(String, String)> {
 /// containerd's Windows rule for `os.version`: the same major and minor; before Windows
 /// Server 2022 (build 20348) the same build; from it on, any build from the previous LTSC
 /// release up to the host's. An unset host version, or an entry without one, matches.
-pub fn windows_version_compatible(host: Option<&str>, entry: Option<&str>) -> bool {
+fn windows_version_compatible(host: Option<&str>, entry: Option<&str>) -> bool {
     fn parse(v: &str) -> Option<(u8, u8, u16)> {
         let mut parts = v.split('.');
         let major = parts.next()?.parse().ok()?;
@@ -462,12 +462,14 @@ pub fn windows_version_compatible(host: Option<&str>, entry: Option<&str>) -> bo
 
 impl PlatformSpec {
     /// The operating system asked for.
-    pub fn os(&self) -> &str {
+    #[cfg(test)]
+    fn os(&self) -> &str {
         &self.os
     }
 
     /// An OS alone, which any architecture of it satisfies.
-    pub fn is_os_only(&self) -> bool {
+    #[cfg(test)]
+    fn is_os_only(&self) -> bool {
         self.architecture.is_none()
     }
 

@@ -67,7 +67,7 @@ pub struct Verification {
 
 /// Whether a config's platform agrees with what the index says: the same OS and architecture
 /// after normalization, and the same variant when the config names one (many configs do not).
-pub fn agrees(index: &Platform, config: &Platform) -> bool {
+fn agrees(index: &Platform, config: &Platform) -> bool {
     let (i, c) = (Normalized::of(index), Normalized::of(config));
     let config_names_variant = config.variant.as_deref().is_some_and(|v| !v.is_empty());
     i.os == c.os
@@ -77,7 +77,7 @@ pub fn agrees(index: &Platform, config: &Platform) -> bool {
 
 /// Duplicate platform entries of a summary (same normalized platform, OS version and
 /// features), in index order.
-pub fn duplicates(summary: &Summary) -> Vec<Finding> {
+fn duplicates(summary: &Summary) -> Vec<Finding> {
     let mut seen: BTreeMap<String, (usize, Vec<Digest>)> = BTreeMap::new();
     for (position, entry) in summary.platforms.iter().enumerate() {
         let p = &entry.platform;

@@ -36,7 +36,8 @@ struct Planned {
     /// As first written (what is looked up and shown).
     reference: String,
     found_in: Vec<String>,
-    /// The platform it is judged by, as written, and parsed (or why it does not parse).
+    /// The platform its file asks for (the first place that asks), as written, and parsed (or
+    /// why it does not parse); kept only when no platform is asked for the whole plan.
     platform: Option<(String, Result<PlatformSpec, String>)>,
 }
 
@@ -92,17 +93,14 @@ impl Plan {
                 });
                 self.images.len() - 1
             });
+            let judged_by_file = self.asked.is_none();
             let image = &mut self.images[position];
             image.found_in.push(found.location);
-            if image.platform.is_none() {
-                image.platform = match (&self.asked, found.platform) {
-                    (Some((raw, spec)), _) => Some((raw.clone(), Ok(spec.clone()))),
-                    (None, Some(raw)) => {
-                        let spec = raw.parse().map_err(|e| format!("platform {raw:?}: {e}"));
-                        Some((raw, spec))
-                    }
-                    (None, None) => None,
-                };
+            if judged_by_file && image.platform.is_none() {
+                image.platform = found.platform.map(|raw| {
+                    let spec = raw.parse().map_err(|e| format!("platform {raw:?}: {e}"));
+                    (raw, spec)
+                });
             }
         }
     }
@@ -138,7 +136,12 @@ impl Plan {
         let mut rows = Vec::new();
         let mut documents = Vec::new();
         for (image, outcome) in self.images.into_iter().zip(outcomes) {
-            let (platforms, verdict, mut document) = judge(outcome, image.platform, sense);
+            let platform = match (&self.asked, &image.platform) {
+                (Some((raw, spec)), _) => Some((raw.as_str(), Ok(spec))),
+                (None, Some((raw, spec))) => Some((raw.as_str(), spec.as_ref())),
+                (None, None) => None,
+            };
+            let (platforms, verdict, mut document) = judge(outcome, platform, sense);
             match &verdict {
                 Verdict::Supported { .. } => counts.supported += 1,
                 Verdict::Unsupported { .. } => counts.unsupported += 1,
@@ -195,7 +198,7 @@ impl Plan {
 /// The platforms column, the verdict and the JSON document of one image.
 fn judge(
     outcome: Outcome,
-    platform: Option<(String, Result<PlatformSpec, String>)>,
+    platform: Option<(&str, Result<&PlatformSpec, &String>)>,
     sense: Sense,
 ) -> (Option<String>, Verdict, Value) {
     let mut report = match outcome {
@@ -218,7 +221,7 @@ fn judge(
         .collect();
     let verdict = match platform {
         Some((requested, Ok(spec))) => {
-            let check = PlatformCheck::with_spec(&requested, &spec, &report.summary);
+            let check = PlatformCheck::with_spec(requested, spec, &report.summary);
             let platform = spec.normalized();
             let verdict = match check.satisfied(sense) {
                 Some(entry) => Verdict::Supported {
@@ -230,7 +233,7 @@ fn judge(
             report.platform_check = Some(check);
             verdict
         }
-        Some((_, Err(reason))) => Verdict::NotChecked(reason),
+        Some((_, Err(reason))) => Verdict::NotChecked(reason.clone()),
         None => Verdict::LookedUp,
     };
     let document = serde_json::to_value(&report).unwrap_or(Value::Null);

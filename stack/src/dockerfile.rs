@@ -60,20 +60,36 @@ fn keyword(instruction: &str) -> (String, &str) {
     (keyword, parts.next().unwrap_or("").trim())
 }
 
-/// Whether `text` reads as a Dockerfile: its first instruction is `FROM` or `ARG`, and it
-/// has a `FROM`.
-pub fn looks_like(text: &str) -> bool {
-    let instructions = instructions(text);
+/// Whether the instructions read as a Dockerfile's: the first is `FROM` or `ARG`, and one
+/// is a `FROM`.
+fn is_dockerfile(instructions: &[(usize, String)]) -> bool {
     let first = instructions.first().map(|(_, i)| keyword(i).0);
     matches!(first.as_deref(), Some("FROM" | "ARG"))
         && instructions.iter().any(|(_, i)| keyword(i).0 == "FROM")
 }
 
-pub fn scan(name: &str, text: &str) -> Vec<Found> {
+#[cfg(test)]
+fn looks_like(text: &str) -> bool {
+    is_dockerfile(&instructions(text))
+}
+
+/// The images of `text` if it is a Dockerfile (`named_so`: its file name says it is), split
+/// into instructions once for both the decision and the scan.
+pub fn read(name: &str, text: &str, named_so: bool) -> Option<Vec<Found>> {
+    let instructions = instructions(text);
+    (named_so || is_dockerfile(&instructions)).then(|| scan_instructions(name, instructions))
+}
+
+#[cfg(test)]
+fn scan(name: &str, text: &str) -> Vec<Found> {
+    scan_instructions(name, instructions(text))
+}
+
+fn scan_instructions(name: &str, instructions: Vec<(usize, String)>) -> Vec<Found> {
     let mut args: HashMap<String, Option<String>> = HashMap::new();
     let mut stages: HashSet<String> = HashSet::new();
     let mut found = Vec::new();
-    for (line, instruction) in instructions(text) {
+    for (line, instruction) in instructions {
         let (keyword, rest) = keyword(&instruction);
         match keyword.as_str() {
             "ARG" => {

@@ -67,10 +67,10 @@ pub struct Scan {
 pub fn scan(name: &str, text: &str) -> Scan {
     let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
     let dockerfile_name = base.contains("dockerfile") || base.contains("containerfile");
-    if dockerfile_name || dockerfile::looks_like(text) {
+    if let Some(found) = dockerfile::read(name, text, dockerfile_name) {
         return Scan {
             kind: Kind::Dockerfile,
-            found: dockerfile::scan(name, text),
+            found,
         };
     }
     let yaml_name = base.ends_with(".yml") || base.ends_with(".yaml");
