@@ -13,7 +13,6 @@ use clap::Parser;
 use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
 use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
 use stack::check::{Asked, Outcome};
-use tokio::task::JoinSet;
 
 use crate::config::Config;
 
@@ -288,33 +287,12 @@ impl Service {
 
 /// Looks all images up concurrently; answers come back in the order given.
 async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<Outcome> {
-    let mut tasks = JoinSet::new();
-    for (i, image) in images.iter().enumerate() {
+    // all at once: the client bounds the requests
+    stack::check::gather(images, images.len(), |image| {
         let backend = backend.clone();
-        let image = image.clone();
-        tasks.spawn(async move { (i, lookup(&backend, &image, verify).await) });
-    }
-    let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((i, outcome)) => outcomes[i] = Some(outcome),
-            Err(e) => tracing::error!(error = %e, "lookup task failed"),
-        }
-    }
-    outcomes
-        .into_iter()
-        .zip(images)
-        .map(|(outcome, image)| {
-            outcome.unwrap_or_else(|| {
-                Err(error_report(
-                    image,
-                    None,
-                    ErrorCode::Internal,
-                    "lookup failed",
-                ))
-            })
-        })
-        .collect()
+        async move { lookup(&backend, &image, verify).await }
+    })
+    .await
 }
 
 async fn lookup(backend: &Backend, image: &str, verify: bool) -> Outcome {

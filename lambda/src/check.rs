@@ -3,15 +3,12 @@
 //! all at once, through the same cache as every route, and answer `stack::check`'s report:
 //! the document `mquery check --json` prints.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use registry::Sense;
-use stack::check::{Asked, Outcome, Plan, StackReport};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use stack::check::{Asked, Outcome, Plan, StackReport, gather};
 
 use crate::error::AppError;
 use crate::inspect::{Inspector, parse_image};
@@ -79,25 +76,11 @@ pub async fn check(
             plan.len()
         )));
     }
-    let references = plan.references();
-    let turns = Arc::new(Semaphore::new(CHECK_IN_FLIGHT));
-    let mut tasks = JoinSet::new();
-    for (i, image) in references.into_iter().enumerate() {
-        let (inspector, turns) = (inspector.clone(), turns.clone());
-        tasks.spawn(async move {
-            // the semaphore is never closed: a permit always comes
-            let _turn = turns.acquire().await;
-            (i, lookup(&inspector, &image).await)
-        });
-    }
-    let mut outcomes: Vec<Option<Outcome>> = (0..plan.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((i, outcome)) => outcomes[i] = Some(outcome),
-            Err(e) => return Err(AppError::Internal(format!("a lookup task failed: {e}"))),
-        }
-    }
-    let outcomes = outcomes.into_iter().flatten().collect();
+    let outcomes = gather(&plan.references(), CHECK_IN_FLIGHT, |image| {
+        let inspector = inspector.clone();
+        async move { lookup(&inspector, &image).await }
+    })
+    .await;
     Ok(plan.judge(outcomes, sense))
 }
 

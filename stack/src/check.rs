@@ -5,8 +5,10 @@
 //! image, the problems, the counts, and the summary line.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 
-use output::{ErrorReport, Report};
+use output::{ErrorBody, ErrorReport, Report};
 use registry::{PlatformCheck, PlatformSpec, Reference, Sense};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -193,6 +195,48 @@ impl Plan {
             rows,
         }
     }
+}
+
+/// Looks `images` up with `lookup`, concurrently, at most `in_flight` at once (each on its own
+/// task); the outcomes come back in the order of `images`. A lookup that panicked is an
+/// `INTERNAL` error for its image.
+pub async fn gather<F, Fut>(images: &[String], in_flight: usize, lookup: F) -> Vec<Outcome>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let turns = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, image) in images.iter().enumerate() {
+        let (turns, lookup) = (Arc::clone(&turns), lookup(image.clone()));
+        tasks.spawn(async move {
+            // the semaphore is never closed: a permit always comes
+            let _turn = turns.acquire().await;
+            (i, lookup.await)
+        });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, outcome)) = joined {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .zip(images)
+        .map(|(outcome, image)| {
+            outcome.unwrap_or_else(|| {
+                Err(ErrorReport {
+                    image: Some(image.clone()),
+                    reference: None,
+                    error: ErrorBody {
+                        code: registry::ErrorCode::Internal,
+                        message: "lookup failed".to_owned(),
+                    },
+                })
+            })
+        })
+        .collect()
 }
 
 /// The platforms column, the verdict and the JSON document of one image.
