@@ -219,17 +219,19 @@ where
     }
 
     /// The value of `key` if memory holds it fresh: the hit path alone, without the loader's
-    /// machinery.
-    pub async fn get_fresh(&self, key: &str) -> Option<Hit<V>> {
-        let entry = self.l1.get(key).await?;
-        if !entry.is_fresh(self.clock.now()) {
-            return None;
+    /// machinery. A miss returns what memory holds (lapsed, or nothing) for
+    /// [`Tiered::load_missing`].
+    pub async fn get_fresh(&self, key: &str) -> Result<Hit<V>, Option<Arc<Cached<V>>>> {
+        match self.l1.get(key).await {
+            Some(entry) if entry.is_fresh(self.clock.now()) => {
+                bump(&self.stats.memory_hits);
+                Ok(Hit {
+                    entry,
+                    tier: Tier::Memory,
+                })
+            }
+            previous => Err(previous),
         }
-        bump(&self.stats.memory_hits);
-        Some(Hit {
-            entry,
-            tier: Tier::Memory,
-        })
     }
 
     /// The fresh value of `key`, or the loader's. Concurrent callers for one key share one
@@ -241,17 +243,24 @@ where
         Fut: Future<Output = Result<Loaded<V>, E>>,
         E: Send + Sync + 'static,
     {
-        let now = self.clock.now();
-        let previous = self.l1.get(key).await;
-        if let Some(entry) = &previous
-            && entry.is_fresh(now)
-        {
-            bump(&self.stats.memory_hits);
-            return Ok(Hit {
-                entry: Arc::clone(entry),
-                tier: Tier::Memory,
-            });
+        match self.get_fresh(key).await {
+            Ok(hit) => Ok(hit),
+            Err(previous) => self.load_missing(key, previous, load).await,
         }
+    }
+
+    /// The load after a [`Tiered::get_fresh`] miss, given what memory held then.
+    pub async fn load_missing<E, F, Fut>(
+        &self,
+        key: &str,
+        previous: Option<Arc<Cached<V>>>,
+        load: F,
+    ) -> Result<Hit<V>, Arc<E>>
+    where
+        F: FnOnce(Option<Arc<Cached<V>>>) -> Fut,
+        Fut: Future<Output = Result<Loaded<V>, E>>,
+        E: Send + Sync + 'static,
+    {
         let result = self
             .inflight
             .try_get_with(key.to_owned(), self.fill(key, previous, load))

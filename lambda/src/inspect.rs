@@ -355,11 +355,11 @@ impl Inspector {
         // The hot path, a fresh answer in memory, stays a small future; the load (registry
         // client, store) is a large one, boxed so that it is only built, and moved, on a miss.
         let hit = match self.inner.cache.get_fresh(&key).await {
-            Some(hit) => hit,
-            None => Box::pin(
+            Ok(hit) => hit,
+            Err(previous) => Box::pin(
                 self.inner
                     .cache
-                    .get_or_load(&key, |previous| self.load(reference, previous)),
+                    .load_missing(&key, previous, |previous| self.load(reference, previous)),
             )
             .await
             .map_err(|e| {

@@ -99,7 +99,9 @@ impl AppState {
         Some(response)
     }
 
-    /// Keeps a badge answered from memory for [`AppState::prepared_badge`].
+    /// Keeps a badge answered from memory for [`AppState::prepared_badge`], with the ETag
+    /// [`respond`] gave it.
+    #[allow(clippy::too_many_arguments)]
     fn prepare_badge(
         &self,
         key: &str,
@@ -108,6 +110,7 @@ impl AppState {
         answer: &Answer,
         format: Format,
         platform: Option<&Platform>,
+        etag: &HeaderValue,
     ) {
         if !format.is_badge() || answer.source != output::Source::Memory || answer.stale {
             return;
@@ -115,9 +118,7 @@ impl AppState {
         if key.len() > MAX_PREPARED_KEY || beyond_badge {
             return;
         }
-        let Ok(etag) = HeaderValue::from_str(&etag(answer, format, platform)) else {
-            return;
-        };
+        let etag = etag.clone();
         let body = rendered(image, answer, format, platform, || {
             let check =
                 platform.map(|(raw, spec)| PlatformCheck::with_spec(raw, spec, &answer.summary));
@@ -750,9 +751,12 @@ async fn single_format(
         Ok((image, answer)) => {
             let platform = platform.as_ref();
             let response = respond(state, headers, &image, &answer, format, platform, None).await;
-            if let Some(key) = uri.path_and_query() {
+            if let (Some(key), Some(etag)) =
+                (uri.path_and_query(), response.headers().get(header::ETAG))
+            {
                 let beyond = p.beyond_badge;
-                state.prepare_badge(key.as_str(), beyond, &image, &answer, format, platform);
+                let (key, image) = (key.as_str(), image.as_str());
+                state.prepare_badge(key, beyond, image, &answer, format, platform, etag);
             }
             response
         }

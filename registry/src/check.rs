@@ -48,15 +48,22 @@ impl PlatformCheck {
     /// Checks `summary` against a parsed `spec`: the best entry in containerd's order (the
     /// platform itself first, then its fallbacks), the first in the index on a tie.
     pub fn with_spec(requested: &str, spec: &PlatformSpec, summary: &Summary) -> PlatformCheck {
-        let best = |accept: &dyn Fn(&PlatformEntry) -> bool| {
-            summary
-                .platforms
+        // each entry ranked once, for both senses
+        let ranked: Vec<(usize, bool, &PlatformEntry)> = summary
+            .platforms
+            .iter()
+            .filter_map(|e| {
+                let (rank, native) = spec.rank_and_native(&e.platform)?;
+                Some((rank, native, e))
+            })
+            .collect();
+        let best = |native_only: bool| {
+            ranked
                 .iter()
-                .filter(|e| accept(e))
-                .filter_map(|e| spec.rank(&e.platform).map(|rank| (rank, e)))
+                .filter(|(_, native, _)| *native || !native_only)
                 // containerd's Less: on a tie, the entry declaring more OS features first
-                .min_by_key(|(rank, e)| (*rank, std::cmp::Reverse(e.platform.os_features.len())))
-                .map(|(_, e)| PlatformMatch {
+                .min_by_key(|(rank, _, e)| (*rank, std::cmp::Reverse(e.platform.os_features.len())))
+                .map(|(_, _, e)| PlatformMatch {
                     platform: e.platform.to_string(),
                     digest: e.digest.clone(),
                 })
@@ -64,8 +71,8 @@ impl PlatformCheck {
         PlatformCheck {
             requested: requested.to_owned(),
             normalized: spec.normalized(),
-            native: best(&|e| spec.native(&e.platform)),
-            compatible: best(&|_| true),
+            native: best(true),
+            compatible: best(false),
         }
     }
 

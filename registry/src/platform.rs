@@ -514,28 +514,34 @@ impl PlatformSpec {
     /// itself), or `None` when a host of this platform does not run it. An OS alone puts every
     /// architecture of its OS at 0.
     pub fn rank(&self, platform: &Platform) -> Option<usize> {
-        let normalized = Normalized::of(platform);
-        if !self.os_suits(platform, &normalized) {
-            return None;
-        }
-        if self.architecture.is_none() {
-            return Some(0);
-        }
-        self.vector().iter().position(|candidate| {
-            candidate.architecture == normalized.architecture
-                && candidate.variant == normalized.variant
-        })
+        self.rank_and_native(platform).map(|(rank, _)| rank)
     }
 
     /// Whether a host of this platform runs `platform` natively: containerd's `Only` accepts
     /// it and it is of this platform's own architecture (older variants count; the 32-bit
     /// fallbacks do not).
     pub fn native(&self, platform: &Platform) -> bool {
-        self.rank(platform).is_some()
-            && self
-                .architecture
-                .as_ref()
-                .is_none_or(|arch| *arch == Normalized::of(platform).architecture)
+        self.rank_and_native(platform)
+            .is_some_and(|(_, native)| native)
+    }
+
+    /// [`PlatformSpec::rank`] and [`PlatformSpec::native`] at once, from one normalization.
+    pub(crate) fn rank_and_native(&self, platform: &Platform) -> Option<(usize, bool)> {
+        let normalized = Normalized::of(platform);
+        if !self.os_suits(platform, &normalized) {
+            return None;
+        }
+        let Some(architecture) = &self.architecture else {
+            return Some((0, true));
+        };
+        let native = *architecture == normalized.architecture;
+        self.vector()
+            .iter()
+            .position(|candidate| {
+                candidate.architecture == normalized.architecture
+                    && candidate.variant == normalized.variant
+            })
+            .map(|rank| (rank, native))
     }
 
     /// Whether containerd would pull `platform` for this one (`docker pull --platform`).
