@@ -44,7 +44,7 @@ pub async fn run(
     };
     let mut plan = Plan::new(platform);
     for (file, text) in &texts {
-        plan.add(file, text);
+        plan.add(file, text, &stack::Context::default());
     }
     // one lookup per distinct reference, all at once (the client bounds concurrency)
     let outcomes = lookup_all(backend, &plan.references(), false).await;

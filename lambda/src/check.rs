@@ -69,7 +69,7 @@ pub async fn check(
     sense: Sense,
 ) -> Result<StackReport, AppError> {
     let mut plan = Plan::new(asked);
-    plan.add(name, text);
+    plan.add(name, text, &stack::Context::default());
     if plan.len() > MAX_IMAGES {
         return Err(AppError::PayloadTooLarge(format!(
             "the file names {} distinct images; a check looks up at most {MAX_IMAGES} (split the file)",

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Problem;
+use crate::limits::{MAX_QUOTED, MAX_ROWS};
 
 /// One image's lookup: its v1 document, or its error document.
 pub type Outcome = Result<Report, ErrorReport>;
@@ -31,6 +32,10 @@ pub struct Plan {
     /// Canonical reference to position in `images`.
     index: HashMap<String, usize>,
     problems: Vec<Unchecked>,
+    /// Places kept (each image's `found_in` and each problem), at most [`MAX_ROWS`].
+    places: usize,
+    /// Places past [`MAX_ROWS`], counted and left out.
+    omitted: usize,
 }
 
 #[derive(Debug)]
@@ -61,9 +66,11 @@ impl Plan {
     }
 
     /// Scans one file (`name` is its `file:line` prefix and a hint for its kind) into the plan.
-    pub fn add(&mut self, name: &str, text: &str) {
-        let scan = crate::scan(name, text);
-        if scan.found.is_empty() {
+    /// Past [`MAX_ROWS`] places in all the files, the rest are counted, not kept.
+    pub fn add(&mut self, name: &str, text: &str, context: &crate::Context) {
+        let scan = crate::scan(name, text, context);
+        self.omitted += scan.omitted;
+        if scan.found.is_empty() && scan.omitted == 0 {
             self.problem(
                 name.to_owned(),
                 "no image references found".to_owned(),
@@ -71,22 +78,27 @@ impl Plan {
             );
         }
         for found in scan.found {
+            if self.places == MAX_ROWS {
+                self.omitted += 1;
+                continue;
+            }
             let raw = match found.image {
                 Ok(raw) => raw,
                 Err(problem) => {
                     let built_locally = problem == Problem::BuiltLocally;
-                    self.problem(found.location, problem.to_string(), built_locally);
+                    self.problem(found.location, quoted(&problem.to_string()), built_locally);
                     continue;
                 }
             };
             let canonical = match Reference::parse(&raw) {
                 Ok(reference) => reference.canonical(),
                 Err(e) => {
-                    let reason = format!("invalid reference {raw:?}: {e}");
+                    let reason = format!("invalid reference {:?}: {e}", quoted(&raw));
                     self.problem(found.location, reason, false);
                     continue;
                 }
             };
+            self.places += 1;
             let position = *self.index.entry(canonical).or_insert_with(|| {
                 self.images.push(Planned {
                     reference: raw,
@@ -100,7 +112,9 @@ impl Plan {
             image.found_in.push(found.location);
             if judged_by_file && image.platform.is_none() {
                 image.platform = found.platform.map(|raw| {
-                    let spec = raw.parse().map_err(|e| format!("platform {raw:?}: {e}"));
+                    let spec = raw
+                        .parse()
+                        .map_err(|e| format!("platform {:?}: {e}", quoted(&raw)));
                     (raw, spec)
                 });
             }
@@ -108,6 +122,7 @@ impl Plan {
     }
 
     fn problem(&mut self, location: String, reason: String, built_locally: bool) {
+        self.places += 1;
         self.problems.push(Unchecked {
             location,
             reason,
@@ -161,7 +176,18 @@ impl Plan {
             });
         }
         let mut problems = Vec::new();
-        for problem in self.problems {
+        let mut unchecked = self.problems;
+        if self.omitted > 0 {
+            unchecked.push(Unchecked {
+                location: "-".to_owned(),
+                reason: format!(
+                    "{} more rows not shown: a check lists at most {MAX_ROWS} (split the files)",
+                    self.omitted
+                ),
+                built_locally: false,
+            });
+        }
+        for problem in unchecked {
             problems.push(json!({"foundIn": [problem.location], "problem": problem.reason}));
             let verdict = if problem.built_locally {
                 counts.built_locally += 1;
@@ -284,7 +310,13 @@ fn judge(
     (Some(compact(&names)), verdict, document)
 }
 
-/// Platforms, compactly: the first three, then how many more.
+/// A piece of a file inside a sentence: at most [`MAX_QUOTED`] characters, control
+/// characters escaped.
+fn quoted(text: &str) -> String {
+    output::clip(text, MAX_QUOTED)
+}
+
+/// Platforms or places, compactly: the first three, then how many more.
 fn compact(names: &[String]) -> String {
     match names.len() {
         0 => "none".to_owned(),
@@ -426,7 +458,7 @@ impl StackReport {
                     row.image
                         .as_deref()
                         .map_or_else(|| "-".to_owned(), |i| output::clip(i, 60)),
-                    row.found_in.join(", "),
+                    output::printable(&compact(&row.found_in)).into_owned(),
                     row.platforms.clone().unwrap_or_else(|| "-".to_owned()),
                     row.verdict.text(),
                 ]
@@ -502,10 +534,12 @@ mod tests {
         plan.add(
             "a.txt",
             "alpine\ndocker.io/library/alpine:latest\nbusybox\n",
+            &Default::default(),
         );
         plan.add(
             "Dockerfile",
             "FROM --platform=linux/arm/v6 busybox\nFROM golang AS b\nFROM b\nFROM Bad:Ref\n",
+            &Default::default(),
         );
         assert_eq!(plan.references(), ["alpine", "busybox", "golang"]);
         let outcomes = vec![
@@ -551,7 +585,7 @@ mod tests {
     #[test]
     fn the_asked_platform_judges_every_image() {
         let mut plan = Plan::new(asked("arm64"));
-        plan.add("list", "a\nb\n");
+        plan.add("list", "a\nb\n", &Default::default());
         let r = plan.judge(
             vec![
                 Ok(report(
@@ -591,8 +625,12 @@ mod tests {
     #[test]
     fn an_unparsable_file_platform_and_an_empty_file_are_not_hidden() {
         let mut plan = Plan::new(None);
-        plan.add("Dockerfile", "FROM --platform=linux/arm64/v8/x alpine\n");
-        plan.add("empty.txt", "# nothing\n");
+        plan.add(
+            "Dockerfile",
+            "FROM --platform=linux/arm64/v8/x alpine\n",
+            &Default::default(),
+        );
+        plan.add("empty.txt", "# nothing\n", &Default::default());
         let r = plan.judge(
             vec![Ok(report("alpine", &[("linux", "arm64", None)]))],
             Sense::Native,
@@ -609,5 +647,56 @@ mod tests {
         let r = Plan::new(None).judge(Vec::new(), Sense::Native);
         assert_eq!(r.status, Status::Error);
         assert_eq!(r.summary, "0 images: 0 looked up, 0 failed");
+    }
+
+    /// 1 MiB of one-letter lines once gave a 49 MiB answer: the places are capped, the rest
+    /// counted in one row, and what is quoted from the file is clipped.
+    #[test]
+    fn rows_are_capped_and_quotes_clipped() {
+        let mut plan = Plan::new(None);
+        plan.add("esc\u{1b}[31m.txt", "c\n", &Default::default());
+        let letters: String = (0..(1 << 19)).map(|i| ["a\n", "b\n"][i % 2]).collect();
+        plan.add("list", &letters, &Default::default());
+        let long = format!("FROM {}\n", "X".repeat(64 * 1024));
+        plan.add("Dockerfile", &long, &Default::default());
+        assert_eq!(plan.references(), ["c", "a", "b"]);
+        let outcomes = vec![
+            Ok(report("c", &[("linux", "amd64", None)])),
+            Ok(report("a", &[("linux", "amd64", None)])),
+            Ok(report("b", &[("linux", "amd64", None)])),
+        ];
+        let r = plan.judge(outcomes, Sense::Native);
+        let places: usize = r.rows.iter().map(|row| row.found_in.len()).sum();
+        assert_eq!(places, MAX_ROWS + 1);
+        let last = r.rows.last().expect("the omitted row");
+        assert_eq!(
+            last.verdict.text(),
+            format!(
+                "{} more rows not shown: a check lists at most 1000 (split the files)",
+                (1 << 19) - (MAX_ROWS - 1) + 1
+            )
+        );
+        assert_eq!(r.status, Status::Error);
+        let json = serde_json::to_string(&r).expect("serializes");
+        assert!(json.len() < 200_000, "{} bytes", json.len());
+        let table = r.table();
+        assert!(table.contains("esc\\x1b[31m.txt:1"), "{table}");
+        // the table names the first places of an image and counts the rest
+        assert!(table.contains("list:1, list:3, list:5, +497 more"), "{table}");
+        assert!(!table.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn a_huge_reference_is_quoted_clipped() {
+        let mut plan = Plan::new(None);
+        plan.add(
+            "Dockerfile",
+            &format!("FROM {}\n", "X".repeat(64 * 1024)),
+            &Default::default(),
+        );
+        let r = plan.judge(Vec::new(), Sense::Native);
+        let text = r.rows[0].verdict.text();
+        assert!(text.starts_with("invalid reference \"XXX"), "{text}");
+        assert!(text.len() < 2 * MAX_QUOTED + 100, "{} bytes", text.len());
     }
 }

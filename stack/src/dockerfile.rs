@@ -75,7 +75,12 @@ fn looks_like(text: &str) -> bool {
 
 /// The images of `text` if it is a Dockerfile (`named_so`: its file name says it is), split
 /// into instructions once for both the decision and the scan.
-pub fn read(name: &str, text: &str, named_so: bool) -> Option<Vec<Found>> {
+pub fn read(
+    name: &str,
+    text: &str,
+    named_so: bool,
+    _context: &crate::Context,
+) -> Option<Vec<Found>> {
     let instructions = instructions(text);
     (named_so || is_dockerfile(&instructions)).then(|| scan_instructions(name, instructions))
 }

@@ -15,7 +15,10 @@
 pub mod check;
 mod dockerfile;
 pub mod interpolate;
+pub mod limits;
 mod yaml;
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -42,6 +45,82 @@ pub enum Problem {
     NotAString,
     #[error("built locally (build: without image:), not looked up")]
     BuiltLocally,
+    /// `${VAR:?message}` / `${VAR?message}` with the variable unset (or empty, for `:?`): the
+    /// file's own message is the reason.
+    #[error("required variable {name} is missing a value: {message}")]
+    Required { name: String, message: String },
+    /// A substitution the tool itself would refuse (`${}`, `${VAR`, an unknown operator).
+    #[error("invalid substitution: {0}")]
+    Syntax(String),
+    /// A limit of [`limits`] was reached; the sentence names it.
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// A platform as a Dockerfile's automatic build arguments spell it (`TARGETOS`, `TARGETARCH`,
+/// `TARGETVARIANT`, and the same for `BUILD*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triple {
+    pub os: String,
+    pub arch: String,
+    /// Empty when the platform has none.
+    pub variant: String,
+}
+
+impl Triple {
+    /// The platform this process runs on, in Go's names (`amd64`, `arm64`, ...).
+    pub fn host() -> Triple {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "arm" => "arm",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            "loongarch64" => "loong64",
+            other => other,
+        };
+        let variant = if arch == "arm" { "v7" } else { "" };
+        Triple {
+            os: std::env::consts::OS.to_owned(),
+            arch: arch.to_owned(),
+            variant: variant.to_owned(),
+        }
+    }
+
+    /// `os/arch[/variant]`, as `TARGETPLATFORM` holds it.
+    pub fn platform(&self) -> String {
+        if self.variant.is_empty() {
+            format!("{}/{}", self.os, self.arch)
+        } else {
+            format!("{}/{}/{}", self.os, self.arch, self.variant)
+        }
+    }
+}
+
+/// What a scan knows beyond the file's text.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The variables a Compose file is interpolated with: in the command line the environment
+    /// and the `.env` file beside it, as `docker compose config` reads them; `None` in the
+    /// service, which has no environment (every variable without a default is reported).
+    pub vars: Option<HashMap<String, String>>,
+    /// The platform being checked: what a Dockerfile's `TARGET*` arguments hold. `None`:
+    /// BuildKit's default, the build platform.
+    pub target: Option<Triple>,
+    /// The platform mquery runs on: what `BUILD*` arguments hold.
+    pub build: Triple,
+}
+
+impl Default for Context {
+    fn default() -> Context {
+        Context {
+            vars: None,
+            target: None,
+            build: Triple::host(),
+        }
+    }
 }
 
 /// One image reference found, or a problem where one was expected.
@@ -60,53 +139,77 @@ pub struct Found {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
     pub kind: Kind,
+    /// At most [`limits::MAX_ROWS`] rows.
     pub found: Vec<Found>,
+    /// Rows past [`limits::MAX_ROWS`], counted and left out.
+    pub omitted: usize,
 }
 
-/// Reads `text` (from `name`, used for `file:line` and as a hint for the kind).
-pub fn scan(name: &str, text: &str) -> Scan {
+/// Reads `text` (from `name`, used for `file:line` and as a hint for the kind). A byte-order
+/// mark is skipped and CRLF line ends read as LF, in every kind.
+pub fn scan(name: &str, text: &str, context: &Context) -> Scan {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut scan = scan_kind(name, text, context);
+    if scan.found.len() > limits::MAX_ROWS {
+        scan.omitted += scan.found.len() - limits::MAX_ROWS;
+        scan.found.truncate(limits::MAX_ROWS);
+    }
+    scan
+}
+
+fn scan_kind(name: &str, text: &str, context: &Context) -> Scan {
     let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
     let dockerfile_name = base.contains("dockerfile") || base.contains("containerfile");
-    if let Some(found) = dockerfile::read(name, text, dockerfile_name) {
+    if let Some(found) = dockerfile::read(name, text, dockerfile_name, context) {
         return Scan {
             kind: Kind::Dockerfile,
             found,
+            omitted: 0,
         };
     }
     let yaml_name = base.ends_with(".yml") || base.ends_with(".yaml");
-    match yaml::scan(name, text) {
+    match yaml::scan(name, text, context) {
         Ok(Some(scan)) => scan,
         // YAML, but neither Compose nor Kubernetes: a list, if it reads as one
         Ok(None) if !yaml_name => list(name, text),
         Ok(None) => Scan {
             kind: Kind::Kubernetes,
             found: Vec::new(),
+            omitted: 0,
         },
         Err(found) if yaml_name || text.contains(":\n") || text.contains(": ") => Scan {
             kind: Kind::Kubernetes,
             found: vec![found],
+            omitted: 0,
         },
         Err(_) => list(name, text),
     }
 }
 
-/// A plain list: one reference per line, `#` starts a comment.
+/// A plain list: one reference per line, `#` starts a comment. Lines past
+/// [`limits::MAX_ROWS`] are counted, not kept.
 fn list(name: &str, text: &str) -> Scan {
-    let found = text
-        .lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line = line.split('#').next().unwrap_or("").trim();
-            (!line.is_empty()).then(|| Found {
-                location: format!("{name}:{}", i + 1),
-                image: Ok(line.to_owned()),
-                platform: None,
-            })
-        })
-        .collect();
+    let mut found = Vec::new();
+    let mut omitted = 0;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if found.len() == limits::MAX_ROWS {
+            omitted += 1;
+            continue;
+        }
+        found.push(Found {
+            location: format!("{name}:{}", i + 1),
+            image: Ok(line.to_owned()),
+            platform: None,
+        });
+    }
     Scan {
         kind: Kind::List,
         found,
+        omitted,
     }
 }
 
@@ -136,6 +239,7 @@ mod tests {
         let s = scan(
             "images.txt",
             "# base images\nalpine\n\n  golang:1.22  # build\nghcr.io/org/app:v1\n",
+            &Context::default(),
         );
         assert_eq!(s.kind, Kind::List);
         assert_eq!(

@@ -1,0 +1,21 @@
+//! Every bound of the scanner, in one place (SECURITY.md lists them with these numbers). A
+//! posted file is hostile until bounded: each limit is enforced while the file is read, not
+//! after, and reaching one is a row or a 413 that says which.
+
+/// The deepest YAML nesting read (collections inside collections, merge keys included).
+/// Kubernetes' deepest real documents (CRD schemas) stay under 64.
+pub const MAX_DEPTH: usize = 128;
+
+/// Nodes visited through aliases and merge keys in one file, as go-yaml's excessive-aliasing
+/// check bounds them: an alias is never copied, but following it costs the nodes it holds.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// The longest value one expansion (Compose interpolation, a Dockerfile `ARG` substitution)
+/// may produce. An image reference is at most a few hundred bytes.
+pub const MAX_EXPANSION: usize = 4096;
+
+/// The most rows one check lists; past it, one row says how many were left out.
+pub const MAX_ROWS: usize = 1000;
+
+/// The longest piece of a file quoted in a row's reason.
+pub const MAX_QUOTED: usize = 200;

@@ -1,0 +1,390 @@
+//! Compose files and Kubernetes YAML, read with a bounded loader ([`tree`]) on saphyr-parser's
+//! YAML 1.2 events, so every value keeps its line and no file can exhaust the stack or the
+//! memory. Where strict YAML 1.2 and docker compose's parser (go-yaml v3) disagree, the
+//! Compose reading follows go-yaml ([`lenient`]).
+
+mod lenient;
+pub mod tree;
+
+use crate::interpolate::interpolate;
+use crate::{Context, Found, Kind, Problem, Scan, reference};
+use tree::{Id, LoadError, Tree};
+
+/// The pod-spec fields that hold containers, wherever a pod template sits (Pod, Deployment,
+/// StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, a `kind: List` of any of them).
+const CONTAINER_FIELDS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
+fn location(name: &str, tree: &Tree, id: Id) -> String {
+    format!("{name}:{}", tree.line(id))
+}
+
+/// The problem row of a file that was not read.
+fn refused(name: &str, error: LoadError) -> Found {
+    let line = error.line();
+    Found {
+        location: format!("{name}:{line}"),
+        image: Err(match error {
+            LoadError::Syntax { message, .. } => Problem::Unparsable(message),
+            LoadError::Limit { message, .. } => Problem::Limit(message),
+        }),
+        platform: None,
+    }
+}
+
+/// Compose or Kubernetes: `Ok(None)` when the YAML is neither; `Err` (a problem row) when it
+/// does not parse or reaches a limit.
+pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, Found> {
+    let adjusted;
+    let tree = match Tree::load(text) {
+        Ok(tree) => tree,
+        Err(error @ LoadError::Limit { .. }) => return Err(refused(name, error)),
+        Err(error) => match lenient::adjust(text) {
+            // what go-yaml accepts and strict YAML 1.2 does not: read once more, adjusted
+            Some(text) => {
+                adjusted = text;
+                Tree::load(&adjusted).map_err(|_| refused(name, error))?
+            }
+            None => return Err(refused(name, error)),
+        },
+    };
+    let docs = &tree.documents;
+    if let Some(services) = docs.iter().find_map(|&d| tree.get(d, "services")) {
+        return Ok(Some(Scan {
+            kind: Kind::Compose,
+            found: compose(name, &tree, services, context),
+            omitted: 0,
+        }));
+    }
+    let kubernetes = docs
+        .iter()
+        .any(|&d| tree.get(d, "kind").is_some() && tree.get(d, "apiVersion").is_some());
+    if !kubernetes {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    for &doc in docs {
+        containers(name, &tree, doc, &mut found);
+    }
+    Ok(Some(Scan {
+        kind: Kind::Kubernetes,
+        found,
+        omitted: 0,
+    }))
+}
+
+/// `services.*.image`, interpolated as compose interpolates (with the variables of
+/// `context`: none in the service, where a variable without a default is reported);
+/// `build:`-only services are listed, not looked up. Merge keys apply to the services
+/// mapping and to each service.
+fn compose(name: &str, tree: &Tree, services: Id, context: &Context) -> Vec<Found> {
+    let vars = |var: &str| context.vars.as_ref().and_then(|v| v.get(var).cloned());
+    let mut found = Vec::new();
+    for (key, service) in tree.entries(services) {
+        if !tree.is_mapping(service) {
+            continue;
+        }
+        let platform = tree
+            .get(service, "platform")
+            .and_then(|p| tree.text(p))
+            .and_then(|p| interpolate(p, &vars).ok());
+        let row = match tree.get(service, "image") {
+            Some(image) => Found {
+                location: location(name, tree, image),
+                image: match tree.text(image) {
+                    Some(t) => interpolate(t, &vars).and_then(|i| reference(&i)),
+                    None => Err(Problem::NotAString),
+                },
+                platform,
+            },
+            None if tree.get(service, "build").is_some() => Found {
+                location: location(name, tree, key),
+                image: Err(Problem::BuiltLocally),
+                platform,
+            },
+            None => continue,
+        };
+        found.push(row);
+    }
+    found
+}
+
+/// Every container of every pod template under `id`, in document order. The recursion is
+/// bounded by the tree's expanded depth ([`crate::limits::MAX_DEPTH`]).
+fn containers(name: &str, tree: &Tree, id: Id, found: &mut Vec<Found>) {
+    if tree.is_mapping(id) {
+        for (key, value) in tree.entries(id) {
+            let is_containers = tree
+                .text(key)
+                .is_some_and(|k| CONTAINER_FIELDS.contains(&k));
+            let list = tree.items(value);
+            if is_containers && !list.is_empty() {
+                for &container in list {
+                    if let Some(image) = tree.get(container, "image") {
+                        found.push(Found {
+                            location: location(name, tree, image),
+                            image: tree.text(image).map_or(Err(Problem::NotAString), reference),
+                            platform: None,
+                        });
+                    }
+                }
+            } else {
+                containers(name, tree, value, found);
+            }
+        }
+    } else {
+        for &item in tree.items(id) {
+            containers(name, tree, item, found);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows;
+
+    #[test]
+    fn compose_services() {
+        let compose = r#"
+x-common: &common
+  restart: always
+services:
+  web:
+    <<: *common
+    image: "nginx:1.27-alpine"
+    platform: linux/arm64
+  api:
+    build: ./api
+  db:
+    image: postgres:${PG_VERSION:-16}
+  cache:
+    image: redis:${REDIS_TAG}
+  odd:
+    image: 42
+"#;
+        let scan = scan("compose.yaml", compose, &Context::default())
+            .expect("parses")
+            .expect("compose");
+        assert_eq!(scan.kind, Kind::Compose);
+        assert_eq!(
+            rows(&scan),
+            [
+                (
+                    "compose.yaml:7".into(),
+                    Ok("nginx:1.27-alpine".into()),
+                    Some("linux/arm64".into())
+                ),
+                ("compose.yaml:9".into(), Err(Problem::BuiltLocally), None),
+                ("compose.yaml:12".into(), Ok("postgres:16".into()), None),
+                (
+                    "compose.yaml:14".into(),
+                    Err(Problem::UnresolvedVariable("REDIS_TAG".into())),
+                    None
+                ),
+                ("compose.yaml:16".into(), Err(Problem::NotAString), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn kubernetes_documents_and_lists() {
+        let k8s = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: StatefulSet
+  spec:
+    template:
+      spec:
+        initContainers: [{name: init, image: ghcr.io/org/migrate:v3}]
+        containers:
+        - {name: app, image: ghcr.io/org/app:v3}
+---
+apiVersion: v1
+kind: Pod
+spec:
+  ephemeralContainers:
+  - name: debug
+    image: "{{ .Values.image }}"
+"#;
+        let scan = scan("-", k8s, &Default::default())
+            .expect("parses")
+            .expect("kubernetes");
+        assert_eq!(scan.kind, Kind::Kubernetes);
+        assert_eq!(
+            rows(&scan),
+            [
+                ("-:9".into(), Ok("ghcr.io/org/migrate:v3".into()), None),
+                ("-:11".into(), Ok("ghcr.io/org/app:v3".into()), None),
+                (
+                    "-:18".into(),
+                    Err(Problem::Template("{{ .Values.image }}".into())),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_yaml_is_a_row() {
+        let err = scan(
+            "bad.yaml",
+            "services:\n  web: [unclosed\n",
+            &Default::default(),
+        )
+        .expect_err("broken");
+        assert!(err.location.starts_with("bad.yaml:"), "{err:?}");
+        assert!(matches!(err.image, Err(Problem::Unparsable(_))));
+        assert_eq!(
+            scan("x.yaml", "just: a mapping\n", &Default::default()).expect("parses"),
+            None
+        );
+    }
+
+    fn compose_rows(text: &str) -> Vec<(String, Result<String, Problem>, Option<String>)> {
+        let scan = scan("compose.yaml", text, &Context::default())
+            .expect("parses")
+            .expect("compose");
+        assert_eq!(scan.kind, Kind::Compose);
+        rows(&scan)
+    }
+
+    fn refusal(text: &str) -> Problem {
+        let row = scan("attack.yaml", text, &Context::default()).expect_err("refused");
+        row.image.expect_err("a problem")
+    }
+
+    #[test]
+    fn merge_keys_as_compose_applies_them() {
+        // go-yaml v3 decode.go: the mapping's own keys win; of the merged mappings, the first
+        // written wins; merged mappings carry their own merges
+        let text = r#"x-base: &base
+  image: ghcr.io/org/base:1
+  platform: linux/arm64
+x-other: &other
+  image: ghcr.io/org/other:1
+x-deep: &deep
+  <<: *base
+  restart: always
+services:
+  shared:
+    <<: *base
+  own-wins:
+    <<: *base
+    image: ghcr.io/org/own:1
+  first-wins:
+    <<: [*other, *base]
+  nested:
+    <<: *deep
+  "<<": {}
+"#;
+        assert_eq!(
+            compose_rows(text),
+            [
+                (
+                    "compose.yaml:2".into(),
+                    Ok("ghcr.io/org/base:1".into()),
+                    Some("linux/arm64".into())
+                ),
+                (
+                    "compose.yaml:14".into(),
+                    Ok("ghcr.io/org/own:1".into()),
+                    Some("linux/arm64".into())
+                ),
+                (
+                    "compose.yaml:5".into(),
+                    Ok("ghcr.io/org/other:1".into()),
+                    Some("linux/arm64".into())
+                ),
+                (
+                    "compose.yaml:2".into(),
+                    Ok("ghcr.io/org/base:1".into()),
+                    Some("linux/arm64".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn merged_services_and_bad_merges() {
+        let text = "x-more: &more\n  db:\n    image: postgres:16\nservices:\n  <<: *more\n  web:\n    image: nginx\n";
+        let images: Vec<_> = compose_rows(text).into_iter().map(|r| r.1).collect();
+        assert_eq!(images, [Ok("nginx".into()), Ok("postgres:16".into())]);
+        assert_eq!(
+            refusal("services:\n  web:\n    <<: [1, 2]\n    image: nginx\n"),
+            Problem::Unparsable("map merge requires map or sequence of maps as the value".into())
+        );
+        assert_eq!(
+            refusal("a: &a [*a]\n"),
+            Problem::Unparsable("an alias refers to a node that contains it".into())
+        );
+    }
+
+    #[test]
+    fn closing_bracket_at_the_key_indentation() {
+        // docker compose (go-yaml v3) runs this file; strict YAML 1.2 refuses the `]`
+        let text = "services:\n  web:\n    image: nginx:1.27\n    command: [\n    \"serve\",\n    ]\n    ports: [\n      \"80:80\"\n  ]\n  api:\n    image: ghcr.io/org/api:2\n";
+        assert!(Tree::load(text).is_err(), "strict YAML refuses it");
+        let images: Vec<_> = compose_rows(text).into_iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(
+            images,
+            [
+                ("compose.yaml:3".into(), Ok("nginx:1.27".into())),
+                ("compose.yaml:11".into(), Ok("ghcr.io/org/api:2".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        let text = "services:\r\n  web:\r\n    image: nginx:1.27\r\n";
+        assert_eq!(
+            compose_rows(text),
+            [("compose.yaml:3".into(), Ok("nginx:1.27".into()), None)]
+        );
+    }
+
+    /// The limits hold while the file is read: each attack is refused with the limit's
+    /// sentence, and no attack gets to allocate what it asks for.
+    #[test]
+    fn attacks_are_refused_by_their_limits() {
+        let limit = |p: Problem, what: &str| match p {
+            Problem::Limit(m) => assert!(m.contains(what), "{m}"),
+            other => panic!("{what}: {other:?}"),
+        };
+        // block sequences nested 5,000 deep (10 KB), compact and indented
+        limit(
+            refusal(&("- ".repeat(5000) + "x\n")),
+            "nested deeper than 128",
+        );
+        let indented: String = (0..300).map(|i| format!("{}-\n", " ".repeat(i))).collect();
+        limit(refusal(&indented), "nested deeper than 128");
+        limit(refusal(&"[".repeat(5000)), "nested deeper than 128");
+        limit(refusal(&"{a: ".repeat(5000)), "nested deeper than 128");
+        // 9 levels of 9 aliases
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let prev = format!("*a{}", level - 1);
+            let items = vec![prev; 9].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        bomb.push_str("kind: Pod\napiVersion: v1\nspec: {containers: *a8}\n");
+        assert!(bomb.len() < 1024);
+        limit(refusal(&bomb), "aliases expand to more than 100000");
+        // the same through merge keys
+        let mut merges = String::from("m0: &m0 {image: x}\n");
+        for level in 1..9 {
+            let items = vec![format!("*m{}", level - 1); 9].join(", ");
+            merges.push_str(&format!("m{level}: &m{level} {{<<: [{items}]}}\n"));
+        }
+        merges.push_str("services:\n  web:\n    <<: *m8\n");
+        limit(refusal(&merges), "aliases expand to more than 100000");
+        // a 3,000-link merge chain
+        let mut chain = String::from("l0: &l0 {image: nginx}\n");
+        for link in 1..3000 {
+            chain.push_str(&format!("l{link}: &l{link} {{<<: *l{}}}\n", link - 1));
+        }
+        chain.push_str("services:\n  web:\n    <<: *l2999\n");
+        limit(refusal(&chain), "nested deeper than 128");
+    }
+}
