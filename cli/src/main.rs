@@ -288,7 +288,7 @@ impl Service {
 /// Looks all images up concurrently; answers come back in the order given.
 async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<Outcome> {
     // all at once: the client bounds the requests
-    stack::check::gather(images, images.len(), |image| {
+    stack::check::gather(images, images.len(), None, |image| {
         let backend = backend.clone();
         async move { lookup(&backend, &image, verify).await }
     })

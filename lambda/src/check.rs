@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use registry::Sense;
@@ -23,6 +25,12 @@ const CHECK_IN_FLIGHT: usize = 32;
 /// How long a client has to send its body (the local server's header timeout does not cover
 /// it).
 const BODY_DEADLINE: Duration = Duration::from_secs(20);
+/// A whole check answers within this time of its request's arrival, with every row that
+/// finished and the others marked as timed out: API Gateway ends every request at 29 s.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(25);
+/// The largest answer a check sends; a larger one is a 413 (split the file). Each of 200
+/// images can list up to 1,024 platforms.
+pub const MAX_ANSWER: usize = 8 << 20;
 
 /// The 413 for `what` over `limit` bytes.
 pub fn too_large(what: &str, limit: usize) -> AppError {
@@ -58,30 +66,94 @@ pub fn text(body: &[u8]) -> Result<&str, AppError> {
     })
 }
 
-/// Scans `text` (named `name` in `file:line`), looks every distinct image up concurrently
-/// (at most [`CHECK_IN_FLIGHT`] at once, within the client's per-registry bulkheads) and
-/// judges them. More than [`MAX_IMAGES`] distinct images is a 413, before any lookup.
+/// Scans `text` (named `name` in `file:line`) on a blocking thread, off the async workers;
+/// looks every distinct image up concurrently (at most [`CHECK_IN_FLIGHT`] at once, within
+/// the client's per-registry bulkheads) until `deadline`, and judges them. More than
+/// [`MAX_IMAGES`] distinct images is a 413, before any lookup.
 pub async fn check(
     inspector: &Inspector,
     name: &str,
-    text: &str,
+    text: String,
     asked: Option<Asked>,
     sense: Sense,
+    deadline: Instant,
 ) -> Result<StackReport, AppError> {
-    let mut plan = Plan::new(asked);
-    plan.add(name, text, &stack::Context::default());
+    let name = name.to_owned();
+    let scanned = tokio::task::spawn_blocking(move || {
+        let mut plan = Plan::new(asked);
+        plan.add(&name, &text, &stack::Context::default());
+        plan
+    });
+    let plan = scanned
+        .await
+        .map_err(|e| AppError::Internal(format!("the scan failed: {e}")))?;
     if plan.len() > MAX_IMAGES {
         return Err(AppError::PayloadTooLarge(format!(
             "the file names {} distinct images; a check looks up at most {MAX_IMAGES} (split the file)",
             plan.len()
         )));
     }
-    let outcomes = gather(&plan.references(), CHECK_IN_FLIGHT, |image| {
-        let inspector = inspector.clone();
-        async move { lookup(&inspector, &image).await }
-    })
+    let outcomes = gather(
+        &plan.references(),
+        CHECK_IN_FLIGHT,
+        Some(deadline),
+        |image| {
+            let inspector = inspector.clone();
+            async move { lookup(&inspector, &image).await }
+        },
+    )
     .await;
     Ok(plan.judge(outcomes, sense))
+}
+
+/// The report as JSON, written into at most [`MAX_ANSWER`] bytes: the writer refuses the
+/// byte past the cap, so an oversized answer is never built whole.
+pub fn answer(report: &StackReport) -> Result<Vec<u8>, AppError> {
+    capped_json(report, MAX_ANSWER).map_err(|e| match e {
+        None => AppError::PayloadTooLarge(format!(
+            "the answer would be larger than {} MiB; a check answers at most that (split the file)",
+            MAX_ANSWER >> 20
+        )),
+        Some(e) => AppError::Internal(format!("the answer did not serialize: {e}")),
+    })
+}
+
+/// `value` as JSON in at most `cap` bytes; `Err(None)` past the cap.
+fn capped_json<T: serde::Serialize>(
+    value: &T,
+    cap: usize,
+) -> Result<Vec<u8>, Option<serde_json::Error>> {
+    let mut out = Capped {
+        bytes: Vec::new(),
+        cap,
+        over: false,
+    };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => Ok(out.bytes),
+        Err(_) if out.over => Err(None),
+        Err(e) => Err(Some(e)),
+    }
+}
+
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("over the answer's cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One image's v1 document, or its error document (the 5xx message names only the registry,
@@ -97,4 +169,18 @@ async fn lookup(inspector: &Inspector, image: &str) -> Outcome {
     Err(failure
         .error
         .to_report(failure.image.as_deref(), failure.reference.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_over_its_cap_is_refused_while_written() {
+        let rows: Vec<String> = (0..10_000).map(|i| format!("row {i}")).collect();
+        let whole = serde_json::to_vec(&rows).expect("serializes");
+        assert_eq!(capped_json(&rows, whole.len()).ok(), Some(whole.clone()));
+        assert!(matches!(capped_json(&rows, whole.len() - 1), Err(None)));
+        assert!(matches!(capped_json(&rows, 10), Err(None)));
+    }
 }

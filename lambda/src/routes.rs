@@ -810,6 +810,7 @@ async fn check_file(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + check::CHECK_DEADLINE;
     let p = params(query.as_deref().map(str::as_bytes));
     let platform = match p.platform() {
         Ok(platform) => platform,
@@ -826,14 +827,13 @@ async fn check_file(
         );
     let checked = async {
         let body = check::read_body(body, check::MAX_FILE, "the file").await?;
-        let text = check::text(&body)?;
-        check::check(&state.inspector, &name, text, platform, sense(&p)).await
+        let text = check::text(&body)?.to_owned();
+        drop(body);
+        let report = check::check(&state.inspector, &name, text, platform, sense(&p), deadline);
+        check::answer(&report.await?)
     };
     match checked.await {
-        Ok(report) => {
-            let body = serde_json::to_vec(&report).unwrap_or_default();
-            typed(StatusCode::OK, body, Format::Json, "no-store")
-        }
+        Ok(body) => typed(StatusCode::OK, body, Format::Json, "no-store"),
         Err(e) => Failure::new(None, None, e).reject(Format::Json),
     }
 }
@@ -863,6 +863,7 @@ fn sense(p: &Params) -> Sense {
 /// The page's "check a file" form (`POST /`, form-encoded `file`, `platform`, `compatible`):
 /// the same check as `/v1/check`, shown as a table under the form.
 async fn page_check(State(state): State<AppState>, body: Body) -> Response {
+    let deadline = tokio::time::Instant::now() + check::CHECK_DEADLINE;
     // form encoding at most triples the file's bytes
     let form = match check::read_body(body, 3 * check::MAX_FILE + 4096, "the form").await {
         Ok(form) => form,
@@ -887,11 +888,18 @@ async fn page_check(State(state): State<AppState>, body: Body) -> Response {
         platform: p.platform.as_deref().unwrap_or(""),
         compatible: p.compatible,
     };
-    let (status, outcome) =
-        match check::check(&state.inspector, "file", &file, platform, sense(&p)).await {
-            Ok(report) => (StatusCode::OK, Ok(report)),
-            Err(e) => (e.status(), Err(e.to_report(None, None))),
-        };
+    let checked = check::check(
+        &state.inspector,
+        "file",
+        file.clone(),
+        platform,
+        sense(&p),
+        deadline,
+    );
+    let (status, outcome) = match checked.await {
+        Ok(report) => (StatusCode::OK, Ok(report)),
+        Err(e) => (e.status(), Err(e.to_report(None, None))),
+    };
     let outcome = match &outcome {
         Ok(report) => Outcome::Check(report),
         Err(error) => Outcome::Error(error),

@@ -225,8 +225,15 @@ impl Plan {
 
 /// Looks `images` up with `lookup`, concurrently, at most `in_flight` at once (each on its own
 /// task); the outcomes come back in the order of `images`. A lookup that panicked is an
-/// `INTERNAL` error for its image.
-pub async fn gather<F, Fut>(images: &[String], in_flight: usize, lookup: F) -> Vec<Outcome>
+/// `INTERNAL` error for its image. With a `deadline` (the service's, under API Gateway's
+/// 29 s), a lookup not finished by then (waiting for its turn included) is stopped and its
+/// image is an `UPSTREAM_TIMEOUT` row: the answer comes in time with every row that finished.
+pub async fn gather<F, Fut>(
+    images: &[String],
+    in_flight: usize,
+    deadline: Option<tokio::time::Instant>,
+    lookup: F,
+) -> Vec<Outcome>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Outcome> + Send + 'static,
@@ -236,29 +243,45 @@ where
     for (i, image) in images.iter().enumerate() {
         let (turns, lookup) = (Arc::clone(&turns), lookup(image.clone()));
         tasks.spawn(async move {
-            // the semaphore is never closed: a permit always comes
-            let _turn = turns.acquire().await;
-            (i, lookup.await)
+            let looked_up = async {
+                // the semaphore is never closed: a permit always comes
+                let _turn = turns.acquire().await;
+                lookup.await
+            };
+            let outcome = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, looked_up).await.ok(),
+                None => Some(looked_up.await),
+            };
+            (i, outcome)
         });
     }
     let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
+    let mut timed_out = vec![false; images.len()];
     while let Some(joined) = tasks.join_next().await {
-        if let Ok((i, outcome)) = joined {
-            outcomes[i] = Some(outcome);
+        match joined {
+            Ok((i, Some(outcome))) => outcomes[i] = Some(outcome),
+            Ok((i, None)) => timed_out[i] = true,
+            Err(_) => {}
         }
     }
     outcomes
         .into_iter()
         .zip(images)
-        .map(|(outcome, image)| {
+        .zip(timed_out)
+        .map(|((outcome, image), timed_out)| {
             outcome.unwrap_or_else(|| {
+                let (code, message) = if timed_out {
+                    (
+                        registry::ErrorCode::UpstreamTimeout,
+                        "not looked up before the check's deadline".to_owned(),
+                    )
+                } else {
+                    (registry::ErrorCode::Internal, "lookup failed".to_owned())
+                };
                 Err(ErrorReport {
                     image: Some(image.clone()),
                     reference: None,
-                    error: ErrorBody {
-                        code: registry::ErrorCode::Internal,
-                        message: "lookup failed".to_owned(),
-                    },
+                    error: ErrorBody { code, message },
                 })
             })
         })
@@ -682,7 +705,10 @@ mod tests {
         let table = r.table();
         assert!(table.contains("esc\\x1b[31m.txt:1"), "{table}");
         // the table names the first places of an image and counts the rest
-        assert!(table.contains("list:1, list:3, list:5, +497 more"), "{table}");
+        assert!(
+            table.contains("list:1, list:3, list:5, +497 more"),
+            "{table}"
+        );
         assert!(!table.contains('\u{1b}'));
     }
 
@@ -698,5 +724,41 @@ mod tests {
         let text = r.rows[0].verdict.text();
         assert!(text.starts_with("invalid reference \"XXX"), "{text}");
         assert!(text.len() < 2 * MAX_QUOTED + 100, "{} bytes", text.len());
+    }
+
+    /// A check's deadline covers the wait for a turn and the lookup: what finished is kept,
+    /// the rest is a timed-out row, and the answer comes at the deadline, not after every
+    /// lookup's own timeout.
+    #[test]
+    fn lookups_past_the_deadline_are_timed_out_rows() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let images: Vec<String> = (0..200).map(|i| format!("silent.example/app{i}")).collect();
+        let started = std::time::Instant::now();
+        let outcomes = runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+            gather(&images, 32, Some(deadline), |image| async move {
+                if image.ends_with("app0") {
+                    return Ok(report("alpine", &[("linux", "amd64", None)]));
+                }
+                std::future::pending::<Outcome>().await
+            })
+            .await
+        });
+        let elapsed = started.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+        assert_eq!(outcomes.len(), 200);
+        assert!(outcomes[0].is_ok());
+        for (outcome, image) in outcomes[1..].iter().zip(&images[1..]) {
+            let error = outcome.as_ref().expect_err("timed out");
+            assert_eq!(error.error.code, registry::ErrorCode::UpstreamTimeout);
+            assert_eq!(error.image.as_deref(), Some(image.as_str()));
+            assert_eq!(
+                error.error.message,
+                "not looked up before the check's deadline"
+            );
+        }
     }
 }
