@@ -1,8 +1,8 @@
 //! The registry client: one narrow API ([`Client::summarize`], [`Client::head_digest`]) over
 //! the OCI distribution HTTP API. It decides which endpoint a reference goes to, bounds each
-//! lookup (concurrency, per-host bulkhead, deadline, request budget), runs the request loop
-//! with anonymous token auth, and hands parsed manifests to the pure summarizer
-//! ([`Summary::from_index`], [`Summary::from_image`]).
+//! lookup (concurrency, per-host bulkhead and circuit breaker ([`breaker`]), deadline,
+//! request budget), runs the request loop with anonymous token auth, and hands parsed
+//! manifests to the pure summarizer ([`Summary::from_index`], [`Summary::from_image`]).
 //!
 //! Request budget (what tests count): a cold lookup of an index on an open registry is one
 //! manifest GET (no `/v2/` ping); behind token auth it is challenge + token + GET, and later
@@ -33,6 +33,10 @@ use crate::transport::{
 };
 pub use crate::transport::{Url, parse_retry_after};
 use crate::verify::{EntryContent, Verification};
+
+pub mod breaker;
+
+use breaker::{Gate, Shares, Verdict};
 
 /// Below this many remaining Docker Hub pulls, tag answers are served stale rather than
 /// spending the last pulls on GETs (HEADs are free).
@@ -65,10 +69,12 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     transport: Transport,
-    /// Bounds the lookups (and so the registry fetches) running at once.
-    lookups: tokio::sync::Semaphore,
-    /// Per registry host, its share of `lookups` (a bulkhead against one hanging registry).
-    host_slots: moka::sync::Cache<String, Arc<tokio::sync::Semaphore>>,
+    /// Bounds the lookups (and so the registry fetches) running at once, and what hosts that
+    /// have not answered may hold of them.
+    shares: Shares,
+    /// Per registry host, its circuit breaker and its share of `shares` (a bulkhead against
+    /// hanging registries).
+    gates: moka::sync::Cache<String, Arc<Gate>>,
     config: ClientConfig,
     auth: AuthCache,
     /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
@@ -155,9 +161,10 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
-                lookups: tokio::sync::Semaphore::new(config.max_concurrent_lookups.max(1)),
-                // idle hosts' semaphores go; a busy one is kept alive by its holders' Arcs
-                host_slots: moka::sync::Cache::builder()
+                shares: Shares::new(&config),
+                // idle hosts' gates go (an open breaker's cool-down is at most 300 s by
+                // default); a busy one is kept alive by its holders' Arcs
+                gates: moka::sync::Cache::builder()
                     .max_capacity(4096)
                     .time_to_idle(Duration::from_secs(600))
                     .build(),
@@ -387,34 +394,50 @@ impl Client {
         Ok(content)
     }
 
-    /// Runs one lookup within the concurrency cap, the per-host bulkhead, the lookup deadline
-    /// (waiting for a turn counts against it) and a fresh request budget.
+    /// Runs one lookup within the host's breaker, its share and the process-wide cap
+    /// ([`breaker`]), the lookup deadline (waiting for a turn counts against it) and a fresh
+    /// request budget; then tells the breaker whether the host answered.
     async fn bounded<T>(
         &self,
         ep: &Endpoint,
         lookup: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let closed = || Error::Transport {
-            registry: ep.host.clone(),
-            detail: "the client is shutting down".to_owned(),
-        };
+        let inner = &self.inner;
+        let gate = inner
+            .gates
+            .get_with_by_ref(&ep.host, || Arc::new(Gate::new(&ep.host, &inner.config)));
+        // a host whose breaker is open fails at once, before queueing for anything
+        if let Some(refusal) = gate.refusal(Instant::now()) {
+            return Err(refusal.error(&ep.host));
+        }
+        let mut entry = None;
         let run = async {
-            // the host's share first: lookups of a hanging registry queue here, not in the
-            // process-wide pool that other registries need
-            let per_host = self.inner.config.max_lookups_per_registry.max(1);
-            let host = self.inner.host_slots.get_with(ep.host.clone(), || {
-                Arc::new(tokio::sync::Semaphore::new(per_host))
-            });
-            let _host_permit = host.acquire_owned().await.map_err(|_| closed())?;
-            let _permit = self.inner.lookups.acquire().await.map_err(|_| closed())?;
+            entry = Some(gate.enter(&inner.shares).await?);
             with_budget(lookup).await
         };
-        match tokio::time::timeout(self.inner.config.lookup_timeout, run).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                registry: ep.host.clone(),
-            }),
+        let deadline = inner.config.lookup_timeout;
+        let (result, deadline_hit) = match tokio::time::timeout(deadline, run).await {
+            Ok(result) => (result, false),
+            Err(_) => (
+                Err(Error::Timeout {
+                    registry: ep.host.clone(),
+                }),
+                true,
+            ),
+        };
+        if let Some(entry) = entry {
+            let now = Instant::now();
+            let verdict = match verdict(&result) {
+                // the deadline went on waiting for a turn (the lookup ran less than a quarter
+                // of it): the host had no fair chance to answer
+                Verdict::TimedOut if deadline_hit && entry.running_for(now) < deadline / 4 => {
+                    Verdict::Neutral
+                }
+                verdict => verdict,
+            };
+            entry.finish(verdict, now);
         }
+        result
     }
 
     async fn summarize_at(&self, repo: &Repository<'_>) -> Result<Summary, Error> {
@@ -766,6 +789,35 @@ fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
     Some(url)
 }
 
+/// What a lookup's result says about its host, for the breaker: any HTTP answer, even an
+/// error status or a broken manifest, is an answer; a timeout is none; a failed connection or
+/// a refusal before anything was sent says nothing.
+fn verdict<T>(result: &Result<T, Error>) -> Verdict {
+    match result {
+        Ok(_) => Verdict::Answered,
+        Err(Error::Timeout { .. }) => Verdict::TimedOut,
+        Err(
+            Error::NotFound { .. }
+            | Error::RateLimited { .. }
+            | Error::UnexpectedStatus { .. }
+            | Error::TokenServer { .. }
+            | Error::MissingContent { .. }
+            | Error::BudgetExceeded { .. }
+            | Error::InvalidManifest { .. }
+            | Error::UnsupportedManifest { .. }
+            | Error::TooLarge { .. }
+            | Error::DigestMismatch { .. },
+        ) => Verdict::Answered,
+        Err(
+            Error::Transport { .. }
+            | Error::CertificateNotTrusted { .. }
+            | Error::NotAllowed { .. }
+            | Error::ClientSetup { .. }
+            | Error::InvalidReference { .. },
+        ) => Verdict::Neutral,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // the value behind this lock stays consistent even if a holder panicked
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -899,6 +951,47 @@ mod tests {
         .expect("client");
         assert_eq!(mirrored.endpoint("docker.io").base, "http://127.0.0.1:9");
         assert!(!knows(&mirrored, "http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn what_a_result_says_about_the_host() {
+        let registry = || "r.example".to_owned();
+        assert_eq!(verdict(&Ok::<(), Error>(())), Verdict::Answered);
+        let answered = [
+            Error::NotFound {
+                reference: "r.example/a:b".into(),
+            },
+            Error::RateLimited {
+                registry: registry(),
+                retry_after: None,
+            },
+            Error::UnexpectedStatus {
+                registry: registry(),
+                status: 503,
+                codes: Vec::new(),
+            },
+            Error::BudgetExceeded {
+                registry: registry(),
+                limit: 12,
+            },
+        ];
+        for error in answered {
+            assert_eq!(verdict(&Err::<(), _>(error)), Verdict::Answered);
+        }
+        let timeout = Error::Timeout {
+            registry: registry(),
+        };
+        assert_eq!(verdict(&Err::<(), _>(timeout)), Verdict::TimedOut);
+        let refused = Error::Transport {
+            registry: registry(),
+            detail: "cannot connect".into(),
+        };
+        assert_eq!(verdict(&Err::<(), _>(refused)), Verdict::Neutral);
+        let blocked = Error::NotAllowed {
+            host: "10.0.0.1".into(),
+            reason: "private".into(),
+        };
+        assert_eq!(verdict(&Err::<(), _>(blocked)), Verdict::Neutral);
     }
 
     #[test]

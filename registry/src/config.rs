@@ -116,9 +116,20 @@ pub struct ClientConfig {
     pub retry_backoff: Duration,
     /// Lookups running at once in this process; more wait (within their deadline).
     pub max_concurrent_lookups: usize,
-    /// Lookups running at once against one registry host: a bulkhead, so one slow or hanging
-    /// registry holds at most this share of `max_concurrent_lookups`.
+    /// Lookups running at once against one registry host that has answered its latest
+    /// lookups: a bulkhead, so one slow or hanging registry holds at most this share of
+    /// `max_concurrent_lookups`. A host not yet heard from, or whose latest lookup timed out,
+    /// may run an eighth of it (at least one), and all such hosts together at most half of
+    /// `max_concurrent_lookups` (`client::breaker`).
     pub max_lookups_per_registry: usize,
+    /// Lookups of one registry host that time out in a row (no answer between them) before
+    /// its circuit breaker opens: its lookups then fail at once (`UPSTREAM_ERROR`, "not
+    /// answering") until the cool-down is over and one probe lookup gets an answer.
+    pub breaker_threshold: u32,
+    /// How long an open breaker fails lookups at once; each reopening after a probe that got
+    /// no answer adds it again, up to `breaker_max_cool_down`.
+    pub breaker_cool_down: Duration,
+    pub breaker_max_cool_down: Duration,
     /// How many (registry, repository) tokens are kept.
     pub token_cache_capacity: usize,
     pub user_agent: String,
@@ -145,6 +156,13 @@ impl Default for ClientConfig {
             retry_backoff: Duration::from_millis(200),
             max_concurrent_lookups: 64,
             max_lookups_per_registry: 16,
+            // Envoy's outlier detection (envoy api/envoy/config/cluster/v3/
+            // outlier_detection.proto) ejects a host after 5 consecutive failures, for 30 s
+            // times its ejection count, at most 300 s; a lookup that times out holds its
+            // share far longer than a 5xx does, so 3 in a row open the breaker here
+            breaker_threshold: 3,
+            breaker_cool_down: Duration::from_secs(30),
+            breaker_max_cool_down: Duration::from_secs(300),
             token_cache_capacity: 4096,
             user_agent: concat!("mquery/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
