@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Local server: time for a request's headers, and an idle keep-alive connection's life
 /// (`MQUERY_HEADER_TIMEOUT_MS`).
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Local server: how long a response may make no write progress (the client reads nothing)
+/// before its connection is closed (`MQUERY_WRITE_TIMEOUT_MS`).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -43,6 +46,8 @@ pub enum ConfigError {
     MaxConnections(String),
     #[error("MQUERY_HEADER_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to 60000")]
     HeaderTimeout(String),
+    #[error("MQUERY_WRITE_TIMEOUT_MS: {0:?} is not a number of milliseconds from 100 to 60000")]
+    WriteTimeout(String),
 }
 
 /// The service's settings.
@@ -65,7 +70,7 @@ pub struct Config {
     pub cache_memory: u64,
     /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
     pub client: ClientConfig,
-    /// The local server's connection cap and header/idle timeout.
+    /// The local server's connection cap, header/idle timeout and write timeout.
     pub connections: crate::server::ConnectionLimits,
     /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
     pub lambda: bool,
@@ -120,6 +125,13 @@ impl Config {
             },
             None => DEFAULT_HEADER_TIMEOUT,
         };
+        let write_timeout = match get("MQUERY_WRITE_TIMEOUT_MS") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if (100..=60_000).contains(&ms) => Duration::from_millis(ms),
+                _ => return Err(ConfigError::WriteTimeout(v)),
+            },
+            None => DEFAULT_WRITE_TIMEOUT,
+        };
         let mut client: ClientConfig = client_config_from(&lookup)?;
         if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
             match v.trim().parse::<u64>() {
@@ -166,6 +178,7 @@ impl Config {
             connections: crate::server::ConnectionLimits {
                 max_connections,
                 header_timeout,
+                write_timeout,
             },
             lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
@@ -201,6 +214,7 @@ mod tests {
         assert_eq!(c.cache_ttl, DEFAULT_CACHE_TTL);
         assert_eq!(c.connections.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(c.connections.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(c.connections.write_timeout, DEFAULT_WRITE_TIMEOUT);
         assert!(!c.lambda);
     }
 
@@ -287,13 +301,19 @@ mod tests {
             config(&[("MQUERY_HEADER_TIMEOUT_MS", "10")]).err(),
             Some(ConfigError::HeaderTimeout("10".into()))
         );
+        assert_eq!(
+            config(&[("MQUERY_WRITE_TIMEOUT_MS", "61000")]).err(),
+            Some(ConfigError::WriteTimeout("61000".into()))
+        );
         let c = config(&[
             ("MQUERY_MAX_CONNECTIONS", "8"),
             ("MQUERY_HEADER_TIMEOUT_MS", "500"),
+            ("MQUERY_WRITE_TIMEOUT_MS", "1500"),
         ])
         .expect("valid");
         assert_eq!(c.connections.max_connections, 8);
         assert_eq!(c.connections.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.connections.write_timeout, Duration::from_millis(1500));
         assert!(matches!(
             config(&[("MQUERY_DOCKER_HUB_MIRROR", "nope")]),
             Err(ConfigError::Registry(_))
