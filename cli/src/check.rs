@@ -3,13 +3,207 @@
 //! once, all at once, and judged against `--platform` (or the platform the file itself asks
 //! for: a Compose service's `platform:`, `FROM --platform=`). The plan and the report are
 //! `stack::check`'s, shared with the service's `POST /v1/check`.
+//!
+//! A Compose file is interpolated as `docker compose config` interpolates it (compose-go
+//! cli/options.go, dotenv/env.go; docker/compose cmd/compose/compose.go): with the process
+//! environment and the `.env` file of the Compose file's directory (the current directory
+//! for `-`), or the files of `--env-file` (then no `.env` is read); the environment wins over
+//! any file, a later file over an earlier one. `--no-env` reads neither (as the service).
 
+use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 
-use registry::Sense;
+use registry::{PlatformSpec, Sense};
 use stack::check::{Asked, Plan, Status};
+use stack::dotenv::{self, DotenvError, MAX_SIZE};
+use stack::{Context, Kind, Triple};
 
 use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all};
+
+/// Where the variables of Compose files come from: `--env-file` (repeatable) and `--no-env`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOptions {
+    pub env_files: Vec<String>,
+    pub no_env: bool,
+}
+
+/// The variables each file is read with.
+#[derive(Debug)]
+struct Variables {
+    /// The process environment (with `PWD`, as docker compose adds it); `None` with
+    /// `--no-env`.
+    environment: Option<HashMap<String, String>>,
+    /// The variables of `--env-file` (or `COMPOSE_ENV_FILES`), read once for every file;
+    /// `None`: the `.env` beside each Compose file.
+    explicit: Option<HashMap<String, String>>,
+    /// `COMPOSE_DISABLE_ENV_FILE` is true: no `.env` is read.
+    no_default: bool,
+    /// The `.env` files read, by directory.
+    beside: HashMap<PathBuf, HashMap<String, String>>,
+}
+
+impl Variables {
+    fn new(options: &EnvOptions) -> Result<Variables, String> {
+        let mut variables = Variables {
+            environment: None,
+            explicit: None,
+            no_default: false,
+            beside: HashMap::new(),
+        };
+        if options.no_env {
+            return Ok(variables);
+        }
+        // a variable that is not UTF-8 is left out (Go keeps its bytes; no valid reference
+        // could be made of them)
+        let mut environment: HashMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        if !environment.contains_key("PWD")
+            && let Some(pwd) = std::env::current_dir()
+                .ok()
+                .and_then(|d| d.into_os_string().into_string().ok())
+        {
+            environment.insert("PWD".to_owned(), pwd);
+        }
+        // `--env-file`, else COMPOSE_ENV_FILES (comma-separated), is the list; relative paths
+        // are the current directory's, `~` is the home directory (compose-go paths/home.go)
+        let files: Vec<String> = if options.env_files.is_empty() {
+            environment
+                .get("COMPOSE_ENV_FILES")
+                .map(|list| {
+                    list.split(',')
+                        .filter(|f| !f.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            options.env_files.clone()
+        };
+        if files.is_empty() {
+            // compose-go cli/options.go WithEnvFiles: strconv.ParseBool's spellings
+            variables.no_default = match environment
+                .get("COMPOSE_DISABLE_ENV_FILE")
+                .map(String::as_str)
+            {
+                None | Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+                Some("1" | "t" | "T" | "true" | "TRUE" | "True") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "COMPOSE_DISABLE_ENV_FILE: {other:?} is not a boolean"
+                    ));
+                }
+            };
+        } else {
+            let home = environment.get("HOME").cloned();
+            let mut vars = HashMap::new();
+            for file in &files {
+                let path = match (file.strip_prefix('~'), &home) {
+                    (Some(rest), Some(home)) => Path::new(home).join(rest.trim_start_matches('/')),
+                    _ => PathBuf::from(file),
+                };
+                read_env_file(&path, &environment, &mut vars)?;
+            }
+            variables.explicit = Some(vars);
+        }
+        variables.environment = Some(environment);
+        Ok(variables)
+    }
+
+    /// The variables of `file` (`text` is its content): `Err` is a sentence for stderr.
+    fn of(&mut self, file: &str, text: &str) -> Result<Option<HashMap<String, String>>, String> {
+        let Some(environment) = &self.environment else {
+            return Ok(None);
+        };
+        let mut vars = environment.clone();
+        let from_files = match &self.explicit {
+            Some(explicit) => Some(explicit),
+            None if self.no_default => None,
+            None => {
+                let dir = match file {
+                    "-" => Path::new("."),
+                    _ => Path::new(file)
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(Path::new(".")),
+                };
+                let path = dir.join(".env");
+                // a missing `.env` (or a directory of that name) is no error (compose-go
+                // cli/options.go WithEnvFiles); it is read only for a Compose file, the one
+                // kind that is interpolated with it
+                let present = match std::fs::metadata(&path) {
+                    Ok(meta) => !meta.is_dir(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+                };
+                if present && stack::scan(file, text, &Context::default()).kind == Kind::Compose {
+                    if !self.beside.contains_key(dir) {
+                        let mut read = HashMap::new();
+                        read_env_file(&path, environment, &mut read)?;
+                        self.beside.insert(dir.to_owned(), read);
+                    }
+                    self.beside.get(dir)
+                } else {
+                    None
+                }
+            }
+        };
+        // the environment wins (compose-go types/mapping.go Merge keeps what is set)
+        for (key, value) in from_files.into_iter().flatten() {
+            vars.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        Ok(Some(vars))
+    }
+}
+
+/// Reads the env file at `path` into `vars` (the files before it), its values interpolated
+/// with `environment` first; `Err` is a sentence naming `file:line`.
+fn read_env_file(
+    path: &Path,
+    environment: &HashMap<String, String>,
+    vars: &mut HashMap<String, String>,
+) -> Result<(), String> {
+    let shown = output::printable(&path.display().to_string()).into_owned();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read env file {shown}: {e}"))?;
+    if bytes.len() > MAX_SIZE {
+        return Err(format!("{shown}: {}", DotenvError::TooLarge));
+    }
+    // compose reads bytes; a value that is not UTF-8 cannot make a valid reference anyway
+    let text = String::from_utf8_lossy(&bytes);
+    let lookup = |name: &str| environment.get(name).cloned();
+    dotenv::parse_into(&text, &lookup, vars).map_err(|e| match e {
+        DotenvError::Line { line, reason } => {
+            format!("{shown}:{line}: {}", output::printable(&reason))
+        }
+        DotenvError::TooLarge => format!("{shown}: {e}"),
+    })
+}
+
+/// What a Dockerfile's `TARGET*` arguments hold for `--platform`: the platform itself,
+/// normalized (the first a host of it runs), or for an OS alone the build platform's
+/// architecture, which containerd platforms/platforms.go `Parse` fills in for an OS alone.
+fn target(spec: &PlatformSpec, build: &Triple) -> Triple {
+    match spec.vector().into_iter().next() {
+        Some(platform) => Triple {
+            os: platform.os,
+            arch: platform.architecture,
+            variant: platform.variant,
+        },
+        None => {
+            let normalized = spec.normalized();
+            let os = normalized.split(['(', '/']).next().unwrap_or_default();
+            Triple {
+                os: os.to_owned(),
+                arch: build.arch.clone(),
+                variant: build.variant.clone(),
+            }
+        }
+    }
+}
 
 /// Reads `files` (`-` is standard input); `Err` is a sentence for stderr.
 fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -34,6 +228,7 @@ pub async fn run(
     platform: Option<Asked>,
     sense: Sense,
     json: bool,
+    env: &EnvOptions,
 ) -> u8 {
     let texts = match read(files) {
         Ok(texts) => texts,
@@ -42,9 +237,30 @@ pub async fn run(
             return EXIT_ERROR;
         }
     };
+    let mut variables = match Variables::new(env) {
+        Ok(variables) => variables,
+        Err(e) => {
+            eprintln!("mquery: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let build = Triple::host();
+    let target = platform.as_ref().map(|(_, spec)| target(spec, &build));
     let mut plan = Plan::new(platform);
     for (file, text) in &texts {
-        plan.add(file, text, &stack::Context::default());
+        let vars = match variables.of(file, text) {
+            Ok(vars) => vars,
+            Err(e) => {
+                eprintln!("mquery: {e}");
+                return EXIT_ERROR;
+            }
+        };
+        let context = Context {
+            vars,
+            target: target.clone(),
+            build: build.clone(),
+        };
+        plan.add(file, text, &context);
     }
     // one lookup per distinct reference, all at once (the client bounds concurrency)
     let outcomes = lookup_all(backend, &plan.references(), false).await;
@@ -61,5 +277,40 @@ pub async fn run(
         Status::Ok => 0,
         Status::Unsupported => EXIT_PLATFORM_UNSUPPORTED,
         Status::Error => EXIT_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--platform` as a Dockerfile's TARGET* arguments spell it.
+    #[test]
+    fn targets() {
+        let build = Triple {
+            os: "linux".into(),
+            arch: "riscv64".into(),
+            variant: String::new(),
+        };
+        let target = |p: &str| {
+            let spec: PlatformSpec = p.parse().expect("a platform");
+            let t = super::target(&spec, &build);
+            (t.os, t.arch, t.variant)
+        };
+        let triple = |os: &str, arch: &str, variant: &str| {
+            (os.to_owned(), arch.to_owned(), variant.to_owned())
+        };
+        assert_eq!(target("linux/arm64"), triple("linux", "arm64", ""));
+        assert_eq!(target("linux/arm64/v8"), triple("linux", "arm64", ""));
+        assert_eq!(target("arm"), triple("linux", "arm", "v7"));
+        assert_eq!(target("linux/arm/v6"), triple("linux", "arm", "v6"));
+        assert_eq!(target("x86_64"), triple("linux", "amd64", ""));
+        assert_eq!(target("linux/amd64/v3"), triple("linux", "amd64", "v3"));
+        assert_eq!(
+            target("windows(10.0.17763)/amd64"),
+            triple("windows", "amd64", "")
+        );
+        // an OS alone: the build platform's architecture
+        assert_eq!(target("windows"), triple("windows", "riscv64", ""));
     }
 }

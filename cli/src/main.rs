@@ -88,6 +88,15 @@ enum Command {
         /// With --platform: accept containerd's fallbacks, as `docker pull` would.
         #[arg(long, requires = "platform")]
         compatible: bool,
+        /// Interpolate Compose files with the variables of FILE (and the environment, which
+        /// wins) instead of the `.env` beside each, as `docker compose --env-file`; repeat it
+        /// for several (a later file wins).
+        #[arg(long = "env-file", value_name = "FILE")]
+        env_files: Vec<String>,
+        /// Interpolate Compose files with no variables at all, neither the environment nor
+        /// `.env` (as the service does): a variable without a default is reported.
+        #[arg(long, conflicts_with = "env_files")]
+        no_env: bool,
     },
 }
 
@@ -160,10 +169,20 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
-    if let Some(Command::Check { files, .. }) = &args.command {
-        return ExitCode::from(
-            runtime.block_on(check::run(&backend, files, platform, sense, args.json)),
-        );
+    if let Some(Command::Check {
+        files,
+        env_files,
+        no_env,
+        ..
+    }) = &args.command
+    {
+        let env = check::EnvOptions {
+            env_files: env_files.clone(),
+            no_env: *no_env,
+        };
+        return ExitCode::from(runtime.block_on(check::run(
+            &backend, files, platform, sense, args.json, &env,
+        )));
     }
     if let Some(Command::Diff { old, new }) = &args.command {
         let images = [old.clone(), new.clone()];

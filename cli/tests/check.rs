@@ -9,8 +9,36 @@ use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{APP, Format, Pusher, open_with_app_and_pi, platform};
 
 fn mquery(registry: &Distribution, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mquery"))
+    mquery_env(registry, args, stdin, &[])
+}
+
+/// The variables the files of these tests name, and docker compose's own: unset in the
+/// child unless `env` sets them, so that the developer's shell cannot change a verdict.
+const VARIABLES: &[&str] = &[
+    "IMAGE_NAME",
+    "TAG",
+    "DB_TAG",
+    "DB_VERSION",
+    "PG_VERSION",
+    "NIGHTLY_TAG",
+    "COMPOSE_ENV_FILES",
+    "COMPOSE_DISABLE_ENV_FILE",
+];
+
+/// `mquery ARGS` with `env` set in its environment.
+fn mquery_env(
+    registry: &Distribution,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mquery"));
+    for name in VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
+        .envs(env.iter().copied())
         .env("MQUERY_INSECURE_REGISTRIES", registry.host())
         .env_remove("MQUERY_ENDPOINT")
         .stdin(Stdio::piped())
@@ -27,6 +55,10 @@ fn mquery(registry: &Distribution, args: &[&str], stdin: Option<&str>) -> Output
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The registry with the images the files name: the five-platform app index, a linux/arm/v6
@@ -301,4 +333,250 @@ COPY --from=build /out /
     let out = mquery(&registry, &["check", &broken], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("not valid YAML"), "{}", stdout(&out));
+}
+
+/// A Compose file whose services share an anchor with `image: ...:${TAG}`, interpolated as
+/// `docker compose config` interpolates it: from the `.env` beside it, the environment over
+/// it, `--env-file` instead of it, nothing with `--no-env`; `${VAR:?message}` gives its
+/// message as the row's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_variables_from_dotenv_the_environment_and_env_files() {
+    let registry = registry().await;
+    let r = registry.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let compose = write(
+        dir.path(),
+        "compose.yaml",
+        &format!(
+            r#"x-app: &app
+  image: {r}/acme/${{IMAGE_NAME}}:${{TAG}}
+  restart: unless-stopped
+services:
+  web:
+    <<: *app
+  worker:
+    <<: *app
+    command: ["worker"]
+  db:
+    image: {r}/acme/db:${{DB_TAG:?need a tag}}
+"#
+        ),
+    );
+    write(
+        dir.path(),
+        ".env",
+        "# the release\r\nexport IMAGE_NAME=worker\r\nTAG=\"v1\"   # quoted\r\n\
+         DB_TAG=${DB_VERSION:-16}\r\n",
+    );
+    let arm64 = ["check", "--platform", "linux/arm64", compose.as_str()];
+
+    // the .env beside the file: both services of the anchor are acme/worker:v1
+    let out = mquery_env(&registry, &arm64, None, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let worker = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{r}/acme/worker:v1 ")))
+        .expect("worker row");
+    assert!(worker.contains(&format!("{compose}:2")), "{worker}");
+    assert!(
+        worker.ends_with("linux/arm64: yes (linux/arm64/v8)"),
+        "{worker}"
+    );
+    assert!(text.contains(&format!("{r}/acme/db:16 ")), "{text}");
+    assert!(
+        text.ends_with("2 images: 2 support linux/arm64, 0 do not, 0 failed\n"),
+        "{text}"
+    );
+
+    // the environment wins over .env, also inside .env's own substitutions
+    let out = mquery_env(
+        &registry,
+        &arm64,
+        None,
+        &[
+            ("IMAGE_NAME", "cache"),
+            ("TAG", "7"),
+            ("DB_VERSION", "none"),
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let cache = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{r}/acme/cache:7 ")))
+        .expect("cache row");
+    assert!(cache.ends_with("linux/arm64: no"), "{cache}");
+    assert!(text.contains(&format!("{r}/acme/db:none ")), "{text}");
+    assert!(!text.contains("acme/worker"), "{text}");
+
+    // --env-file replaces the .env beside the file (which set DB_TAG): the file's own message
+    // is the reason
+    let other = tempfile::tempdir().expect("tempdir");
+    let first = write(other.path(), "first.env", "IMAGE_NAME=db\nTAG=15\n");
+    let out = mquery_env(
+        &registry,
+        &[
+            "check",
+            "--platform",
+            "linux/arm64",
+            "--env-file",
+            &first,
+            &compose,
+        ],
+        None,
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let required = text
+        .lines()
+        .find(|l| l.contains(&format!("{compose}:11")))
+        .expect("db row");
+    assert!(
+        required.ends_with("required variable DB_TAG is missing a value: need a tag"),
+        "{required}"
+    );
+    // repeated: a later file wins, and sees the earlier one's keys
+    let second = write(other.path(), "second.env", "TAG=16\nDB_TAG=${TAG}\n");
+    let out = mquery_env(
+        &registry,
+        &[
+            "check",
+            "--platform",
+            "linux/arm64",
+            "--env-file",
+            &first,
+            "--env-file",
+            &second,
+            &compose,
+        ],
+        None,
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let db = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{r}/acme/db:16 ")))
+        .expect("db row");
+    // one place per service: the anchor's line for the two that merge it
+    assert!(
+        db.contains(&format!("{compose}:2, {compose}:2, {compose}:11")),
+        "{db}"
+    );
+    assert!(
+        text.ends_with("1 image: 1 supports linux/arm64, 0 do not, 0 failed\n"),
+        "{text}"
+    );
+
+    // --no-env: neither the environment nor .env, as the service
+    let out = mquery_env(
+        &registry,
+        &["check", "--no-env", "--platform", "linux/arm64", &compose],
+        None,
+        &[("IMAGE_NAME", "worker"), ("TAG", "v1")],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("unresolved variable IMAGE_NAME"), "{text}");
+    assert!(text.contains("need a tag"), "{text}");
+    assert!(
+        text.ends_with("0 images: 0 support linux/arm64, 0 do not, 0 failed, 3 not checked\n"),
+        "{text}"
+    );
+    let out = mquery_env(
+        &registry,
+        &["check", "--no-env", "--env-file", &first, &compose],
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// What refuses a check before any lookup: a missing --env-file, a .env compose cannot read
+/// (named by file:line); a .env beside a file that is not Compose is not read.
+#[tokio::test(flavor = "multi_thread")]
+async fn env_files_that_cannot_be_read() {
+    let registry = registry().await;
+    let r = registry.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let compose = write(
+        dir.path(),
+        "compose.yaml",
+        &format!("services:\n  db:\n    image: {r}/acme/db:${{TAG:-16}}\n"),
+    );
+    let missing = dir.path().join("missing.env").display().to_string();
+    let refusals = registry.mark();
+    let out = mquery_env(
+        &registry,
+        &["check", "--env-file", &missing, &compose],
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot read env file {missing}")),
+        "{err}"
+    );
+    assert!(registry.served_since(refusals).is_empty());
+
+    // without a .env the default applies
+    let out = mquery_env(&registry, &["check", &compose], None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let env = write(dir.path(), ".env", "# settings\nTAG=16\nINVALID LINE\n");
+    let refusals = registry.mark();
+    let out = mquery_env(&registry, &["check", &compose], None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{env}:3: key \"INVALID LINE\" cannot contain a space"
+        )),
+        "{err}"
+    );
+    write(dir.path(), ".env", "TAG=\"16\nDB=x\n");
+    let out = mquery_env(&registry, &["check", &compose], None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{env}:1: unterminated quoted value")),
+        "{err}"
+    );
+    write(dir.path(), ".env", "A=1\nTAG=${NOPE:?set NOPE}\n");
+    let out = mquery_env(&registry, &["check", &compose], None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{env}:2: required variable NOPE is missing a value: set NOPE"
+        )),
+        "{err}"
+    );
+    assert!(registry.served_since(refusals).is_empty());
+    // --no-env reads no .env, broken or not
+    let out = mquery_env(&registry, &["check", "--no-env", &compose], None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // nor is it read for a Dockerfile beside it
+    let dockerfile = write(
+        dir.path(),
+        "Dockerfile",
+        &format!("FROM {r}/acme/db:16\nRUN true\n"),
+    );
+    let out = mquery_env(&registry, &["check", &dockerfile], None, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }

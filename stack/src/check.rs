@@ -720,9 +720,18 @@ mod tests {
             &format!("FROM {}\n", "X".repeat(64 * 1024)),
             &Default::default(),
         );
+        plan.add(
+            "list",
+            &format!("{}\n", "Y".repeat(64 * 1024)),
+            &Default::default(),
+        );
         let r = plan.judge(Vec::new(), Sense::Native);
         let text = r.rows[0].verdict.text();
-        assert!(text.starts_with("invalid reference \"XXX"), "{text}");
+        assert!(text.contains("more than 4096 bytes"), "{text}");
+        assert!(text.contains("XXX"), "{text}");
+        assert!(text.len() < 2 * MAX_QUOTED + 100, "{} bytes", text.len());
+        let text = r.rows[1].verdict.text();
+        assert!(text.starts_with("invalid reference \"YYY"), "{text}");
         assert!(text.len() < 2 * MAX_QUOTED + 100, "{} bytes", text.len());
     }
 

@@ -5,15 +5,24 @@
 //!
 //! # Layout
 //!
-//! - [`scan`]: the one entry point, a file's text to [`Found`] rows.
-//! - `yaml`: Compose and Kubernetes, on saphyr's YAML 1.2 nodes with source positions.
-//! - `dockerfile`: `FROM` lines, `ARG` defaults, stage names, `--platform`.
-//! - [`interpolate`]: `${VAR:-default}` substitution, shared by Compose and Dockerfiles.
+//! - [`scan`]: the one entry point, a file's text to [`Found`] rows (a byte-order mark and
+//!   CRLF accepted in every kind).
+//! - [`limits`]: every bound of the scanner (SECURITY.md lists them).
+//! - `yaml`: Compose and Kubernetes. `yaml::tree` loads saphyr-parser's YAML 1.2 events
+//!   under the depth and alias limits, with merge keys as go-yaml (docker compose) applies
+//!   them; `yaml::lenient` re-reads what compose's parser accepts and strict YAML refuses.
+//! - `dockerfile`: BuildKit's reading: directives (`# escape=`), continuations, heredocs,
+//!   `ARG` scoping and the automatic platform arguments, its word expansion (`lex`, with
+//!   `${VAR#...}`-style patterns in `pattern`); images of `FROM`, `COPY --from` and
+//!   `RUN --mount=from=`.
+//! - [`interpolate`]: Compose's `${VAR...}` syntax, as compose-go's template package reads it.
+//! - [`dotenv`]: `.env` files, as compose-go reads them (the command line's variables).
 //! - [`check`]: a [`check::Plan`] of the distinct references to look up, judged into a
 //!   [`check::StackReport`] (`mquery check` and the service's `POST /v1/check`).
 
 pub mod check;
 mod dockerfile;
+pub mod dotenv;
 pub mod interpolate;
 pub mod limits;
 mod yaml;
@@ -47,7 +56,7 @@ pub enum Problem {
     BuiltLocally,
     /// `${VAR:?message}` / `${VAR?message}` with the variable unset (or empty, for `:?`): the
     /// file's own message is the reason.
-    #[error("required variable {name} is missing a value: {message}")]
+    #[error("required variable {name} is missing a value{}", colon(.message))]
     Required { name: String, message: String },
     /// A substitution the tool itself would refuse (`${}`, `${VAR`, an unknown operator).
     #[error("invalid substitution: {0}")]
@@ -55,6 +64,19 @@ pub enum Problem {
     /// A limit of [`limits`] was reached; the sentence names it.
     #[error("{0}")]
     Limit(String),
+    /// A Dockerfile line BuildKit itself refuses (an unknown instruction, `FROM` without an
+    /// image, an unterminated heredoc); the sentence says which.
+    #[error("invalid Dockerfile: {0}")]
+    Dockerfile(String),
+}
+
+/// compose-go's wording for a required variable: the message after a colon, if there is one.
+fn colon(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
 }
 
 /// A platform as a Dockerfile's automatic build arguments spell it (`TARGETOS`, `TARGETARCH`,

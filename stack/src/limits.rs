@@ -14,6 +14,15 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 /// may produce. An image reference is at most a few hundred bytes.
 pub const MAX_EXPANSION: usize = 4096;
 
+/// What the expansions of one Dockerfile may cost in all, in bytes written and in
+/// pattern-matching steps (`${VAR#pattern}` and its kin): [`MAX_ROWS`] references of
+/// [`MAX_EXPANSION`] bytes. A real Dockerfile spends a few kilobytes; the bound keeps a
+/// hostile one (a thousand `FROM $BIG` lines, a pattern made to backtrack) linear in its size.
+pub const MAX_FILE_EXPANSION: usize = MAX_EXPANSION * MAX_ROWS;
+
+/// The largest `.env` file `mquery check` reads.
+pub const MAX_ENV_FILE: usize = 1 << 20;
+
 /// The most rows one check lists; past it, one row says how many were left out.
 pub const MAX_ROWS: usize = 1000;
 

@@ -6,7 +6,7 @@
 mod lenient;
 pub mod tree;
 
-use crate::interpolate::interpolate;
+use crate::interpolate::interpolate_vars;
 use crate::{Context, Found, Kind, Problem, Scan, reference};
 use tree::{Id, LoadError, Tree};
 
@@ -77,7 +77,7 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
 /// `build:`-only services are listed, not looked up. Merge keys apply to the services
 /// mapping and to each service.
 fn compose(name: &str, tree: &Tree, services: Id, context: &Context) -> Vec<Found> {
-    let vars = |var: &str| context.vars.as_ref().and_then(|v| v.get(var).cloned());
+    let vars = context.vars.as_ref();
     let mut found = Vec::new();
     for (key, service) in tree.entries(services) {
         if !tree.is_mapping(service) {
@@ -86,12 +86,12 @@ fn compose(name: &str, tree: &Tree, services: Id, context: &Context) -> Vec<Foun
         let platform = tree
             .get(service, "platform")
             .and_then(|p| tree.text(p))
-            .and_then(|p| interpolate(p, &vars).ok());
+            .and_then(|p| interpolate_vars(p, vars).ok());
         let row = match tree.get(service, "image") {
             Some(image) => Found {
                 location: location(name, tree, image),
                 image: match tree.text(image) {
-                    Some(t) => interpolate(t, &vars).and_then(|i| reference(&i)),
+                    Some(t) => interpolate_vars(t, vars).and_then(|i| reference(&i)),
                     None => Err(Problem::NotAString),
                 },
                 platform,

@@ -1,0 +1,1134 @@
+//! Dockerfiles and Containerfiles: the images a build pulls, read as BuildKit's Dockerfile
+//! frontend reads the file (moby/buildkit, frontend/dockerfile).
+//!
+//! # Layout
+//!
+//! - [`instructions`]: the text to instructions (directives, continuations, heredocs).
+//! - [`lex`]: BuildKit's word expansion (quotes, escapes, `${VAR...}`), bounded.
+//! - [`pattern`]: the glob patterns of `${VAR#p}`, `${VAR%p}`, `${VAR/p/r}`.
+//!
+//! # What is an image
+//!
+//! - `FROM [--platform=P] IMAGE [AS name]`: `IMAGE` expanded with the build arguments declared
+//!   before the first `FROM` ("meta" arguments) and the automatic platform arguments, unless it
+//!   then names a stage declared earlier (compared as written with the lower-cased stage names:
+//!   `FROM Build` is an image even after `AS build`) or is `scratch`
+//!   (instructions/parse.go `Parse`, `parseFrom`; dockerfile2llb/convert.go
+//!   `buildDispatchStates`, `addState`, `resolveReachableStages`). The row's platform is `P`
+//!   expanded the same way.
+//! - `COPY --from=X` (`ADD` has no `--from`): `X` as written (BuildKit refuses a substitution
+//!   there), unless it is a stage name (any stage, case-insensitive), a stage index, or
+//!   `scratch` (convert.go `toCommand`, `findStateByName`, `findStateByIndex`).
+//! - `RUN --mount=...,from=X,...`: likewise, except that a number is a name there, not an
+//!   index (convert_runmount.go `detectRunMount`; instructions/commands_runmount.go
+//!   `parseMount`).
+//!
+//! # Build arguments
+//!
+//! Only meta arguments reach `FROM` lines; an `ARG` inside a stage changes nothing for later
+//! stages (instructions/parse.go `Parse`, convert.go `buildMetaArgs`). A meta default is
+//! expanded with the arguments before it (`ARG IMAGE=golang:${GO_VERSION}`); a meta `ARG` without
+//! a default leaves an argument as it was (an automatic one keeps its value) or without a value;
+//! one with a default replaces it (even an automatic one). The automatic arguments
+//! (dockerfile2llb/platform.go `defaultArgs`, frontend/dockerui/config.go): `BUILDPLATFORM`,
+//! `BUILDOS`, `BUILDARCH`, `BUILDVARIANT` from [`Context::build`]; `TARGETPLATFORM`, `TARGETOS`,
+//! `TARGETARCH`, `TARGETVARIANT` from [`Context::target`], or the build platform when it is
+//! `None` (BuildKit's default); `BUILDOSVERSION` and `TARGETOSVERSION` empty; `TARGETSTAGE` the
+//! last stage's name (or `default`). A variable without a value is a
+//! [`Problem::UnresolvedVariable`] row where BuildKit would substitute nothing.
+//!
+//! What BuildKit refuses (an unknown instruction, a `FROM` without an image, an invalid
+//! substitution) is a row at its line; the rest of the file is still read.
+
+mod instructions;
+mod lex;
+mod pattern;
+
+use std::collections::HashSet;
+
+use crate::limits::MAX_QUOTED;
+use crate::{Context, Found, Problem};
+use instructions::{Instruction, Item, Parsed};
+use lex::{Budget, Value, Vars};
+
+/// Every instruction BuildKit knows (frontend/dockerfile/command/command.go).
+const INSTRUCTIONS: [&str; 18] = [
+    "add",
+    "arg",
+    "cmd",
+    "copy",
+    "entrypoint",
+    "env",
+    "expose",
+    "from",
+    "healthcheck",
+    "label",
+    "maintainer",
+    "onbuild",
+    "run",
+    "shell",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
+];
+
+/// At most [`MAX_QUOTED`] bytes of `text`, cut at a character boundary (`…` marks a cut).
+pub(super) fn clip(text: &str) -> String {
+    if text.len() <= MAX_QUOTED {
+        return text.to_owned();
+    }
+    let mut end = MAX_QUOTED - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A piece of the file inside a sentence: clipped, quoted and escaped.
+pub(super) fn quote(text: &str) -> String {
+    format!("{:?}", clip(text))
+}
+
+/// Go's `strings.ToLower`: each character's simple lower-case mapping.
+pub(super) fn lower(text: &str) -> String {
+    text.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
+/// Whether the instructions read as a Dockerfile's: the first is `FROM` or `ARG`, and one
+/// is a `FROM`.
+fn is_dockerfile(items: &[Item]) -> bool {
+    let mut keywords = items.iter().filter_map(|item| match item {
+        Item::Instruction(instruction) => Some(instruction.keyword()),
+        Item::Refused { .. } => None,
+    });
+    match keywords.next().as_deref() {
+        Some("from") => true,
+        Some("arg") => keywords.any(|keyword| keyword == "from"),
+        _ => false,
+    }
+}
+
+/// The images of `text` if it is a Dockerfile (`named_so`: its file name says it is).
+pub fn read(name: &str, text: &str, named_so: bool, context: &Context) -> Option<Vec<Found>> {
+    let parsed = instructions::parse(text);
+    if !(named_so || is_dockerfile(&parsed.items)) {
+        return None;
+    }
+    let mut scanner = Scanner::new(name, &parsed, context);
+    for item in &parsed.items {
+        scanner.item(item);
+    }
+    Some(scanner.found)
+}
+
+/// A `FROM` line's parts (instructions/parse.go `parseFrom`, `parseBuildStageName`; flags as
+/// instructions/bflag.go `BFlags.Parse` reads them).
+#[derive(Debug)]
+struct From {
+    base: String,
+    /// The `--platform` value as written, when not empty.
+    platform: Option<String>,
+    /// The stage name, in lower case.
+    stage: Option<String>,
+}
+
+fn parse_from(instruction: &Instruction) -> Result<From, Problem> {
+    let args: Vec<&str> = instruction
+        .args
+        .split(instructions::is_separator)
+        .filter(|arg| !arg.is_empty())
+        .collect();
+    let stage = match args.as_slice() {
+        [_] => None,
+        [_, as_, name] if as_.eq_ignore_ascii_case("as") => {
+            let stage = lower(name);
+            let mut chars = stage.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+                && chars.all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                });
+            if !valid {
+                return Err(Problem::Dockerfile(format!(
+                    "a stage name starts with a letter and holds only letters, digits, `-`, `_` \
+                     and `.`, unlike {}",
+                    quote(name)
+                )));
+            }
+            Some(stage)
+        }
+        _ => {
+            return Err(Problem::Dockerfile(format!(
+                "FROM takes an image, then optionally `AS` and a stage name, not {}",
+                quote(&instruction.args)
+            )));
+        }
+    };
+    let mut platform = None;
+    for flag in &instruction.flags {
+        let (name, value) = flag_parts(flag);
+        if name != "platform" {
+            return Err(Problem::Dockerfile(format!(
+                "FROM takes only the flag --platform, not {}",
+                quote(flag)
+            )));
+        }
+        if platform.is_some() {
+            return Err(Problem::Dockerfile("FROM takes one --platform".to_owned()));
+        }
+        let Some(value) = value else {
+            return Err(Problem::Dockerfile(
+                "FROM --platform needs a value: --platform=os/arch".to_owned(),
+            ));
+        };
+        platform = Some(value.to_owned());
+    }
+    Ok(From {
+        base: args[0].to_owned(),
+        platform: platform.filter(|p| !p.is_empty()),
+        stage,
+    })
+}
+
+/// A flag's name (without `--`) and value (after the first `=`), as `BFlags.Parse` cuts it.
+fn flag_parts(flag: &str) -> (&str, Option<&str>) {
+    let flag = flag.strip_prefix("--").unwrap_or(flag);
+    match flag.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (flag, None),
+    }
+}
+
+/// A found reference, checked for what cannot be looked up: template placeholders.
+fn image(reference: &str) -> Result<String, Problem> {
+    if reference.contains("{{") {
+        return Err(Problem::Template(clip(reference)));
+    }
+    Ok(reference.to_owned())
+}
+
+/// The fields of a `--mount` value, as BuildKit splits them (github.com/tonistiigi/go-csvvalue
+/// `Fields`, encoding/csv's rules: a field starting with `"` is quoted, `""` inside it is a
+/// quote, a quote elsewhere is refused).
+fn csv_fields(line: &str) -> Result<Vec<String>, &'static str> {
+    if line.is_empty() {
+        return Err("it is empty");
+    }
+    let mut fields = Vec::new();
+    let mut rest = line;
+    'fields: loop {
+        let Some(quoted) = rest.strip_prefix('"') else {
+            let (field, after) = match rest.find(',') {
+                Some(comma) => (&rest[..comma], Some(&rest[comma + 1..])),
+                None => (rest, None),
+            };
+            if field.contains('"') {
+                return Err("a `\"` inside a field that does not start with one");
+            }
+            fields.push(field.to_owned());
+            match after {
+                Some(after) => {
+                    rest = after;
+                    continue;
+                }
+                None => break,
+            }
+        };
+        rest = quoted;
+        let mut field = String::new();
+        loop {
+            let Some(close) = rest.find('"') else {
+                return Err("a quoted field without its closing `\"`");
+            };
+            field.push_str(&rest[..close]);
+            rest = &rest[close + 1..];
+            if let Some(after) = rest.strip_prefix('"') {
+                field.push('"');
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix(',') {
+                fields.push(field);
+                rest = after;
+                continue 'fields;
+            } else if rest.is_empty() {
+                fields.push(field);
+                break 'fields;
+            } else {
+                return Err("text after a quoted field's closing `\"`");
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// The automatic build arguments (dockerfile2llb/platform.go `defaultArgs`).
+fn automatic(context: &Context, target_stage: &str) -> Vars {
+    let build = &context.build;
+    let target = context.target.as_ref().unwrap_or(build);
+    [
+        ("BUILDPLATFORM", build.platform()),
+        ("BUILDOS", build.os.clone()),
+        ("BUILDOSVERSION", String::new()),
+        ("BUILDARCH", build.arch.clone()),
+        ("BUILDVARIANT", build.variant.clone()),
+        ("TARGETPLATFORM", target.platform()),
+        ("TARGETOS", target.os.clone()),
+        ("TARGETOSVERSION", String::new()),
+        ("TARGETARCH", target.arch.clone()),
+        ("TARGETVARIANT", target.variant.clone()),
+        ("TARGETSTAGE", target_stage.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), Value::Set(value)))
+    .collect()
+}
+
+/// One file's scan, instruction by instruction.
+struct Scanner<'a> {
+    name: &'a str,
+    escape: char,
+    /// The meta arguments and the automatic ones: what `FROM` lines see.
+    vars: Vars,
+    budget: Budget,
+    /// The parsed `FROM` lines, in order.
+    froms: std::vec::IntoIter<Result<From, Problem>>,
+    /// Whether a `FROM` was read: the meta arguments are over.
+    in_stage: bool,
+    /// The stage names declared so far: what a `FROM` can name.
+    earlier: HashSet<String>,
+    /// Every stage name of the file: what `COPY --from` and `from=` can name.
+    stages: HashSet<String>,
+    /// The stages, and the sources BuildKit adds after them as it reads `COPY --from` and
+    /// `RUN --mount`: what a `--from=<index>` can reach.
+    states: usize,
+    /// Whether a line that names no image was refused: BuildKit stops at its first error,
+    /// and one row says the file does not build (a template would give a row per line).
+    refused: bool,
+    found: Vec<Found>,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(name: &'a str, parsed: &Parsed, context: &Context) -> Scanner<'a> {
+        let froms: Vec<Result<From, Problem>> = parsed
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Instruction(i) if i.keyword() == "from" => Some(parse_from(i)),
+                _ => None,
+            })
+            .collect();
+        let stages: HashSet<String> = froms
+            .iter()
+            .filter_map(|f| f.as_ref().ok()?.stage.clone())
+            .collect();
+        // convert.go toDispatchState: the target is the last stage unless one is asked for
+        let target_stage = match froms.last() {
+            Some(Ok(From {
+                stage: Some(stage), ..
+            })) => stage.clone(),
+            _ => "default".to_owned(),
+        };
+        Scanner {
+            name,
+            escape: parsed.escape,
+            vars: automatic(context, &target_stage),
+            budget: Budget::file(),
+            states: froms.len(),
+            froms: froms.into_iter(),
+            in_stage: false,
+            earlier: HashSet::new(),
+            stages,
+            refused: false,
+            found: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, line: usize, image: Result<String, Problem>, platform: Option<String>) {
+        self.found.push(Found {
+            location: format!("{}:{line}", self.name),
+            image,
+            platform,
+        });
+    }
+
+    fn refuse(&mut self, line: usize, sentence: String) {
+        self.row(line, Err(Problem::Dockerfile(sentence)), None);
+    }
+
+    fn refuse_line(&mut self, line: usize, sentence: String) {
+        self.refuse_file(line, Problem::Dockerfile(sentence));
+    }
+
+    /// A problem on a line that names no image: a row for the first one only.
+    fn refuse_file(&mut self, line: usize, problem: Problem) {
+        if !std::mem::replace(&mut self.refused, true) {
+            self.row(line, Err(problem), None);
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        let instruction = match item {
+            Item::Refused { line, problem } => return self.refuse_file(*line, problem.clone()),
+            Item::Instruction(instruction) => instruction,
+        };
+        let keyword = instruction.keyword();
+        match keyword.as_str() {
+            "from" => {
+                self.in_stage = true;
+                let parsed = self.froms.next();
+                self.from(instruction, parsed);
+            }
+            "arg" => self.arg(instruction),
+            "copy" if self.in_stage => self.copy(instruction),
+            "run" if self.in_stage => self.run(instruction),
+            known if INSTRUCTIONS.contains(&known) => {
+                if !self.in_stage {
+                    self.refuse_line(
+                        instruction.line,
+                        format!(
+                            "only ARG may come before the first FROM, not {}",
+                            quote(&instruction.command)
+                        ),
+                    );
+                }
+            }
+            _ => self.refuse_line(
+                instruction.line,
+                format!("unknown instruction {}", quote(&instruction.command)),
+            ),
+        }
+    }
+
+    /// `ARG name[=default] ...` (instructions/parse.go `parseArg`, convert.go `buildMetaArgs`).
+    fn arg(&mut self, instruction: &Instruction) {
+        let words = instructions::words(&instruction.args, self.escape);
+        if words.is_empty() {
+            return self.refuse_line(instruction.line, "ARG needs a name".to_owned());
+        }
+        let mut pairs = Vec::with_capacity(words.len());
+        for word in &words {
+            let (name, default) = match word.split_once('=') {
+                Some((name, default)) => (name, Some(default)),
+                None => (word.as_str(), None),
+            };
+            if name.is_empty() {
+                return self.refuse_line(
+                    instruction.line,
+                    format!("ARG needs a name before `=`: {}", quote(word)),
+                );
+            }
+            pairs.push((name, default));
+        }
+        if self.in_stage {
+            // a stage's own argument: later FROM lines do not see it
+            return;
+        }
+        for (name, default) in pairs {
+            let Some(default) = default else {
+                // declared: an automatic or earlier value stays, else there is none
+                continue;
+            };
+            let value = match lex::expand(default, &self.vars, self.escape, &mut self.budget) {
+                Ok(value) => Value::Set(value),
+                Err(problem) => {
+                    // BuildKit stops at an invalid substitution whether or not it is used;
+                    // the other failures are reported where the value is
+                    if let Problem::Syntax(_) = problem {
+                        self.refuse_file(instruction.line, problem.clone());
+                    }
+                    Value::Failed(problem)
+                }
+            };
+            self.vars.insert(name.to_owned(), value);
+        }
+    }
+
+    fn from(&mut self, instruction: &Instruction, parsed: Option<Result<From, Problem>>) {
+        let from = match parsed {
+            Some(Ok(from)) => from,
+            Some(Err(problem)) => return self.row(instruction.line, Err(problem), None),
+            // the list holds one entry per FROM
+            None => return,
+        };
+        let base = lex::expand(&from.base, &self.vars, self.escape, &mut self.budget);
+        let image = match base {
+            Err(problem) => Some(Err(problem)),
+            Ok(base) if base.is_empty() => Some(Err(Problem::Dockerfile(format!(
+                "FROM names no image once its variables are substituted: {}",
+                quote(&from.base)
+            )))),
+            Ok(base) if base == "scratch" || self.earlier.contains(&base) => None,
+            Ok(base) => Some(image(&base)),
+        };
+        if let Some(image) = image {
+            let (image, platform) = match (image, &from.platform) {
+                (Ok(image), Some(written)) => {
+                    match lex::expand(written, &self.vars, self.escape, &mut self.budget) {
+                        Ok(platform) if platform.is_empty() => (
+                            Err(Problem::Dockerfile(format!(
+                                "FROM --platform is empty once its variables are substituted: {}",
+                                quote(written)
+                            ))),
+                            None,
+                        ),
+                        Ok(platform) => (Ok(image), Some(platform)),
+                        Err(problem) => (Err(problem), None),
+                    }
+                }
+                (image, _) => (image, None),
+            };
+            self.row(instruction.line, image, platform);
+        }
+        if let Some(stage) = from.stage {
+            self.earlier.insert(stage);
+        }
+    }
+
+    /// `COPY --from=X` (instructions/parse.go `parseCopy`, convert.go `toCommand`).
+    fn copy(&mut self, instruction: &Instruction) {
+        let mut source = None;
+        for flag in &instruction.flags {
+            let (name, value) = flag_parts(flag);
+            if name != "from" {
+                continue;
+            }
+            if source.is_some() {
+                return self.refuse(instruction.line, "COPY takes one --from".to_owned());
+            }
+            let Some(value) = value else {
+                return self.refuse(
+                    instruction.line,
+                    "COPY --from needs a value: --from=stage-or-image".to_owned(),
+                );
+            };
+            source = Some(value);
+        }
+        let Some(source) = source.filter(|s| !s.is_empty()) else {
+            return;
+        };
+        match lex::without_variables(source, self.escape) {
+            Err(problem) => return self.row(instruction.line, Err(problem), None),
+            Ok(read) if read != source => {
+                return self.refuse(
+                    instruction.line,
+                    format!(
+                        "BuildKit reads COPY --from as written, without substitutions or escapes \
+                         (a stage FROM the meta ARG can stand in): {}",
+                        quote(source)
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        if let Ok(index) = source.parse::<i64>() {
+            if usize::try_from(index).map_or(true, |index| index >= self.states) {
+                self.refuse(
+                    instruction.line,
+                    format!(
+                        "COPY --from={index} names no stage: there are {} before it",
+                        self.states
+                    ),
+                );
+            }
+            return;
+        }
+        self.source(instruction.line, source);
+    }
+
+    /// `RUN --mount=...` (instructions/commands_runmount.go, convert_runmount.go).
+    fn run(&mut self, instruction: &Instruction) {
+        for flag in &instruction.flags {
+            let (name, value) = flag_parts(flag);
+            if name != "mount" {
+                continue;
+            }
+            match value {
+                Some(value) => self.mount(instruction.line, value),
+                None => self.refuse(
+                    instruction.line,
+                    "RUN --mount needs a value: --mount=type=...".to_owned(),
+                ),
+            }
+        }
+    }
+
+    fn mount(&mut self, line: usize, value: &str) {
+        let fields = match csv_fields(value) {
+            Ok(fields) => fields,
+            Err(why) => {
+                return self.refuse(
+                    line,
+                    format!(
+                        "RUN --mount does not read as comma-separated fields ({why}): {}",
+                        quote(value)
+                    ),
+                );
+            }
+        };
+        let mut source = "";
+        let mut kind = None;
+        for field in &fields {
+            let Some((key, value)) = field.split_once('=') else {
+                continue;
+            };
+            match lower(key).as_str() {
+                "from" => {
+                    if value.find('$').is_some_and(|at| at + 1 != value.len()) {
+                        return self.refuse(
+                            line,
+                            format!(
+                                "BuildKit reads --mount from= as written, without substitutions \
+                                 (a stage FROM the meta ARG can stand in): {}",
+                                quote(value)
+                            ),
+                        );
+                    }
+                    source = value;
+                }
+                "type" => kind = Some(lower(value)),
+                _ => {}
+            }
+        }
+        if !source.is_empty() && matches!(kind.as_deref(), Some("secret" | "ssh")) {
+            return self.refuse(
+                line,
+                format!(
+                    "RUN --mount type={} takes no from=",
+                    kind.unwrap_or_default()
+                ),
+            );
+        }
+        // a mount without from= reads from scratch
+        self.source(line, if source.is_empty() { "scratch" } else { source });
+    }
+
+    /// The source of a `COPY --from` or a mount: a stage, `scratch`, or an image.
+    fn source(&mut self, line: usize, source: &str) {
+        if self.stages.contains(&lower(source)) {
+            return;
+        }
+        self.states += 1;
+        if source != "scratch" {
+            self.row(line, image(source), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Triple;
+    use crate::limits::MAX_EXPANSION;
+
+    fn triple(os: &str, arch: &str, variant: &str) -> Triple {
+        Triple {
+            os: os.into(),
+            arch: arch.into(),
+            variant: variant.into(),
+        }
+    }
+
+    /// Building on linux/amd64 for linux/arm64.
+    fn context() -> Context {
+        Context {
+            vars: None,
+            target: Some(triple("linux", "arm64", "")),
+            build: triple("linux", "amd64", ""),
+        }
+    }
+
+    type Row = (usize, Result<String, Problem>, Option<String>);
+
+    fn scan_with(text: &str, context: &Context) -> Vec<Row> {
+        read("Dockerfile", text, true, context)
+            .expect("named so")
+            .into_iter()
+            .map(|found| {
+                let line = found
+                    .location
+                    .strip_prefix("Dockerfile:")
+                    .and_then(|l| l.parse().ok())
+                    .expect("a line");
+                (line, found.image, found.platform)
+            })
+            .collect()
+    }
+
+    fn scan(text: &str) -> Vec<Row> {
+        scan_with(text, &context())
+    }
+
+    fn ok(line: usize, image: &str, platform: Option<&str>) -> Row {
+        (line, Ok(image.into()), platform.map(Into::into))
+    }
+
+    fn err(line: usize, problem: Problem) -> Row {
+        (line, Err(problem), None)
+    }
+
+    /// The rows whose problem is a sentence of the given kind, by line.
+    fn refused_lines(rows: &[Row]) -> Vec<usize> {
+        rows.iter()
+            .filter(|(_, image, _)| {
+                matches!(image, Err(Problem::Dockerfile(_) | Problem::Syntax(_)))
+            })
+            .map(|(line, ..)| *line)
+            .collect()
+    }
+
+    const MULTI_STAGE: &str = r#"# syntax=docker/dockerfile:1.7
+# check=error=true
+
+ARG GO_VERSION=1.22
+ARG ALPINE_VERSION=3.20
+ARG GOLANG_IMAGE="golang:${GO_VERSION}-alpine${ALPINE_VERSION}"
+ARG REGISTRY=ghcr.io/acme
+ARG DISTROLESS=gcr.io/distroless/static-debian12:nonroot
+ARG BUILDER_TAG
+ARG TARGETOS
+
+FROM --platform=$BUILDPLATFORM ${GOLANG_IMAGE} AS build
+ARG TARGETOS TARGETARCH
+ARG GO_VERSION=9.99
+ARG LATE=stage-only
+WORKDIR /src
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=bind,source=go.sum,target=go.sum \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app ./cmd/app
+
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS tools
+RUN --mount=from=ghcr.io/acme/protoc:25.1,source=/usr/bin/protoc,target=/usr/local/bin/protoc \
+    protoc --version
+
+FROM alpine:${ALPINE_VERSION} AS base-linux
+RUN apk add --no-cache ca-certificates
+FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS base-windows
+
+FROM base-${TARGETOS} AS runtime
+COPY --from=build /out/app /app
+COPY --from=docker.io/tonistiigi/xx:1.4 / /
+COPY --link --from=0 /out /out0
+FROM --platform=linux/${TARGETARCH}${TARGETVARIANT:+/$TARGETVARIANT} busybox:1.36 AS probe
+
+FROM ${DISTROLESS} AS release
+COPY --from=runtime /app /app
+FROM ${REGISTRY}/builder:${BUILDER_TAG} AS ci
+FROM ${REGISTRY}/builder:${BUILDER_TAG:-latest} AS ci-latest
+FROM ${REGISTRY}/extra:${LATE}
+FROM release
+"#;
+
+    #[test]
+    fn a_multi_stage_dockerfile_with_argument_chains_and_platform_arguments() {
+        assert_eq!(
+            scan(MULTI_STAGE),
+            [
+                ok(12, "golang:1.22-alpine3.20", Some("linux/amd64")),
+                // the in-stage ARG GO_VERSION=9.99 does not reach this FROM
+                ok(21, "golang:1.22", Some("linux/amd64")),
+                ok(22, "ghcr.io/acme/protoc:25.1", None),
+                ok(25, "alpine:3.20", None),
+                ok(27, "mcr.microsoft.com/windows/nanoserver:ltsc2022", None),
+                // FROM base-${TARGETOS}: the stage base-linux, no image
+                ok(31, "docker.io/tonistiigi/xx:1.4", None),
+                ok(33, "busybox:1.36", Some("linux/arm64")),
+                ok(35, "gcr.io/distroless/static-debian12:nonroot", None),
+                err(37, Problem::UnresolvedVariable("BUILDER_TAG".into())),
+                ok(38, "ghcr.io/acme/builder:latest", None),
+                // an ARG declared in a stage is not a meta argument
+                err(39, Problem::UnresolvedVariable("LATE".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_target_platform_defaults_to_the_build_platform() {
+        let context = Context {
+            vars: None,
+            target: None,
+            build: triple("linux", "arm", "v7"),
+        };
+        let text = "FROM --platform=$TARGETPLATFORM alpine\n\
+                    FROM base-$TARGETARCH$TARGETVARIANT\n\
+                    FROM --platform=$BUILDOS/$BUILDARCH x-${TARGETSTAGE}\n\
+                    FROM y AS last\n";
+        assert_eq!(
+            scan_with(text, &context),
+            [
+                ok(1, "alpine", Some("linux/arm/v7")),
+                ok(2, "base-armv7", None),
+                ok(3, "x-last", Some("linux/arm")),
+                ok(4, "y", None),
+            ]
+        );
+        // a Windows target reaches the Windows stage
+        let windows = Context {
+            target: Some(triple("windows", "amd64", "")),
+            ..context
+        };
+        let rows = scan_with(MULTI_STAGE, &windows);
+        assert!(rows.contains(&ok(25, "alpine:3.20", None)));
+        assert!(!rows.iter().any(|(line, ..)| *line == 29), "{rows:?}");
+    }
+
+    #[test]
+    fn meta_arguments_and_automatic_ones() {
+        let text = "ARG TARGETARCH\n\
+                    ARG BUILDOS=plan9\n\
+                    ARG A=1 B=${A}2\n\
+                    ARG A\n\
+                    ARG EMPTY=\n\
+                    ARG QUOTED=\"x y\" SINGLE='$A' ESCAPED=a\\$A\n\
+                    FROM img:$TARGETARCH-$BUILDOS-$A$B\n\
+                    FROM \"$QUOTED\"\n\
+                    FROM $SINGLE$ESCAPED\n\
+                    FROM img$EMPTY\n\
+                    ARG A=in-stage\n\
+                    FROM img:$A\n";
+        assert_eq!(
+            scan(text),
+            [
+                ok(7, "img:arm64-plan9-112", None),
+                ok(8, "x y", None),
+                ok(9, "$Aa$A", None),
+                ok(10, "img", None),
+                ok(12, "img:1", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_required_argument_without_a_value() {
+        // BuildKit splits FROM on blanks and ARG into words: a message with blanks needs
+        // quotes in ARG and cannot be in FROM
+        let text = "ARG REGISTRY\n\
+                    ARG MIRROR=\"${REGISTRY:?set REGISTRY to your mirror}\"\n\
+                    FROM ${REGISTRY:?set-REGISTRY}/app\n\
+                    FROM $MIRROR/other\n\
+                    FROM ${REGISTRY:-docker.io}/third\n\
+                    FROM ${REGISTRY:?set REGISTRY}/app\n";
+        let required = |message: &str| Problem::Required {
+            name: "REGISTRY".into(),
+            message: message.into(),
+        };
+        let rows = scan(text);
+        assert_eq!(
+            rows[..3],
+            [
+                err(3, required("set-REGISTRY")),
+                err(4, required("set REGISTRY to your mirror")),
+                ok(5, "docker.io/third", None),
+            ]
+        );
+        assert_eq!(refused_lines(&rows[3..]), [6]);
+        assert_eq!(
+            required_message("FROM ${X:?}"),
+            "required variable X is missing a value: is not allowed to be unset"
+        );
+    }
+
+    fn required_message(text: &str) -> String {
+        match &scan(text)[0].1 {
+            Err(problem) => problem.to_string(),
+            Ok(image) => image.clone(),
+        }
+    }
+
+    #[test]
+    fn a_heredoc_body_is_content() {
+        let text = "FROM alpine:3.20\n\
+                    RUN <<EOF\n\
+                    FROM evil\n\
+                    echo hi\n\
+                    EOF\n\
+                    COPY <<-\"CONF\" /etc/app.conf\n\
+                    \tFROM evil2\n\
+                    \tCONF\n\
+                    RUN python3 <<'PY' && cat <<EOT2\n\
+                    FROM evil3\n\
+                    PY\n\
+                    FROM evil4\n\
+                    EOT2\n\
+                    FROM debian:12\n";
+        assert_eq!(
+            scan(text),
+            [ok(1, "alpine:3.20", None), ok(14, "debian:12", None)]
+        );
+        // a heredoc that never ends hides nothing after it: BuildKit refuses the file
+        let rows = scan("FROM a\nRUN <<EOF\nFROM evil\n");
+        assert_eq!(rows[0], ok(1, "a", None));
+        assert_eq!(refused_lines(&rows), [2]);
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn a_windows_dockerfile_with_a_backtick_escape_and_crlf() {
+        let text = "# escape=`\n\
+                    \n\
+                    FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS build\n\
+                    RUN powershell -Command `\n\
+                    \x20   $ErrorActionPreference = 'Stop'; `\n\
+                    \x20   Invoke-WebRequest https://example.com/x.zip -OutFile C:\\x.zip\n\
+                    COPY --from=mcr.microsoft.com/powershell:lts-nanoserver-ltsc2022 C:\\PowerShell C:\\PowerShell\n\
+                    \n\
+                    FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 `\n\
+                    \x20   AS final\n\
+                    COPY --from=build C:\\x.zip C:\\\n"
+            .replace('\n', "\r\n");
+        assert_eq!(
+            scan(&text),
+            [
+                ok(3, "mcr.microsoft.com/windows/servercore:ltsc2022", None),
+                ok(
+                    7,
+                    "mcr.microsoft.com/powershell:lts-nanoserver-ltsc2022",
+                    None
+                ),
+                ok(9, "mcr.microsoft.com/windows/nanoserver:ltsc2022", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn copy_from_and_run_mount_from() {
+        let text = "FROM golang:1.22 AS Build\n\
+                    RUN --mount=type=cache,target=/root/.cache go build\n\
+                    FROM alpine:3.20\n\
+                    COPY --from=build /out /app\n\
+                    COPY --from=BUILD /out /app\n\
+                    COPY --from=nginx:1.27 /etc/nginx /etc/nginx\n\
+                    COPY --from=scratch / /\n\
+                    COPY --from=0 /a /b\n\
+                    COPY --from=6 /a /b\n\
+                    COPY --from=7 /a /b\n\
+                    RUN --mount=type=bind,from=ghcr.io/acme/tools:1,source=/tool,target=/t tool\n\
+                    RUN --mount=from=build,target=/b --mount=type=cache,from=Later-Stage,target=/c ls\n\
+                    RUN --mount=type=bind,from=0,target=/z ls\n\
+                    RUN --mount=type=secret,id=x cat /run/secrets/x\n\
+                    ADD --chown=1 https://example.com/a /a\n\
+                    FROM later AS later-stage\n\
+                    COPY --from=later-stage / /\n\
+                    FROM Build\n";
+        // 4 stages; before line 9 BuildKit has also registered the mount's scratch (line 2),
+        // nginx and scratch: indices 0..=6 exist, 7 does not
+        assert_eq!(
+            scan(text),
+            [
+                ok(1, "golang:1.22", None),
+                ok(3, "alpine:3.20", None),
+                ok(6, "nginx:1.27", None),
+                err(
+                    10,
+                    Problem::Dockerfile(
+                        "COPY --from=7 names no stage: there are 7 before it".into()
+                    )
+                ),
+                ok(11, "ghcr.io/acme/tools:1", None),
+                // a number is a name in from= (no index there)
+                ok(13, "0", None),
+                // `FROM later` is not the stage declared after it
+                ok(16, "later", None),
+                // stage names are lower-cased where declared, not where FROM names them:
+                // BuildKit reads `Build` as an image (and refuses it)
+                ok(18, "Build", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_buildkit_refuses_is_a_row() {
+        let text = "FOO bar\n\
+                    ARG =x\n\
+                    ARG\n\
+                    ARG BAD=${\n\
+                    FROM\n\
+                    FROM a b\n\
+                    FROM a AS 1x\n\
+                    FROM --platform alpine\n\
+                    FROM --plat=x alpine\n\
+                    FROM --platform=a --platform=b alpine\n\
+                    FROM ${\n\
+                    FROM a:${X:=y}\n\
+                    FROM $BAD\n\
+                    ARG EMPTY=\n\
+                    FROM $EMPTY\n\
+                    FROM --platform=$EMPTY alpine\n\
+                    COPY --from=$X /a /b\n\
+                    COPY --from=a\\\\b /a /b\n\
+                    COPY --from=a --from=b /a /b\n\
+                    RUN --mount=from=$X,target=/x ls\n\
+                    RUN --mount=type=bind,from=x\\\"y ls\n\
+                    RUN --mount= ls\n\
+                    RUN --mount=type=secret,from=x,id=y ls\n\
+                    FROM {{.Image}}\n\
+                    FROM ok\n";
+        let rows = scan(text);
+        // lines that name no image (1 to 4): only the first is a row, as BuildKit stops there;
+        // every place of an image is one
+        assert_eq!(
+            refused_lines(&rows),
+            [1, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 18, 19, 20, 21, 22, 23],
+            "{rows:#?}"
+        );
+        // FROM $BAD: the meta ARG's invalid substitution, where it is used
+        assert!(
+            matches!(&rows[9], (13, Err(Problem::Syntax(_)), None)),
+            "{:?}",
+            rows[9]
+        );
+        for first in [
+            "ARG =x\n",
+            "ARG\n",
+            "ARG BAD=${\n",
+            "RUN x\n",
+            "# escape=x\n",
+        ] {
+            let rows = scan(&format!("{first}FROM a\nFOO\n"));
+            assert_eq!(refused_lines(&rows), [1], "{first}: {rows:?}");
+            assert_eq!(rows[1], ok(2, "a", None));
+        }
+        // ARG EMPTY after the first FROM is in the stage: $EMPTY has no value at all
+        assert_eq!(
+            rows[10],
+            err(15, Problem::UnresolvedVariable("EMPTY".into()))
+        );
+        assert_eq!(
+            rows[11],
+            err(16, Problem::UnresolvedVariable("EMPTY".into()))
+        );
+        // an escape BuildKit's flag reading removes is no substitution
+        assert_eq!(scan("FROM a\nCOPY --from=a\\b / /\n")[1], ok(2, "ab", None));
+        assert_eq!(
+            rows[rows.len() - 2],
+            err(24, Problem::Template("{{.Image}}".into()))
+        );
+        assert_eq!(rows[rows.len() - 1], ok(25, "ok", None));
+        // empty after substitution
+        let rows = scan("ARG EMPTY=\nFROM $EMPTY\nFROM --platform=$EMPTY alpine\n");
+        assert_eq!(refused_lines(&rows), [2, 3]);
+        // every sentence quotes at most MAX_QUOTED bytes of the file
+        let long = "é".repeat(1000);
+        for text in [
+            format!("FROM a {long}\n"),
+            format!("{long} x\n"),
+            format!("FROM ${{{long}\n"),
+        ] {
+            for (_, image, _) in scan(&text) {
+                let sentence = image.expect_err("refused").to_string();
+                assert!(sentence.len() < MAX_QUOTED + 200, "{sentence}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_argument_referenced_many_times_is_a_limit() {
+        // 64 KiB referenced 4096 times: the value is over the cap when it is declared, and is
+        // kept as that, not as 64 KiB to copy 4096 times
+        let big = "x".repeat(64 * 1024);
+        let text = format!("ARG BIG={big}\nFROM {}\n", "$BIG".repeat(4096));
+        let rows = scan(&text);
+        assert_eq!(rows.len(), 1);
+        assert!(
+            matches!(&rows[0], (2, Err(Problem::Limit(m)), None) if m.contains("more than 4096 bytes")),
+            "{rows:?}"
+        );
+        let parsed = instructions::parse(&text);
+        let mut scanner = Scanner::new("Dockerfile", &parsed, &context());
+        scanner.item(&parsed.items[0]);
+        assert!(matches!(
+            scanner.vars.get("BIG"),
+            Some(Value::Failed(Problem::Limit(_)))
+        ));
+        // just under the cap: the second reference reaches it while it is written
+        let under = "y".repeat(MAX_EXPANSION - 10);
+        let text = format!("ARG U={under}\nFROM {}\nFROM $U\n", "$U".repeat(4096));
+        let rows = scan(&text);
+        assert!(
+            matches!(&rows[0], (2, Err(Problem::Limit(_)), None)),
+            "{rows:?}"
+        );
+        assert_eq!(rows[1], ok(3, &under, None));
+        // many lines referencing it share one budget for the whole file
+        let text = format!("ARG U={under}\n{}", "FROM $U\n".repeat(2000));
+        let rows = scan(&text);
+        assert_eq!(rows.len(), 2000);
+        assert!(matches!(&rows[1999].1, Err(Problem::Limit(m)) if m.contains("in all")));
+    }
+
+    #[test]
+    fn what_is_not_a_dockerfile() {
+        let looks_like = |text: &str| read("x", text, false, &context()).is_some();
+        assert!(!looks_like("services:\n  web:\n    image: nginx\n"));
+        assert!(!looks_like("alpine\ngolang:1.22\n"));
+        assert!(!looks_like("ARG A=1\n"));
+        assert!(!looks_like("# FROM alpine\n"));
+        assert!(looks_like("from alpine\n"));
+        assert!(looks_like("# escape=`\n\nARG A\nFROM alpine\n"));
+        // named so, it is read whatever it holds
+        assert_eq!(
+            read("Dockerfile", "hello\n", true, &context()).map(|f| f.len()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn no_input_panics() {
+        // a deterministic soup of the characters the readers treat specially
+        let alphabet = [
+            "$",
+            "{",
+            "}",
+            "\\",
+            "`",
+            "'",
+            "\"",
+            "<<",
+            "-",
+            "#",
+            "%",
+            "/",
+            ":",
+            "?",
+            "*",
+            "+",
+            "=",
+            ",",
+            "\n",
+            "\r\n",
+            " ",
+            "\t",
+            "é",
+            "한",
+            "A",
+            "0",
+            "FROM ",
+            "ARG ",
+            "RUN ",
+            "COPY ",
+            "--from=",
+            "--mount=",
+            "--platform=",
+            "AS ",
+            "EOF",
+            "# escape=`\n",
+            "\u{130}",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut text = String::from(["FROM ", "ARG ", "# escape=`\n"][(seed % 3) as usize]);
+            for _ in 0..(seed % 40) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            let lines = text.split('\n').count();
+            for found in read("f", &text, true, &context()).expect("named so") {
+                let line: usize = found.location[2..].parse().expect("a line number");
+                assert!((1..=lines).contains(&line), "{text:?}: {found:?}");
+            }
+            seed = seed.rotate_left(7) ^ text.len() as u64;
+        }
+    }
+}
