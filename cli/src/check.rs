@@ -11,15 +11,19 @@
 //! any file, a later file over an earlier one. `--no-env` reads neither (as the service).
 
 use std::collections::HashMap;
-use std::io::{Read as _, Write as _};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
-use registry::{PlatformSpec, Sense};
+use registry::Sense;
 use stack::check::{Asked, Plan, Status};
 use stack::dotenv::{self, DotenvError, MAX_SIZE};
 use stack::{Context, Kind, Triple};
 
 use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all};
+
+/// The largest file `mquery check` reads: far above any real stack, far below what would
+/// strain a laptop (the scanner's own limits bound what a file can expand to).
+const MAX_FILE: usize = 64 << 20;
 
 /// Where the variables of Compose files come from: `--env-file` (repeatable) and `--no-env`.
 #[derive(Debug, Clone, Default)]
@@ -183,41 +187,32 @@ fn read_env_file(
     })
 }
 
-/// What a Dockerfile's `TARGET*` arguments hold for `--platform`: the platform itself,
-/// normalized (the first a host of it runs), or for an OS alone the build platform's
-/// architecture, which containerd platforms/platforms.go `Parse` fills in for an OS alone.
-fn target(spec: &PlatformSpec, build: &Triple) -> Triple {
-    match spec.vector().into_iter().next() {
-        Some(platform) => Triple {
-            os: platform.os,
-            arch: platform.architecture,
-            variant: platform.variant,
-        },
-        None => {
-            let normalized = spec.normalized();
-            let os = normalized.split(['(', '/']).next().unwrap_or_default();
-            Triple {
-                os: os.to_owned(),
-                arch: build.arch.clone(),
-                variant: build.variant.clone(),
-            }
-        }
-    }
-}
-
-/// Reads `files` (`-` is standard input); `Err` is a sentence for stderr.
+/// Reads `files` (`-` is standard input), each at most [`MAX_FILE`] bytes; `Err` is a
+/// sentence for stderr.
 fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
     files
         .iter()
         .map(|file| {
-            let mut text = String::new();
-            let read = if file == "-" {
-                std::io::stdin().read_to_string(&mut text).map(|_| ())
+            let shown = output::printable(file);
+            let source: Box<dyn Read> = if file == "-" {
+                Box::new(std::io::stdin())
             } else {
-                std::fs::read_to_string(file).map(|t| text = t)
+                Box::new(
+                    std::fs::File::open(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
+                )
             };
-            read.map(|()| (file.clone(), text))
-                .map_err(|e| format!("cannot read {file}: {e}"))
+            let mut text = String::new();
+            source
+                .take(MAX_FILE as u64 + 1)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read {shown}: {e}"))?;
+            if text.len() > MAX_FILE {
+                return Err(format!(
+                    "{shown} is larger than {} MiB, the most mquery check reads of a file",
+                    MAX_FILE >> 20
+                ));
+            }
+            Ok((file.clone(), text))
         })
         .collect()
 }
@@ -245,7 +240,9 @@ pub async fn run(
         }
     };
     let build = Triple::host();
-    let target = platform.as_ref().map(|(_, spec)| target(spec, &build));
+    let target = platform
+        .as_ref()
+        .map(|(_, spec)| Triple::target(spec, &build));
     let mut plan = Plan::new(platform);
     for (file, text) in &texts {
         let vars = match variables.of(file, text) {
@@ -277,40 +274,5 @@ pub async fn run(
         Status::Ok => 0,
         Status::Unsupported => EXIT_PLATFORM_UNSUPPORTED,
         Status::Error => EXIT_ERROR,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `--platform` as a Dockerfile's TARGET* arguments spell it.
-    #[test]
-    fn targets() {
-        let build = Triple {
-            os: "linux".into(),
-            arch: "riscv64".into(),
-            variant: String::new(),
-        };
-        let target = |p: &str| {
-            let spec: PlatformSpec = p.parse().expect("a platform");
-            let t = super::target(&spec, &build);
-            (t.os, t.arch, t.variant)
-        };
-        let triple = |os: &str, arch: &str, variant: &str| {
-            (os.to_owned(), arch.to_owned(), variant.to_owned())
-        };
-        assert_eq!(target("linux/arm64"), triple("linux", "arm64", ""));
-        assert_eq!(target("linux/arm64/v8"), triple("linux", "arm64", ""));
-        assert_eq!(target("arm"), triple("linux", "arm", "v7"));
-        assert_eq!(target("linux/arm/v6"), triple("linux", "arm", "v6"));
-        assert_eq!(target("x86_64"), triple("linux", "amd64", ""));
-        assert_eq!(target("linux/amd64/v3"), triple("linux", "amd64", "v3"));
-        assert_eq!(
-            target("windows(10.0.17763)/amd64"),
-            triple("windows", "amd64", "")
-        );
-        // an OS alone: the build platform's architecture
-        assert_eq!(target("windows"), triple("windows", "riscv64", ""));
     }
 }

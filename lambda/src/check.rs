@@ -79,9 +79,19 @@ pub async fn check(
     deadline: Instant,
 ) -> Result<StackReport, AppError> {
     let name = name.to_owned();
+    // no environment: a variable without a default stays unresolved; a Dockerfile's TARGET*
+    // arguments hold the platform asked for
+    let build = stack::Triple::host();
+    let context = stack::Context {
+        vars: None,
+        target: asked
+            .as_ref()
+            .map(|(_, spec)| stack::Triple::target(spec, &build)),
+        build,
+    };
     let scanned = tokio::task::spawn_blocking(move || {
         let mut plan = Plan::new(asked);
-        plan.add(&name, &text, &stack::Context::default());
+        plan.add(&name, &text, &context);
         plan
     });
     let plan = scanned

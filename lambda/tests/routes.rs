@@ -565,6 +565,37 @@ spec:
         "{doc}"
     );
 
+    // a Dockerfile read as BuildKit reads it: the meta ARG, the platform ARGs holding the
+    // platform asked for, a heredoc's FROM no stage, COPY --from naming an image
+    let dockerfile = format!(
+        "ARG TAG=v6\nFROM {r}/acme/pi:${{TAG}} AS build\nRUN <<EOF\nFROM {r}/evil:1\nEOF\n\
+         FROM {r}/acme/none-${{TARGETARCH}}${{TARGETVARIANT:+-}}${{TARGETVARIANT}}:1\n\
+         COPY --from={r}/{APP} /a /a\nCOPY --from=build /b /b\n"
+    );
+    let (_, body) = post(
+        "/v1/check?platform=linux/arm/v7&name=Dockerfile",
+        dockerfile.into_bytes(),
+    )
+    .await;
+    let doc = json(&body);
+    let images: Vec<&str> = doc["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["image"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        images,
+        [
+            format!("{r}/acme/pi:v6"),
+            format!("{r}/acme/none-arm-v7:1"),
+            format!("{r}/{APP}"),
+        ],
+        "{doc}"
+    );
+    assert_eq!(doc["images"][1]["foundIn"], json!(["Dockerfile:6"]));
+    assert_eq!(doc["images"][2]["foundIn"], json!(["Dockerfile:7"]));
+
     // compatible=1: pi's linux/arm/v6 runs on linux/arm64 through containerd's 32-bit fallback
     let list = format!("{r}/acme/pi:v6\n");
     let (_, body) = post("/v1/check?platform=linux/arm64", list.clone().into_bytes()).await;

@@ -111,6 +111,28 @@ impl Triple {
         }
     }
 
+    /// What a Dockerfile's `TARGET*` arguments hold for a checked platform: the platform
+    /// itself, normalized (the first a host of it runs), or for an OS alone the build
+    /// platform's architecture, which containerd platforms/platforms.go `Parse` fills in.
+    pub fn target(spec: &registry::PlatformSpec, build: &Triple) -> Triple {
+        match spec.vector().into_iter().next() {
+            Some(platform) => Triple {
+                os: platform.os,
+                arch: platform.architecture,
+                variant: platform.variant,
+            },
+            None => {
+                let normalized = spec.normalized();
+                let os = normalized.split(['(', '/']).next().unwrap_or_default();
+                Triple {
+                    os: os.to_owned(),
+                    arch: build.arch.clone(),
+                    variant: build.variant.clone(),
+                }
+            }
+        }
+    }
+
     /// `os/arch[/variant]`, as `TARGETPLATFORM` holds it.
     pub fn platform(&self) -> String {
         if self.variant.is_empty() {
@@ -272,5 +294,35 @@ mod tests {
                 ("images.txt:5".into(), Ok("ghcr.io/org/app:v1".into()), None),
             ]
         );
+    }
+
+    /// `--platform` as a Dockerfile's TARGET* arguments spell it.
+    #[test]
+    fn targets() {
+        let build = Triple {
+            os: "linux".into(),
+            arch: "riscv64".into(),
+            variant: String::new(),
+        };
+        let target = |p: &str| {
+            let spec: registry::PlatformSpec = p.parse().expect("a platform");
+            let t = Triple::target(&spec, &build);
+            (t.os, t.arch, t.variant)
+        };
+        let triple = |os: &str, arch: &str, variant: &str| {
+            (os.to_owned(), arch.to_owned(), variant.to_owned())
+        };
+        assert_eq!(target("linux/arm64"), triple("linux", "arm64", ""));
+        assert_eq!(target("linux/arm64/v8"), triple("linux", "arm64", ""));
+        assert_eq!(target("arm"), triple("linux", "arm", "v7"));
+        assert_eq!(target("linux/arm/v6"), triple("linux", "arm", "v6"));
+        assert_eq!(target("x86_64"), triple("linux", "amd64", ""));
+        assert_eq!(target("linux/amd64/v3"), triple("linux", "amd64", "v3"));
+        assert_eq!(
+            target("windows(10.0.17763)/amd64"),
+            triple("windows", "amd64", "")
+        );
+        // an OS alone: the build platform's architecture
+        assert_eq!(target("windows"), triple("windows", "riscv64", ""));
     }
 }
