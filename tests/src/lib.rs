@@ -8,7 +8,8 @@
 //! - [`dynamodb`]: DynamoDB Local with the cache table of template.yaml.
 //! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies.
 //! - [`fixtures`]: pushes images and indexes over the registry HTTP API.
-//! - [`process`]: the `mquery-lambda` binary as a local server on a free port.
+//! - [`process`]: the `mquery-lambda` binary as a local server on a free port; any child under
+//!   an address-space limit, with its peak resident set.
 //! - [`podman`]: podman and the `docker` client (through podman's API) with the settings
 //!   `scripts/build-image.sh` writes, for the CLI's container image.
 //! - [`lambda_runtime`]: a function binary under cargo-lambda's Runtime API emulator, its
@@ -17,9 +18,11 @@
 //! - [`moto`]: moto's AWS emulator (Secrets Manager) on a free port.
 //! - [`fake`]: an in-process registry that misbehaves on purpose, and a server that never
 //!   answers.
+//! - [`attacks`]: the scanner's hostile files, and the memory and size bounds they are held to.
 //!
 //! Nothing here reaches beyond 127.0.0.1.
 
+pub mod attacks;
 pub mod browser;
 pub mod distribution;
 pub mod dynamodb;
