@@ -113,6 +113,11 @@ fn is_dockerfile(items: &[Item]) -> bool {
 
 /// The images of `text` if it is a Dockerfile (`named_so`: its file name says it is).
 pub fn read(name: &str, text: &str, named_so: bool, context: &Context) -> Option<Vec<Found>> {
+    // a file that does not start as a Dockerfile is not split into instructions at all: a
+    // 1 MiB list would be half a million of them
+    if !named_so && !starts_as_dockerfile(text) {
+        return None;
+    }
     let parsed = instructions::parse(text);
     if !(named_so || is_dockerfile(&parsed.items)) {
         return None;
@@ -122,6 +127,17 @@ pub fn read(name: &str, text: &str, named_so: bool, context: &Context) -> Option
         scanner.item(item);
     }
     Some(scanner.found)
+}
+
+/// Whether the first line that is not blank or a comment starts with `FROM` or `ARG`, the
+/// first instructions a Dockerfile may have.
+fn starts_as_dockerfile(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with('#'));
+    let keyword = first.and_then(|line| line.split_whitespace().next());
+    keyword.is_some_and(|k| k.eq_ignore_ascii_case("FROM") || k.eq_ignore_ascii_case("ARG"))
 }
 
 /// A `FROM` line's parts (instructions/parse.go `parseFrom`, `parseBuildStageName`; flags as
