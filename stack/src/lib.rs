@@ -325,4 +325,40 @@ mod tests {
         // an OS alone: the build platform's architecture
         assert_eq!(target("windows"), triple("windows", "riscv64", ""));
     }
+
+    /// A byte-order mark once made a Compose file read as a list; CRLF line ends read as LF
+    /// in every kind.
+    #[test]
+    fn byte_order_marks_and_crlf() {
+        let context = Context::default();
+        let compose = scan(
+            "compose.yaml",
+            "\u{feff}services:\r\n  web:\r\n    image: nginx:1.27\r\n",
+            &context,
+        );
+        assert_eq!(compose.kind, Kind::Compose);
+        assert_eq!(
+            rows(&compose),
+            [("compose.yaml:3".into(), Ok("nginx:1.27".into()), None)]
+        );
+        let dockerfile = scan(
+            "build",
+            "\u{feff}ARG TAG=3.20\r\nFROM alpine:${TAG}\r\n",
+            &context,
+        );
+        assert_eq!(dockerfile.kind, Kind::Dockerfile);
+        assert_eq!(
+            rows(&dockerfile),
+            [("build:2".into(), Ok("alpine:3.20".into()), None)]
+        );
+        let list = scan("images.txt", "\u{feff}alpine\r\nbusybox\r\n", &context);
+        assert_eq!(list.kind, Kind::List);
+        assert_eq!(
+            rows(&list),
+            [
+                ("images.txt:1".into(), Ok("alpine".into()), None),
+                ("images.txt:2".into(), Ok("busybox".into()), None),
+            ]
+        );
+    }
 }
