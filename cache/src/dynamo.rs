@@ -67,32 +67,16 @@ impl DynamoStore {
     /// addresses.
     pub async fn connect(table: String, endpoint: Option<String>) -> DynamoStore {
         let config = sdk_config(endpoint, STORE_DEADLINE).await;
-        DynamoStore {
-            client: Client::new(&config),
-            table,
-        }
+        DynamoStore::with_config(table, &config)
     }
 
-    /// Connects to DynamoDB Local at `endpoint` with placeholder credentials (it accepts
-    /// any), without reading the environment.
-    pub async fn local(table: String, endpoint: String) -> DynamoStore {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region("us-east-1")
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "static",
-            ))
-            .endpoint_url(endpoint)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(500))
-                    .operation_timeout(STORE_DEADLINE)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await;
+    /// The store of `table` with AWS SDK settings the caller made ([`connect`] makes the
+    /// service's; tests make DynamoDB Local's, with placeholder credentials).
+    ///
+    /// [`connect`]: DynamoStore::connect
+    pub fn with_config(table: String, config: &aws_config::SdkConfig) -> DynamoStore {
         DynamoStore {
-            client: Client::new(&config),
+            client: Client::new(config),
             table,
         }
     }

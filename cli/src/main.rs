@@ -1,7 +1,11 @@
 //! `mquery IMAGE...`: is a container image multi-platform, and which platforms does it
-//! support? Prints mquery's text (or the v1 JSON document with `--json`).
+//! support? Prints mquery's text (or the v1 JSON document with `--json`); `mquery diff` and
+//! `mquery check` (`check.rs`) are its subcommands. The options, output, environment and exit
+//! status are documented in docs/cli.md.
 //!
-//! Exit codes: 0 success, 1 any error, 3 an image does not support `--platform`.
+//! Exit codes: 0 success, 1 any error, 3 an image does not support `--platform`, 4 `mquery
+//! diff`: NEW dropped a platform OLD had, 5 `--verify` found something (1 outranks 3, which
+//! outranks 5).
 
 mod check;
 mod config;
@@ -30,12 +34,17 @@ const EXIT_VERIFY_FINDINGS: u8 = 5;
     after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform \
                   (natively, or with --compatible as docker pull would), 5 --verify found \
                   something; mquery diff: 4 NEW dropped a platform OLD had.\n\
-                  Environment: MQUERY_ENDPOINT, MQUERY_INSECURE_REGISTRIES, MQUERY_DOCKER_HUB_MIRROR, RUST_LOG."
+                  Environment: MQUERY_ENDPOINT (--endpoint's default); MQUERY_INSECURE_REGISTRIES, \
+                  MQUERY_PRIVATE_REGISTRIES, MQUERY_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR; \
+                  MQUERY_DOCKER_HUB_MIRROR, MQUERY_DOCKER_HUB_FALLBACK, MQUERY_DOCKER_HUB_USERNAME \
+                  with MQUERY_DOCKER_HUB_TOKEN; RUST_LOG; for mquery check, COMPOSE_ENV_FILES, \
+                  COMPOSE_DISABLE_ENV_FILE and the variables Compose files use."
 )]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Print the v1 JSON document (an array when several images are given).
+    /// Print JSON: the v1 document of each IMAGE (an array when several are given), the diff
+    /// document with diff, the check document (one object) with check.
     #[arg(long, global = true)]
     json: bool,
     /// Exit 3 unless every IMAGE runs natively on PLATFORM: containerd's syntax, e.g.

@@ -68,7 +68,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Memory the in-process cache may use, in bytes (`MQUERY_CACHE_MEMORY_MB`, default 32).
     pub cache_memory: u64,
-    /// Registry client settings (`MQUERY_INSECURE_REGISTRIES`, `MQUERY_DOCKER_HUB_MIRROR`).
+    /// Registry client settings: the variables of [`client_config_from`], and
+    /// `MQUERY_REGISTRY_TIMEOUT_MS`.
     pub client: ClientConfig,
     /// The local server's connection cap, header/idle timeout and write timeout.
     pub connections: crate::server::ConnectionLimits,

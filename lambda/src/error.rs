@@ -1,5 +1,5 @@
 //! The service's one error type and the one place that maps errors to HTTP statuses
-//! (DESIGN.md's status table).
+//! (the status table of docs/errors.md).
 
 use axum::http::StatusCode;
 use output::{ErrorBody, ErrorReport};
@@ -70,7 +70,7 @@ impl AppError {
     }
 }
 
-/// DESIGN.md's status table, one arm per code.
+/// The status table of docs/errors.md, one arm per code.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidReference | ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,

@@ -140,10 +140,6 @@ impl AppState {
         };
         self.badges.insert(key.to_owned(), Arc::new(badge));
     }
-
-    pub fn inspector(&self) -> &Inspector {
-        &self.inspector
-    }
 }
 
 /// The service. Tests call `app(state).oneshot(request)` without a socket.

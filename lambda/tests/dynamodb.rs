@@ -19,6 +19,28 @@ use tower::ServiceExt as _;
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// The table of DynamoDB Local at `endpoint` as the service's second tier: placeholder
+/// credentials (DynamoDB Local accepts any) instead of the environment's, and the deadline and
+/// retry of the service's own store.
+async fn local_store(endpoint: String) -> Arc<dyn Store> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "local", "local", None, None, "static",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_timeout(cache::dynamo::STORE_DEADLINE)
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await;
+    Arc::new(DynamoStore::with_config(TABLE.to_owned(), &config))
+}
+
 async fn app_with_store(
     registry: &Distribution,
     store: std::sync::Arc<dyn Store>,
@@ -84,8 +106,7 @@ async fn items_expire_and_are_not_served_as_fresh() {
     let dynamodb = DynamoLocal::start();
     let (registry, _) = open_with_app().await;
     let image = registry.image(APP);
-    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
-        as std::sync::Arc<dyn Store>;
+    let store = local_store(dynamodb.endpoint()).await;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
 
     let (app, _) = app_with_store(&registry, store.clone(), &clock).await;
@@ -144,8 +165,7 @@ async fn a_dead_dynamodb_costs_only_a_log_line() {
     dynamodb.stop();
     let (registry, index) = open_with_app().await;
     let image = registry.image(APP);
-    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), endpoint).await)
-        as std::sync::Arc<dyn Store>;
+    let store = local_store(endpoint).await;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let (app, inspector) = app_with_store(&registry, store, &clock).await;
 
@@ -194,8 +214,7 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     for i in 0..6 {
         five_platform_index(&pusher, &format!("acme/app{i}"), "v1").await;
     }
-    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
-        as std::sync::Arc<dyn Store>;
+    let store = local_store(dynamodb.endpoint()).await;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let (app, inspector) = app_with_store(&registry, store, &clock).await;
     // the SDK's connection is set up while the table answers
@@ -246,8 +265,7 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     );
     // a second process, memory empty: app0's answer (written before the stall) is read from
     // the table; app5's was not written while the circuit was open
-    let store = std::sync::Arc::new(DynamoStore::local(TABLE.to_owned(), dynamodb.endpoint()).await)
-        as std::sync::Arc<dyn Store>;
+    let store = local_store(dynamodb.endpoint()).await;
     let (other, _) = app_with_store(&registry, store, &clock).await;
     let (_, doc) = inspect(&other, &registry.image("acme/app0:v1")).await;
     assert_eq!(doc["cache"]["source"], "dynamodb", "{doc}");

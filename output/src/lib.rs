@@ -1,4 +1,4 @@
-//! mquery's output contract (DESIGN.md, "Output contract"): the v1 JSON documents, the text
+//! mquery's output contract (docs/json.md, docs/cli.md#output): the v1 JSON documents, the text
 //! format, and the error codes of the status table. The CLI and the service both render from
 //! these types, so their outputs cannot drift apart.
 //!

@@ -1,4 +1,4 @@
-//! The v1 documents of DESIGN.md's output contract: one image's answer and the error
+//! The v1 documents of the output contract (docs/json.md): one image's answer and the error
 //! document.
 
 use std::time::SystemTime;
@@ -70,18 +70,6 @@ impl Report {
             self.verification.as_ref(),
             sense,
         )
-    }
-
-    /// The same document, borrowed.
-    pub fn as_ref(&self) -> ReportRef<'_> {
-        ReportRef {
-            image: &self.image,
-            reference: &self.reference,
-            summary: &self.summary,
-            cache: &self.cache,
-            platform_check: self.platform_check.as_ref(),
-            verification: self.verification.as_ref(),
-        }
     }
 }
 

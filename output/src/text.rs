@@ -340,8 +340,16 @@ mod tests {
         let back: Report = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, r);
         // the borrowed form writes the same bytes
+        let borrowed = crate::ReportRef {
+            image: &r.image,
+            reference: &r.reference,
+            summary: &r.summary,
+            cache: &r.cache,
+            platform_check: r.platform_check.as_ref(),
+            verification: r.verification.as_ref(),
+        };
         assert_eq!(
-            serde_json::to_string(&r.as_ref()).expect("serializes"),
+            serde_json::to_string(&borrowed).expect("serializes"),
             serde_json::to_string(&r).expect("serializes")
         );
     }

@@ -170,8 +170,10 @@ impl Default for ClientConfig {
 }
 
 /// The registry settings both binaries read, through their own `config` module's `lookup`:
-/// `MQUERY_INSECURE_REGISTRIES`, `MQUERY_PRIVATE_REGISTRIES`, `MQUERY_CA_FILE` and
-/// `MQUERY_DOCKER_HUB_MIRROR`. Empty values are unset.
+/// `MQUERY_INSECURE_REGISTRIES`, `MQUERY_PRIVATE_REGISTRIES`, `MQUERY_CA_FILE`,
+/// `MQUERY_DOCKER_HUB_MIRROR`, `MQUERY_DOCKER_HUB_FALLBACK`, and `MQUERY_DOCKER_HUB_USERNAME`
+/// with `MQUERY_DOCKER_HUB_TOKEN` (both or neither). Empty values are unset. (`SSL_CERT_FILE`
+/// and `SSL_CERT_DIR` are read by [`crate::tls`] when the TLS settings are built.)
 pub fn client_config_from(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<ClientConfig, ConfigError> {

@@ -193,7 +193,7 @@ fn retry_suffix(retry_after: Option<Duration>) -> String {
 }
 
 impl Error {
-    /// The stable machine-readable code of DESIGN.md's status table.
+    /// The stable machine-readable code of the status table (docs/errors.md).
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::InvalidReference { .. } => ErrorCode::InvalidReference,
@@ -253,8 +253,8 @@ impl Error {
 }
 
 /// A machine-readable error code, written `SCREAMING_SNAKE_CASE` in every document: the one
-/// list of DESIGN.md's status table, shared by the service, the badges and the CLI. The
-/// registry's errors map to a subset ([`Error::code`]); the rest are the service's own.
+/// list of the status table in docs/errors.md, shared by the service, the badges and the CLI.
+/// The registry's errors map to a subset ([`Error::code`]); the rest are the service's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {

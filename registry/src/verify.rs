@@ -60,7 +60,7 @@ pub enum Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
-    /// Platform entries whose manifest and config were read.
+    /// Platform entries examined (the client reads at most 64), an unreadable one included.
     pub checked: usize,
     pub findings: Vec<Finding>,
 }
