@@ -764,7 +764,8 @@ async fn single_format(
 /// same document as `mquery diff --json`), so a CI job can ask without installing anything.
 async fn diff(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let p = params(query.as_deref().map(str::as_bytes));
-    let (old, new) = match (p.old, p.new) {
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (old, new) = match (given(p.old), given(p.new)) {
         (Some(old), Some(new)) => (old, new),
         _ => {
             let error = AppError::InvalidParameter(
@@ -916,9 +917,15 @@ async fn route_not_found(uri: Uri) -> Response {
     Failure::new(None, None, AppError::RouteNotFound(path)).reject(Format::Json)
 }
 
-async fn method_not_allowed() -> Response {
+/// 405, with the methods the path does answer.
+async fn method_not_allowed(uri: Uri) -> Response {
     let mut response = Failure::new(None, None, AppError::MethodNotAllowed).reject(Format::Json);
-    set(&mut response, header::ALLOW, "GET, HEAD");
+    let allow = match uri.path() {
+        "/v1/check" => "POST, OPTIONS",
+        "/" => "GET, HEAD, POST",
+        _ => "GET, HEAD",
+    };
+    set(&mut response, header::ALLOW, allow);
     response
 }
 

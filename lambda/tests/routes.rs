@@ -314,6 +314,20 @@ async fn errors_follow_the_status_table() {
     let (r, _) = send(&s.app, post.expect("request")).await;
     assert_eq!(r.status(), 405);
     assert_eq!(header(&r, "allow"), "GET, HEAD");
+    // an empty old= is a missing parameter, named as such
+    let (r, body) = get(&s.app, "/v1/diff?old=&new=alpine", &[]).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        json(&body)["error"]["message"],
+        "missing old or new parameter, e.g. ?old=app:1&new=app:2"
+    );
+    // each path names the methods it answers
+    for (path, allow) in [("/v1/check", "POST, OPTIONS"), ("/", "GET, HEAD, POST")] {
+        let delete = Request::delete(path).body(Body::empty());
+        let (r, _) = send(&s.app, delete.expect("request")).await;
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(header(&r, "allow"), allow, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
