@@ -3,7 +3,7 @@
 # BENCHMARKS.md holds the latest results and the method).
 #
 #   scripts/bench.sh            full run (about 7 minutes)
-#   scripts/bench.sh --smoke    short run of a quick build that keeps the script working (CI);
+#   scripts/bench.sh --smoke    short run of the debug build that keeps the script working (CI);
 #                               its numbers mean nothing
 #
 # 1. cold CLI lookups of a 5-platform index through a TCP proxy adding 10 ms each way in
@@ -42,14 +42,17 @@ command -v skopeo >/dev/null || need+=(skopeo)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 apt_install bench "${need[@]}"
 
+# the smoke run reuses the test command's debug build: it keeps this script working and
+# asserts no speed, so an optimized build of its own would only cost CI minutes
 profile=release
-$smoke && profile=smoke
+$smoke && profile=dev
 echo "bench: building $profile binaries"
 cargo build --profile "$profile" --locked -q --bin mquery --bin mquery-lambda
 cargo build --profile "$profile" --locked -q -p mquery-tests --bin mquery-bench-tools
 cargo build --profile "$profile" --locked -q -p mquery-lambda --example hello
 [ -x .cache/venv/bin/cargo-lambda ] || { echo "bench: cargo-lambda missing: running scripts/setup-test-env.sh"; scripts/setup-test-env.sh; }
 bin=target/$profile
+[ "$profile" = dev ] && bin=target/debug
 tools=$bin/mquery-bench-tools
 
 tmp=$(mktemp -d)
