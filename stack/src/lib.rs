@@ -112,10 +112,10 @@ impl Triple {
     }
 
     /// What a Dockerfile's `TARGET*` arguments hold for a checked platform: the platform
-    /// itself, normalized (the first a host of it runs), or for an OS alone the build
-    /// platform's architecture, which containerd platforms/platforms.go `Parse` fills in.
+    /// itself, normalized, or for an OS alone the build platform's architecture, which
+    /// containerd platforms/platforms.go `Parse` fills in.
     pub fn target(spec: &registry::PlatformSpec, build: &Triple) -> Triple {
-        match spec.vector().into_iter().next() {
+        match spec.platform() {
             Some(platform) => Triple {
                 os: platform.os,
                 arch: platform.architecture,
@@ -322,6 +322,8 @@ mod tests {
             target("windows(10.0.17763)/amd64"),
             triple("windows", "amd64", "")
         );
+        // a variant containerd does not know is still the platform asked for
+        assert_eq!(target("linux/arm64/v10"), triple("linux", "arm64", "v10"));
         // an OS alone: the build platform's architecture
         assert_eq!(target("windows"), triple("windows", "riscv64", ""));
     }
