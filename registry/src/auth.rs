@@ -1,18 +1,24 @@
-//! Registry authentication: `WWW-Authenticate` challenges, token responses, and one bounded
-//! cache of challenges (per registry) and tokens (per registry and repository). The token
-//! request itself is the client's (it needs the transport and the operator's credentials).
+//! Registry authentication: `WWW-Authenticate` challenges, the token request ([`fetch_token`])
+//! and its response, the operator's Docker Hub account ([`DockerHubAccount`]: sent to Docker
+//! Hub's token service and nowhere else), and one bounded cache of challenges (per registry)
+//! and tokens (per registry and repository).
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
-use crate::error::TokenProblem;
+use crate::config::{ClientConfig, Credentials};
+use crate::error::{Error, TokenProblem};
+use crate::transport::{Endpoint, Outcome, Repository, Transport, Url, read_body};
 
 /// Registries that omit `expires_in` mean 60 seconds (distribution's token spec).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// A token is dropped this long before it expires, so it does not expire in flight.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
+/// The largest token response read.
+const MAX_TOKEN_BODY: usize = 64 << 10;
 
 /// A parsed `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +301,132 @@ fn token_key(base: &str, repository: &str) -> AuthKey {
     }
 }
 
+/// The operator's Docker Hub account and the one place it may go: Docker Hub's token service,
+/// asked for a token for Docker Hub itself. Not to a mirror, not to a realm another registry
+/// names.
+#[derive(Debug)]
+pub struct DockerHubAccount {
+    credentials: Credentials,
+    /// Docker Hub's base URL.
+    registry: String,
+    /// Docker Hub's token service.
+    realm: String,
+}
+
+impl DockerHubAccount {
+    /// The account of the settings, if one is set; `docker_hub` is Docker Hub's endpoint.
+    pub fn from_config(config: &ClientConfig, docker_hub: &Endpoint) -> Option<DockerHubAccount> {
+        let credentials = config.docker_hub_credentials.clone()?;
+        Some(DockerHubAccount {
+            credentials,
+            registry: docker_hub.base.clone(),
+            realm: config.docker_hub.realm.clone(),
+        })
+    }
+
+    /// The credentials to send with a token request for `ep` to the challenge's realm: only
+    /// Docker Hub's own, to Docker Hub's own token service.
+    fn for_request(&self, ep: &Endpoint, challenge: &BearerChallenge) -> Option<&Credentials> {
+        (ep.base == self.registry && challenge.realm == self.realm).then_some(&self.credentials)
+    }
+}
+
+/// A pull token for the repository from the challenge's realm, kept in `cache` until it
+/// expires. The operator's Docker Hub account goes along where [`DockerHubAccount`] allows; if
+/// Docker Hub refuses it, the token is asked for anonymously.
+pub async fn fetch_token(
+    transport: &Transport,
+    cache: &AuthCache,
+    account: Option<&DockerHubAccount>,
+    repo: &Repository<'_>,
+    challenge: &BearerChallenge,
+) -> Result<Token, Error> {
+    let ep = &repo.endpoint;
+    let realm_host = Url::parse(&challenge.realm)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let failed = |problem: TokenProblem| Error::TokenServer {
+        registry: ep.host.clone(),
+        realm_host: realm_host.clone(),
+        problem,
+    };
+    let url = token_url(challenge, repo.name())
+        .ok_or_else(|| failed(TokenProblem::InvalidRealm(challenge.realm.clone())))?;
+    let credentials = account.and_then(|account| account.for_request(ep, challenge));
+    let mut request = transport.request(Method::GET, &url)?;
+    if let Some(credentials) = credentials {
+        request = request.basic_auth(credentials.username(), Some(credentials.token()));
+    }
+    let mut response = transport.send(ep, request).await?;
+    if credentials.is_some()
+        && matches!(
+            response.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        )
+    {
+        // refused credentials must not take the service down: go on anonymously
+        tracing::error!(registry = %ep.host, status = response.status().as_u16(), "Docker Hub refused the configured credentials; continuing anonymously");
+        response = transport
+            .send(ep, transport.request(Method::GET, &url)?)
+            .await?;
+    }
+    match transport.classify(ep, response).await {
+        Outcome::Success(response) => {
+            let body = read_body(ep, response, MAX_TOKEN_BODY, "token response")
+                .await
+                .map_err(|e| match e {
+                    // an oversized token is the token server's failure, not a manifest's
+                    Error::TooLarge { limit, .. } => failed(TokenProblem::TooLarge(limit)),
+                    other => other,
+                })?;
+            let (token, lifetime) = parse_token_response(&body).map_err(failed)?;
+            cache.insert_token(
+                &ep.base,
+                repo.name(),
+                token.clone(),
+                lifetime,
+                Instant::now(),
+            );
+            Ok(token)
+        }
+        Outcome::Unauthorized(_) => Err(Error::NotFound {
+            reference: format!("{}/{}", ep.host, repo.name()),
+        }),
+        Outcome::RateLimited(retry_after) => Err(Error::RateLimited {
+            registry: ep.host.clone(),
+            retry_after,
+        }),
+        Outcome::NotFound => Err(failed(TokenProblem::Status(404))),
+        Outcome::ServerError(status, _) | Outcome::Unexpected(status, _) => {
+            Err(failed(TokenProblem::Status(status.as_u16())))
+        }
+    }
+}
+
+/// The token request's URL: the realm with `service` and a pull `scope`. Userinfo in the
+/// realm is dropped (reqwest would send it as Basic auth: credentials named by a URL the
+/// registry supplied are never sent anywhere). `None` for a realm that is not http(s).
+fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
+    let mut url = Url::parse(&challenge.realm).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        tracing::debug!("dropping userinfo from the token realm");
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    {
+        let mut query = url.query_pairs_mut();
+        if let Some(service) = &challenge.service {
+            query.append_pair("service", service);
+        }
+        query.append_pair("scope", &format!("repository:{repository}:pull"));
+    }
+    Some(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +530,22 @@ mod tests {
         // the known challenge is not an entry: it survives any eviction
         assert_eq!(cache.challenge("https://hub"), Some(hub));
         assert_eq!(cache.challenge("https://nowhere"), None);
+    }
+
+    #[test]
+    fn token_urls() {
+        let challenge = |realm: &str| BearerChallenge {
+            realm: realm.into(),
+            service: Some("registry.example".into()),
+            scope: None,
+        };
+        let url =
+            token_url(&challenge("https://user:pw@auth.example/token"), "org/app").expect("url");
+        assert_eq!(
+            url.as_str(),
+            "https://auth.example/token?service=registry.example&scope=repository%3Aorg%2Fapp%3Apull"
+        );
+        assert!(token_url(&challenge("file:///etc/passwd"), "a").is_none());
+        assert!(token_url(&challenge("not a url"), "a").is_none());
     }
 }

@@ -1,8 +1,11 @@
-//! The registry client: one narrow API ([`Client::summarize`], [`Client::head_digest`]) over
-//! the OCI distribution HTTP API. It decides which endpoint a reference goes to, bounds each
-//! lookup (concurrency, per-host bulkhead and circuit breaker ([`breaker`]), deadline,
-//! request budget), runs the request loop with anonymous token auth, and hands parsed
-//! manifests to the pure summarizer ([`Summary::from_index`], [`Summary::from_image`]).
+//! The registry client: one narrow API ([`Client::summarize`], [`Client::head_digest`],
+//! [`Client::verify`]) over the OCI distribution HTTP API. This file holds the lookups: it
+//! bounds each one (concurrency, per-host bulkhead and circuit breaker ([`breaker`]),
+//! deadline, request budget), fetches manifests, configs and nested indexes, and hands parsed
+//! manifests to the pure summarizer ([`Summary::from_index`], [`Summary::from_image`]). Its
+//! parts: `routing` (which endpoint a reference goes to: Docker Hub, its mirror, the fallback
+//! on 429), `request` (one request: the loop with token auth and its retries; the token request
+//! itself is [`crate::auth`]'s) and [`quota`] (Docker Hub's pull quota).
 //!
 //! Request budget (what tests count): a cold lookup of an index on an open registry is one
 //! manifest GET (no `/v2/` ping); behind token auth it is challenge + token + GET, and later
@@ -10,40 +13,39 @@
 //! advance. A single image adds one config blob GET.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
 
-use crate::auth::{AuthCache, BearerChallenge, Token, parse_token_response};
+use crate::auth::{AuthCache, DockerHubAccount};
 use crate::config::ClientConfig;
 use crate::digest::Digest;
-use crate::error::{Error, TokenProblem};
+use crate::error::Error;
 use crate::guard::Guard;
 use crate::manifest::{
     Descriptor, MANIFEST_ACCEPT, Manifest, ManifestError, is_image_config, parse_manifest,
     platform_from_config,
 };
-use crate::reference::{DEFAULT_DOMAIN, Reference};
+use crate::reference::Reference;
 use crate::summary::{ImageContent, Summary};
 use crate::transport::{
-    AuthDemand, Endpoint, Outcome, Repository, Transport, grow_budget, header_str, parse_ratelimit,
-    read_body, with_budget,
+    Endpoint, Repository, Transport, grow_budget, header_str, read_body, with_budget,
 };
 pub use crate::transport::{Url, parse_retry_after};
 use crate::verify::{EntryContent, Verification};
 
 pub mod breaker;
+pub mod quota;
+mod request;
+mod routing;
 
 use breaker::{Gate, Shares, Verdict};
+pub use quota::LOW_PULLS;
+use quota::PullQuota;
+use routing::Routes;
 
-/// Below this many remaining Docker Hub pulls, tag answers are served stale rather than
-/// spending the last pulls on GETs (HEADs are free).
-pub const LOW_PULLS: u64 = 10;
-/// How long a low `ratelimit-remaining` reading counts, unless a newer one replaces it.
-const LOW_PULLS_FOR: Duration = Duration::from_secs(600);
-const MAX_TOKEN_BODY: usize = 64 << 10;
 /// Requests each distinct nested index adds to the budget (its GET and a retry).
 const NESTED_BUDGET: usize = 2;
 /// Distinct nested indexes one index may name (real ones name one or two).
@@ -77,49 +79,21 @@ struct Inner {
     gates: moka::sync::Cache<String, Arc<Gate>>,
     config: ClientConfig,
     auth: AuthCache,
+    /// The operator's Docker Hub account, if set, for Docker Hub's token service only.
+    account: Option<DockerHubAccount>,
     /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
     /// hostile index costs the registry (and our pull quota) once a minute, not per request.
     failures: moka::sync::Cache<String, Error>,
-    /// Docker Hub's last `ratelimit-remaining`, and when it was read.
-    docker_hub_pulls: Mutex<Option<(u64, Instant)>>,
-    /// Docker Hub itself, from the settings, parsed once.
-    docker_hub: Endpoint,
-    /// Where `docker.io` references go: the mirror if one is set, else Docker Hub.
-    docker_io: Endpoint,
-    /// Asked for `docker.io` references when Docker Hub answers 429.
-    fallback: Option<Endpoint>,
+    /// What remains of Docker Hub's pull quota.
+    quota: PullQuota,
+    /// Where references go: Docker Hub, its mirror, the fallback, plain HTTP or HTTPS.
+    routes: Routes,
     /// What index entries turned out to be (`verify`), by digest: content never changes.
     entries: moka::sync::Cache<Digest, EntryContent>,
 }
 
 /// How many platform entries `verify` reads: two requests each.
 pub const MAX_VERIFIED_ENTRIES: usize = 64;
-
-/// The retries one request may take, each at most once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retry {
-    /// A (new) token after a 401/403.
-    Reauthenticate,
-    /// Waiting out a short `Retry-After` of a 429.
-    RateLimit,
-    /// Asking again after a 5xx.
-    ServerError,
-}
-
-/// Which [`Retry`]s a request has taken.
-#[derive(Debug, Default)]
-struct Retries(Vec<Retry>);
-
-impl Retries {
-    /// Whether `retry` is still available; taking it uses it up.
-    fn take(&mut self, retry: Retry) -> bool {
-        if self.0.contains(&retry) {
-            return false;
-        }
-        self.0.push(retry);
-        true
-    }
-}
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
@@ -138,26 +112,8 @@ impl Client {
             }
         }
         let transport = Transport::new(&config, Guard::new(&exempt))?;
-        let docker_hub = Endpoint::from_base_url(&config.docker_hub.registry);
-        let docker_io = match &config.docker_hub_mirror {
-            Some(mirror) => Endpoint::from_base_url(mirror.as_str()),
-            None => docker_hub.clone(),
-        };
-        let fallback = config
-            .docker_hub_fallback
-            .as_ref()
-            .map(|url| Endpoint::from_base_url(url.as_str()));
-        // Docker Hub's challenge is known in advance (not for a mirror, which has its own)
-        let known = config.docker_hub_mirror.is_none().then(|| {
-            (
-                docker_hub.base.clone(),
-                BearerChallenge {
-                    realm: config.docker_hub.realm.clone(),
-                    service: Some(config.docker_hub.service.clone()),
-                    scope: None,
-                },
-            )
-        });
+        let routes = Routes::new(&config);
+        let known = routes.known_challenge(&config);
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
@@ -169,10 +125,9 @@ impl Client {
                     .time_to_idle(Duration::from_secs(600))
                     .build(),
                 auth: AuthCache::new(config.token_cache_capacity, known),
-                docker_hub_pulls: Mutex::new(None),
-                docker_hub,
-                docker_io,
-                fallback,
+                account: DockerHubAccount::from_config(&config, routes.docker_hub()),
+                quota: PullQuota::new(routes.docker_hub(), config.docker_hub_mirror.is_some()),
+                routes,
                 failures: moka::sync::Cache::builder()
                     .max_capacity(4096)
                     .time_to_live(FAILURE_MEMORY)
@@ -191,83 +146,7 @@ impl Client {
     /// pulls remain: then a changed tag is better answered stale than with one of the last
     /// GETs. Only for `docker.io` references on Docker Hub itself (not a mirror).
     pub fn docker_hub_pulls_low(&self, reference: &Reference) -> bool {
-        if reference.domain() != DEFAULT_DOMAIN || self.inner.config.docker_hub_mirror.is_some() {
-            return false;
-        }
-        lock(&self.inner.docker_hub_pulls)
-            .is_some_and(|(remaining, at)| remaining < LOW_PULLS && at.elapsed() < LOW_PULLS_FOR)
-    }
-
-    /// Logs a registry's pull limit and, for Docker Hub, keeps what remains.
-    fn note_ratelimit(&self, ep: &Endpoint, headers: &HeaderMap) {
-        if let Some(remaining) = log_ratelimit(ep, headers)
-            && ep.base == self.inner.docker_hub.base
-        {
-            *lock(&self.inner.docker_hub_pulls) = Some((remaining, Instant::now()));
-        }
-    }
-
-    /// Where `docker.io` references go when Docker Hub answers 429, if anywhere.
-    fn fallback_for(&self, reference: &Reference, error: &Error) -> Option<Endpoint> {
-        match (error, &self.inner.fallback) {
-            (Error::RateLimited { .. }, Some(fallback))
-                if reference.domain() == DEFAULT_DOMAIN
-                    && self.inner.config.docker_hub_mirror.is_none() =>
-            {
-                tracing::warn!(fallback = %fallback.base, "Docker Hub rate-limited us; asking the fallback mirror");
-                Some(fallback.clone())
-            }
-            _ => None,
-        }
-    }
-
-    fn endpoint(&self, domain: &str) -> Endpoint {
-        if domain == DEFAULT_DOMAIN {
-            return self.inner.docker_io.clone();
-        }
-        // host names are case-insensitive: the list is lowercased when parsed
-        let insecure = self
-            .inner
-            .config
-            .insecure_registries
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(domain));
-        let scheme = if insecure { "http" } else { "https" };
-        Endpoint {
-            base: format!("{scheme}://{domain}"),
-            host: domain.to_owned(),
-        }
-    }
-
-    /// Runs `lookup` against the reference's endpoint, and once more against the fallback
-    /// mirror when Docker Hub rate-limited it.
-    async fn with_fallback<'r, T, F, Fut>(
-        &self,
-        reference: &'r Reference,
-        lookup: F,
-    ) -> Result<T, Error>
-    where
-        F: Fn(Repository<'r>) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        let repo = Repository {
-            endpoint: self.endpoint(reference.domain()),
-            reference,
-        };
-        let result = self.bounded(&repo.endpoint.clone(), lookup(repo)).await;
-        match &result {
-            Err(error) => match self.fallback_for(reference, error) {
-                Some(fallback) => {
-                    let repo = Repository {
-                        endpoint: fallback,
-                        reference,
-                    };
-                    self.bounded(&repo.endpoint.clone(), lookup(repo)).await
-                }
-                None => result,
-            },
-            Ok(_) => result,
-        }
+        self.inner.quota.low(reference)
     }
 
     /// Resolves a reference to its platform summary: the manifest, and for a single image its
@@ -329,7 +208,7 @@ impl Client {
         if self.docker_hub_pulls_low(reference) {
             // two GETs per entry would spend Docker Hub's last pulls
             return Err(Error::RateLimited {
-                registry: self.inner.docker_hub.host.clone(),
+                registry: self.inner.routes.docker_hub().host.clone(),
                 retry_after: None,
             });
         }
@@ -601,192 +480,6 @@ impl Client {
             body,
         })
     }
-
-    /// One registry request with auth, the 429 wait and the one 5xx retry. Returns a 2xx
-    /// response or the error it stands for.
-    async fn request(
-        &self,
-        repo: &Repository<'_>,
-        method: Method,
-        path: &str,
-        accept: Option<&str>,
-    ) -> Result<Response, Error> {
-        let ep = &repo.endpoint;
-        let url = Url::parse(&repo.url(path)).map_err(|_| Error::Transport {
-            registry: ep.host.clone(),
-            detail: "invalid registry URL".to_owned(),
-        })?;
-        // refused before anything is sent, a token request included
-        self.inner.transport.check(&url)?;
-        let auth = &self.inner.auth;
-        let mut token = auth.token(&ep.base, repo.name(), Instant::now());
-        if token.is_none()
-            && let Some(challenge) = auth.challenge(&ep.base)
-        {
-            token = Some(self.fetch_token(repo, &challenge).await?);
-        }
-        let mut retries = Retries::default();
-        loop {
-            let mut request = self.inner.transport.request(method.clone(), &url)?;
-            if let Some(accept) = accept {
-                request = request.header(ACCEPT, accept);
-            }
-            if let Some(token) = &token {
-                request = request.bearer_auth(token.secret());
-            }
-            let response = self.inner.transport.send(ep, request).await?;
-            match self.inner.transport.classify(ep, response).await {
-                Outcome::Success(response) => {
-                    self.note_ratelimit(ep, response.headers());
-                    return Ok(response);
-                }
-                Outcome::Unauthorized(demand) => {
-                    if !retries.take(Retry::Reauthenticate) {
-                        // a token was just fetched and still refused: denied, not public
-                        return Err(repo.not_found());
-                    }
-                    let challenge = match demand {
-                        AuthDemand::Bearer(challenge) => {
-                            auth.remember_challenge(&ep.base, &challenge);
-                            challenge
-                        }
-                        // ghcr.io and ECR Public answer 403 without a challenge to an
-                        // expired token: fetch a new one from the challenge we know
-                        AuthDemand::Silent if token.is_some() => {
-                            auth.challenge(&ep.base).ok_or_else(|| repo.not_found())?
-                        }
-                        // Basic auth or no challenge: anonymous access is impossible
-                        AuthDemand::Silent | AuthDemand::Basic => return Err(repo.not_found()),
-                    };
-                    auth.forget_token(&ep.base, repo.name());
-                    token = Some(self.fetch_token(repo, &challenge).await?);
-                }
-                Outcome::RateLimited(Some(wait))
-                    if wait <= self.inner.config.max_retry_wait
-                        && retries.take(Retry::RateLimit) =>
-                {
-                    tracing::info!(registry = %ep.host, wait_ms = wait.as_millis() as u64, "rate limited; waiting once");
-                    tokio::time::sleep(wait).await;
-                }
-                Outcome::RateLimited(retry_after) => {
-                    return Err(Error::RateLimited {
-                        registry: ep.host.clone(),
-                        retry_after,
-                    });
-                }
-                Outcome::NotFound => return Err(repo.not_found()),
-                Outcome::ServerError(status, _) if retries.take(Retry::ServerError) => {
-                    tracing::info!(registry = %ep.host, status = status.as_u16(), "server error; retrying once");
-                    tokio::time::sleep(self.inner.config.retry_backoff).await;
-                }
-                Outcome::ServerError(status, codes) | Outcome::Unexpected(status, codes) => {
-                    return Err(Error::UnexpectedStatus {
-                        registry: ep.host.clone(),
-                        status: status.as_u16(),
-                        codes,
-                    });
-                }
-            }
-        }
-    }
-
-    /// A pull token for the repository from the challenge's realm, cached until it expires.
-    async fn fetch_token(
-        &self,
-        repo: &Repository<'_>,
-        challenge: &BearerChallenge,
-    ) -> Result<Token, Error> {
-        let ep = &repo.endpoint;
-        let realm_host = Url::parse(&challenge.realm)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let failed = |problem: TokenProblem| Error::TokenServer {
-            registry: ep.host.clone(),
-            realm_host: realm_host.clone(),
-            problem,
-        };
-        let url = token_url(challenge, repo.name())
-            .ok_or_else(|| failed(TokenProblem::InvalidRealm(challenge.realm.clone())))?;
-        // the operator's Docker Hub account goes to Docker Hub's token service, for Docker
-        // Hub, and nowhere else: not to a mirror, not to a realm another registry names
-        let config = &self.inner.config;
-        let credentials = config.docker_hub_credentials.as_ref().filter(|_| {
-            ep.base == self.inner.docker_hub.base && challenge.realm == config.docker_hub.realm
-        });
-        let transport = &self.inner.transport;
-        let mut request = transport.request(Method::GET, &url)?;
-        if let Some(credentials) = credentials {
-            request = request.basic_auth(credentials.username(), Some(credentials.token()));
-        }
-        let mut response = transport.send(ep, request).await?;
-        if credentials.is_some()
-            && matches!(
-                response.status(),
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-            )
-        {
-            // refused credentials must not take the service down: go on anonymously
-            tracing::error!(registry = %ep.host, status = response.status().as_u16(), "Docker Hub refused the configured credentials; continuing anonymously");
-            response = transport
-                .send(ep, transport.request(Method::GET, &url)?)
-                .await?;
-        }
-        match transport.classify(ep, response).await {
-            Outcome::Success(response) => {
-                let body = read_body(ep, response, MAX_TOKEN_BODY, "token response")
-                    .await
-                    .map_err(|e| match e {
-                        // an oversized token is the token server's failure, not a manifest's
-                        Error::TooLarge { limit, .. } => failed(TokenProblem::TooLarge(limit)),
-                        other => other,
-                    })?;
-                let (token, lifetime) = parse_token_response(&body).map_err(failed)?;
-                self.inner.auth.insert_token(
-                    &ep.base,
-                    repo.name(),
-                    token.clone(),
-                    lifetime,
-                    Instant::now(),
-                );
-                Ok(token)
-            }
-            Outcome::Unauthorized(_) => Err(Error::NotFound {
-                reference: format!("{}/{}", ep.host, repo.name()),
-            }),
-            Outcome::RateLimited(retry_after) => Err(Error::RateLimited {
-                registry: ep.host.clone(),
-                retry_after,
-            }),
-            Outcome::NotFound => Err(failed(TokenProblem::Status(404))),
-            Outcome::ServerError(status, _) | Outcome::Unexpected(status, _) => {
-                Err(failed(TokenProblem::Status(status.as_u16())))
-            }
-        }
-    }
-}
-
-/// The token request's URL: the realm with `service` and a pull `scope`. Userinfo in the
-/// realm is dropped (reqwest would send it as Basic auth: credentials named by a URL the
-/// registry supplied are never sent anywhere). `None` for a realm that is not http(s).
-fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
-    let mut url = Url::parse(&challenge.realm).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        tracing::debug!("dropping userinfo from the token realm");
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-    }
-    {
-        let mut query = url.query_pairs_mut();
-        if let Some(service) = &challenge.service {
-            query.append_pair("service", service);
-        }
-        query.append_pair("scope", &format!("repository:{repository}:pull"));
-    }
-    Some(url)
 }
 
 /// What a lookup's result says about its host, for the breaker: any HTTP answer, even an
@@ -816,11 +509,6 @@ fn verdict<T>(result: &Result<T, Error>) -> Verdict {
             | Error::InvalidReference { .. },
         ) => Verdict::Neutral,
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // the value behind this lock stays consistent even if a holder panicked
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn verify_manifest_digest(
@@ -902,56 +590,9 @@ async fn parse_off_runtime(
         })
 }
 
-/// Logs `ratelimit-remaining` (a warning when few pulls remain) and returns it.
-fn log_ratelimit(ep: &Endpoint, headers: &HeaderMap) -> Option<u64> {
-    let (remaining, window) =
-        header_str(headers, "ratelimit-remaining").and_then(parse_ratelimit)?;
-    let limit = header_str(headers, "ratelimit-limit")
-        .and_then(parse_ratelimit)
-        .map(|(l, _)| l);
-    if remaining < LOW_PULLS {
-        tracing::warn!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit nearly used up");
-    } else {
-        tracing::debug!(registry = %ep.host, remaining, limit, window_secs = window, "registry pull limit");
-    }
-    Some(remaining)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints() {
-        let client = Client::new(ClientConfig {
-            insecure_registries: vec!["localhost:5000".into()],
-            ..ClientConfig::default()
-        })
-        .expect("client");
-        assert_eq!(
-            client.endpoint("docker.io").base,
-            "https://registry-1.docker.io"
-        );
-        assert_eq!(
-            client.endpoint("localhost:5000").base,
-            "http://localhost:5000"
-        );
-        assert_eq!(
-            client.endpoint("localhost:5001").base,
-            "https://localhost:5001"
-        );
-        assert_eq!(client.endpoint("ghcr.io").base, "https://ghcr.io");
-        let knows = |client: &Client, base: &str| client.inner.auth.challenge(base).is_some();
-        assert!(knows(&client, "https://registry-1.docker.io"));
-
-        let mirrored = Client::new(ClientConfig {
-            docker_hub_mirror: Some(Url::parse("http://127.0.0.1:9/").expect("url")),
-            ..ClientConfig::default()
-        })
-        .expect("client");
-        assert_eq!(mirrored.endpoint("docker.io").base, "http://127.0.0.1:9");
-        assert!(!knows(&mirrored, "http://127.0.0.1:9"));
-    }
 
     #[test]
     fn what_a_result_says_about_the_host() {
@@ -992,34 +633,6 @@ mod tests {
             reason: "private".into(),
         };
         assert_eq!(verdict(&Err::<(), _>(blocked)), Verdict::Neutral);
-    }
-
-    #[test]
-    fn each_retry_is_taken_once() {
-        let mut retries = Retries::default();
-        assert!(retries.take(Retry::ServerError));
-        assert!(retries.take(Retry::Reauthenticate));
-        assert!(!retries.take(Retry::ServerError));
-        assert!(retries.take(Retry::RateLimit));
-        assert!(!retries.take(Retry::RateLimit));
-        assert!(!retries.take(Retry::Reauthenticate));
-    }
-
-    #[test]
-    fn token_urls() {
-        let challenge = |realm: &str| BearerChallenge {
-            realm: realm.into(),
-            service: Some("registry.example".into()),
-            scope: None,
-        };
-        let url =
-            token_url(&challenge("https://user:pw@auth.example/token"), "org/app").expect("url");
-        assert_eq!(
-            url.as_str(),
-            "https://auth.example/token?service=registry.example&scope=repository%3Aorg%2Fapp%3Apull"
-        );
-        assert!(token_url(&challenge("file:///etc/passwd"), "a").is_none());
-        assert!(token_url(&challenge("not a url"), "a").is_none());
     }
 
     #[test]

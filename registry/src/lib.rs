@@ -12,12 +12,15 @@
 //! - [`manifest`]: media types and the pure parsing of manifests, index entries and configs.
 //! - [`summary`]: the answer for one image, and the pure summarizer
 //!   (`Summary::from_index`, `Summary::from_image`) that makes it from parsed manifests.
-//! - [`auth`]: `WWW-Authenticate` challenges, token responses, one bounded cache of
-//!   challenges and tokens.
+//! - [`auth`]: `WWW-Authenticate` challenges, the token request and its response, the
+//!   operator's Docker Hub account (sent to Docker Hub's token service only), one bounded
+//!   cache of challenges and tokens.
 //! - [`transport`]: the HTTP layer: guarded reqwest client and redirects, request budget,
 //!   body caps, what a response means (`Outcome`), `Endpoint` and `Repository`.
-//! - [`client`]: the lookups (`summarize`, `head_digest`): endpoints, mirror and fallback,
-//!   bulkheads and deadlines, the request loop with auth and its retries.
+//! - [`client`]: the lookups (`summarize`, `head_digest`, `verify`) with their deadline and
+//!   request budget; in it `routing` (endpoints: Docker Hub, its mirror, the fallback on 429),
+//!   `request` (the request loop with auth and its retries), [`client::breaker`] (a circuit
+//!   breaker and a bulkhead per host) and [`client::quota`] (Docker Hub's pull quota).
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)

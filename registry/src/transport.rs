@@ -10,6 +10,8 @@ use reqwest::header::{HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use crate::auth::{BearerChallenge, Challenge, parse_challenge};
+// Docker Hub's pull-limit headers are read with its pull quota; the parser keeps its path here
+pub use crate::client::quota::parse_ratelimit;
 use crate::config::ClientConfig;
 use crate::error::{Error, OciErrorCode};
 use crate::guard::{Guard, Refused, find_refusal};
@@ -284,16 +286,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-/// Docker Hub's `ratelimit-remaining` / `ratelimit-limit` value: `76;w=21600`.
-pub fn parse_ratelimit(value: &str) -> Option<(u64, Option<u64>)> {
-    let mut parts = value.split(';');
-    let count = parts.next()?.trim().parse().ok()?;
-    let window = parts
-        .filter_map(|p| p.trim().strip_prefix("w="))
-        .find_map(|w| w.parse().ok());
-    Some((count, window))
-}
-
 /// The first Bearer challenge of a refusal; Basic when only Basic is offered.
 fn auth_demand(headers: &HeaderMap) -> AuthDemand {
     let mut basic = false;
@@ -342,13 +334,6 @@ pub fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ratelimit_header() {
-        assert_eq!(parse_ratelimit("76;w=21600"), Some((76, Some(21600))));
-        assert_eq!(parse_ratelimit("100"), Some((100, None)));
-        assert_eq!(parse_ratelimit("x;w=1"), None);
-    }
 
     #[test]
     fn retry_after_forms() {
