@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
 use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
-use stack::check::{Asked, Outcome};
+use stack::check::{Asked, LookupResult};
 
 use crate::config::Config;
 
@@ -253,7 +253,7 @@ impl Service {
         Ok(Service { http, inspect })
     }
 
-    async fn lookup(&self, image: &str, reference: &Reference, verify: bool) -> Outcome {
+    async fn lookup(&self, image: &str, reference: &Reference, verify: bool) -> LookupResult {
         let mut url = self.inspect.clone();
         url.query_pairs_mut().append_pair("image", image);
         if verify {
@@ -314,7 +314,7 @@ impl Service {
 }
 
 /// Looks all images up concurrently; answers come back in the order given.
-async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<Outcome> {
+async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<LookupResult> {
     // all at once: the client bounds the requests
     stack::check::gather(images, images.len(), None, |image| {
         let backend = backend.clone();
@@ -323,7 +323,7 @@ async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<O
     .await
 }
 
-async fn lookup(backend: &Backend, image: &str, verify: bool) -> Outcome {
+async fn lookup(backend: &Backend, image: &str, verify: bool) -> LookupResult {
     let reference = Reference::parse(image).map_err(|source| {
         let e = registry::Error::InvalidReference {
             input: image.to_owned(),
@@ -370,7 +370,7 @@ fn error_report(
 }
 
 /// Prints `mquery diff`'s answer (or the lookups' errors) and returns the exit code.
-fn print_diff(outcomes: &[Outcome], json: bool) -> u8 {
+fn print_diff(outcomes: &[LookupResult], json: bool) -> u8 {
     let (old, new) = match outcomes {
         [Ok(old), Ok(new)] => (old, new),
         _ => return print(outcomes, json, None).max(EXIT_ERROR),
@@ -396,7 +396,7 @@ fn print_diff(outcomes: &[Outcome], json: bool) -> u8 {
 }
 
 /// Prints the outcomes and returns the exit code.
-fn print(outcomes: &[Outcome], json: bool, platform: Option<(&PlatformSpec, Sense)>) -> u8 {
+fn print(outcomes: &[LookupResult], json: bool, platform: Option<(&PlatformSpec, Sense)>) -> u8 {
     let any_error = outcomes.iter().any(Result::is_err);
     let sense = platform.map_or(Sense::Native, |(_, sense)| sense);
     let unsupported: Vec<&Report> = outcomes

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use registry::Sense;
-use stack::check::{Asked, Outcome, Plan, StackReport, gather};
+use stack::check::{Asked, LookupResult, Plan, StackReport, gather};
 
 use crate::error::AppError;
 use crate::inspect::{Inspector, parse_image};
@@ -168,7 +168,7 @@ impl std::io::Write for Capped {
 
 /// One image's v1 document, or its error document (the 5xx message names only the registry,
 /// as on every route; the inspector logs the detail).
-async fn lookup(inspector: &Inspector, image: &str) -> Outcome {
+async fn lookup(inspector: &Inspector, image: &str) -> LookupResult {
     let failure = match parse_image(Some(image)) {
         Ok((image, reference)) => match inspector.inspect(&image, &reference).await {
             Ok(answer) => return Ok(answer.report(&image)),

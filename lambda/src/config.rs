@@ -2,6 +2,8 @@
 //! struct. A bad value is a start-up error, never a silent fallback.
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 use std::time::Duration;
 
 use registry::ClientConfig;
@@ -21,6 +23,24 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Local server: how long a response may make no write progress (the client reads nothing)
 /// before its connection is closed (`MQUERY_WRITE_TIMEOUT_MS`).
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Limits of the local server's connections (`MQUERY_MAX_CONNECTIONS`,
+/// `MQUERY_HEADER_TIMEOUT_MS`, `MQUERY_WRITE_TIMEOUT_MS`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Connections open at once. At the cap a new connection takes the place of the one that
+    /// has waited longest for a request's headers; when every open connection is busy with a
+    /// request, it waits until one closes (and the next clients in the kernel's backlog).
+    pub max_connections: usize,
+    /// A request's headers must arrive within this time, and an idle keep-alive connection
+    /// is closed after it: silent and slow clients cannot hold connections. Under pressure
+    /// (more than 3/4 of `max_connections` open) it shrinks to
+    /// [`PRESSED_HEADER_TIMEOUT`](crate::server::PRESSED_HEADER_TIMEOUT).
+    pub header_timeout: Duration,
+    /// A response that makes no write progress for this long (its client reads nothing) is
+    /// dropped with its connection, and the memory it held freed.
+    pub write_timeout: Duration,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -72,7 +92,7 @@ pub struct Config {
     /// `MQUERY_REGISTRY_TIMEOUT_MS`.
     pub client: ClientConfig,
     /// The local server's connection cap, header/idle timeout and write timeout.
-    pub connections: crate::server::ConnectionLimits,
+    pub connections: ConnectionLimits,
     /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
     pub lambda: bool,
     /// `RUST_LOG` filter (default `info`).
@@ -93,56 +113,46 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::Listen(DEFAULT_LISTEN.into()))?,
         };
-        let cache_ttl = match get("MQUERY_CACHE_TTL") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(secs) if (1..=86_400).contains(&secs) => Duration::from_secs(secs),
-                _ => return Err(ConfigError::CacheTtl(v)),
-            },
-            None => DEFAULT_CACHE_TTL,
-        };
+        let cache_ttl = number_in(get("MQUERY_CACHE_TTL"), 1..=86_400, ConfigError::CacheTtl)?
+            .map_or(DEFAULT_CACHE_TTL, Duration::from_secs);
         let table = match get("MQUERY_TABLE") {
             Some(v) if is_table_name(v.trim()) => Some(v.trim().to_owned()),
             Some(v) => return Err(ConfigError::Table(v)),
             None => None,
         };
-        let cache_memory = match get("MQUERY_CACHE_MEMORY_MB") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(mb) if (1..=4096).contains(&mb) => mb << 20,
-                _ => return Err(ConfigError::CacheMemory(v)),
-            },
-            None => DEFAULT_CACHE_MEMORY,
-        };
-        let max_connections = match get("MQUERY_MAX_CONNECTIONS") {
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=65_536).contains(&n) => n,
-                _ => return Err(ConfigError::MaxConnections(v)),
-            },
-            None => DEFAULT_MAX_CONNECTIONS,
-        };
-        let header_timeout = match get("MQUERY_HEADER_TIMEOUT_MS") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(ms) if (100..=60_000).contains(&ms) => Duration::from_millis(ms),
-                _ => return Err(ConfigError::HeaderTimeout(v)),
-            },
-            None => DEFAULT_HEADER_TIMEOUT,
-        };
-        let write_timeout = match get("MQUERY_WRITE_TIMEOUT_MS") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(ms) if (100..=60_000).contains(&ms) => Duration::from_millis(ms),
-                _ => return Err(ConfigError::WriteTimeout(v)),
-            },
-            None => DEFAULT_WRITE_TIMEOUT,
-        };
+        let cache_memory = number_in(
+            get("MQUERY_CACHE_MEMORY_MB"),
+            1..=4096,
+            ConfigError::CacheMemory,
+        )?
+        .map_or(DEFAULT_CACHE_MEMORY, |mb: u64| mb << 20);
+        let max_connections = number_in(
+            get("MQUERY_MAX_CONNECTIONS"),
+            1..=65_536,
+            ConfigError::MaxConnections,
+        )?
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let header_timeout = number_in(
+            get("MQUERY_HEADER_TIMEOUT_MS"),
+            100..=60_000,
+            ConfigError::HeaderTimeout,
+        )?
+        .map_or(DEFAULT_HEADER_TIMEOUT, Duration::from_millis);
+        let write_timeout = number_in(
+            get("MQUERY_WRITE_TIMEOUT_MS"),
+            100..=60_000,
+            ConfigError::WriteTimeout,
+        )?
+        .map_or(DEFAULT_WRITE_TIMEOUT, Duration::from_millis);
         let mut client: ClientConfig = client_config_from(&lookup)?;
-        if let Some(v) = get("MQUERY_REGISTRY_TIMEOUT_MS") {
-            match v.trim().parse::<u64>() {
-                Ok(ms) if (100..=MAX_REGISTRY_TIMEOUT_MS).contains(&ms) => {
-                    client.lookup_timeout = Duration::from_millis(ms);
-                    client.request_timeout = client.request_timeout.min(client.lookup_timeout);
-                    client.connect_timeout = client.connect_timeout.min(client.lookup_timeout);
-                }
-                _ => return Err(ConfigError::RegistryTimeout(v)),
-            }
+        if let Some(ms) = number_in(
+            get("MQUERY_REGISTRY_TIMEOUT_MS"),
+            100..=MAX_REGISTRY_TIMEOUT_MS,
+            ConfigError::RegistryTimeout,
+        )? {
+            client.lookup_timeout = Duration::from_millis(ms);
+            client.request_timeout = client.request_timeout.min(client.lookup_timeout);
+            client.connect_timeout = client.connect_timeout.min(client.lookup_timeout);
         }
         let dynamodb_endpoint = match get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(
@@ -176,7 +186,7 @@ impl Config {
             cache_memory,
             cache_ttl,
             client,
-            connections: crate::server::ConnectionLimits {
+            connections: ConnectionLimits {
                 max_connections,
                 header_timeout,
                 write_timeout,
@@ -184,6 +194,22 @@ impl Config {
             lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
             log_filter: get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
         })
+    }
+}
+
+/// A setting that is a number in `range`: `None` when unset, the number when it parses and
+/// lies in the range, else the error `invalid` makes of the value as it was written.
+fn number_in<T: FromStr + PartialOrd>(
+    value: Option<String>,
+    range: RangeInclusive<T>,
+    invalid: fn(String) -> ConfigError,
+) -> Result<Option<T>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(invalid(value)),
     }
 }
 
@@ -261,6 +287,26 @@ mod tests {
             config(&[("MQUERY_REGISTRY_TIMEOUT_MS", "30000")]).err(),
             Some(ConfigError::RegistryTimeout("30000".into()))
         );
+    }
+
+    #[test]
+    fn a_number_setting_is_trimmed_bounded_inclusively_and_quoted_as_written() {
+        let memory = |v: Option<&str>| {
+            number_in(v.map(str::to_owned), 1..=4096_u64, ConfigError::CacheMemory)
+        };
+        assert_eq!(memory(None), Ok(None));
+        assert_eq!(memory(Some(" 4096 ")), Ok(Some(4096)));
+        assert_eq!(memory(Some("1")), Ok(Some(1)));
+        assert_eq!(
+            memory(Some(" 4097")),
+            Err(ConfigError::CacheMemory(" 4097".into()))
+        );
+        assert_eq!(
+            memory(Some("-1")),
+            Err(ConfigError::CacheMemory("-1".into()))
+        );
+        let c = config(&[("MQUERY_CACHE_MEMORY_MB", " 64 ")]).expect("valid");
+        assert_eq!(c.cache_memory, 64 << 20);
     }
 
     #[test]

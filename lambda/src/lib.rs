@@ -12,7 +12,8 @@
 //! - [`check`]: `POST /v1/check` and the page's check form: a file's images, each looked up
 //!   once through the cache, judged by `stack::check`.
 //! - [`error`]: the service's error type and the status table, one arm per `ErrorCode`.
-//! - [`config`]: every environment variable, read once.
+//! - [`config`]: every environment variable, read once, into the types the settings own
+//!   (`Config`, the local server's `ConnectionLimits`).
 //! - [`server`]: running `app` on Lambda or on a local socket with graceful shutdown.
 //! - [`secrets`]: the operator's Docker Hub account from AWS Secrets Manager.
 

@@ -19,7 +19,7 @@ use crate::check;
 use crate::error::AppError;
 use crate::inspect::{Answer, Failure, Inspector, Lifetimes, parse_image};
 use crate::render::badge::Badge;
-use crate::render::html::{self, Outcome};
+use crate::render::html::{self, PageContent};
 use crate::render::mquery;
 use registry::{PlatformCheck, PlatformSpec, Sense, Verification};
 
@@ -429,7 +429,7 @@ fn render(
             let mut report = answer.report(image);
             report.platform_check = check.cloned();
             let origin = public_origin(request);
-            html::page(&origin, Some(image), &Outcome::Answer(&report)).into_bytes()
+            html::page(&origin, Some(image), &PageContent::Answer(&report)).into_bytes()
         }
         // mquery's own shape has no place for a platform check
         Format::Mquery => mquery::answer(answer, image),
@@ -524,7 +524,7 @@ impl IntoResponse for Rejection {
             ),
             Format::Html => (
                 status,
-                html::page("", failure.image.as_deref(), &Outcome::Error(&report)).into_bytes(),
+                html::page("", failure.image.as_deref(), &PageContent::Error(&report)).into_bytes(),
             ),
             Format::Mquery => (status, mquery::error(&report.error.message)),
             // a README never shows a broken image: badges answer 200 with an error badge
@@ -673,7 +673,7 @@ fn with_vary(mut response: Response) -> Response {
 async fn page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let p = params(uri.query().map(str::as_bytes));
     if p.image.as_deref().map(str::trim).is_none_or(str::is_empty) {
-        let page = html::page("", None, &Outcome::Nothing);
+        let page = html::page("", None, &PageContent::Nothing);
         return typed(StatusCode::OK, page, Format::Html, "public, max-age=3600");
     }
     let platform = match p.platform() {
@@ -897,11 +897,11 @@ async fn page_check(State(state): State<AppState>, body: Body) -> Response {
         Ok(report) => (StatusCode::OK, Ok(report)),
         Err(e) => (e.status(), Err(e.to_report(None, None))),
     };
-    let outcome = match &outcome {
-        Ok(report) => Outcome::Check(report),
-        Err(error) => Outcome::Error(error),
+    let content = match &outcome {
+        Ok(report) => PageContent::Check(report),
+        Err(error) => PageContent::Error(error),
     };
-    let page = html::page_with("", None, Some(&form), &outcome);
+    let page = html::page_with("", None, Some(&form), &content);
     typed(status, page, Format::Html, "no-store")
 }
 

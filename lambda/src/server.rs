@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use cache::{Clock, DynamoStore, Store, SystemClock, Tiered};
 
-use crate::config::Config;
+use crate::config::{Config, ConnectionLimits};
 use crate::inspect::{Inspector, Lifetimes};
 use crate::routes::{AppState, app};
 
@@ -70,23 +70,6 @@ pub async fn state_with_clock(
 /// Runs in Lambda: one event at a time through the same router.
 pub async fn run_lambda(state: AppState) -> Result<(), lambda_http::Error> {
     lambda_http::run(app(state)).await
-}
-
-/// Limits of the local server's connections (`MQUERY_MAX_CONNECTIONS`,
-/// `MQUERY_HEADER_TIMEOUT_MS`, `MQUERY_WRITE_TIMEOUT_MS`).
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    /// Connections open at once. At the cap a new connection takes the place of the one that
-    /// has waited longest for a request's headers; when every open connection is busy with a
-    /// request, it waits until one closes (and the next clients in the kernel's backlog).
-    pub max_connections: usize,
-    /// A request's headers must arrive within this time, and an idle keep-alive connection
-    /// is closed after it: silent and slow clients cannot hold connections. Under pressure
-    /// (more than 3/4 of `max_connections` open) it shrinks to [`PRESSED_HEADER_TIMEOUT`].
-    pub header_timeout: Duration,
-    /// A response that makes no write progress for this long (its client reads nothing) is
-    /// dropped with its connection, and the memory it held freed.
-    pub write_timeout: Duration,
 }
 
 /// The header and idle timeout while the server is under pressure: more than 3/4 of

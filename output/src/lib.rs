@@ -6,7 +6,7 @@
 //!
 //! - [`report`]: the v1 answer ([`Report`], borrowed as [`ReportRef`]), its cache metadata
 //!   ([`CacheInfo`], [`Source`]) and the error document ([`ErrorReport`]).
-//! - [`text`](mod@text): mquery's text format and the escaping of registry-controlled strings.
+//! - [`text`]: mquery's text format and the escaping of registry-controlled strings.
 //! - [`timestamp`]: RFC 3339 rendering of times, used by the documents' serde.
 
 pub mod report;
@@ -15,4 +15,4 @@ pub mod timestamp;
 
 pub use registry::ErrorCode;
 pub use report::{CacheInfo, ErrorBody, ErrorReport, Report, ReportRef, Source};
-pub use text::{clip, printable, text};
+pub use text::{clip, printable};

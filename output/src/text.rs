@@ -8,9 +8,10 @@ use registry::{Finding, PlatformCheck, PlatformEntry, Sense, Summary, Verificati
 /// Registry strings longer than this are clipped in text.
 const TEXT_FIELD_MAX: usize = 120;
 
-/// mquery's text format for `image` (as the user wrote it) and its summary. Registry
-/// strings are clipped so a hostile registry cannot flood a terminal.
-pub fn text(image: &str, s: &Summary) -> String {
+/// The summary lines of mquery's text format for `image` (as the user wrote it): its digest,
+/// whether it is a list, its platforms. Registry strings are clipped so a hostile registry
+/// cannot flood a terminal.
+pub fn summary_lines(image: &str, s: &Summary) -> String {
     let mut out = String::with_capacity(128 + 32 * s.platforms.len());
     // Writing to a String cannot fail.
     let _ = writeln!(out, "Image: {image} (digest: {})", s.digest);
@@ -43,7 +44,7 @@ pub fn text(image: &str, s: &Summary) -> String {
     out
 }
 
-/// The whole text answer: mquery's text, then the platform line (in `sense`) when a platform
+/// The whole text answer: the summary lines, then the platform line (in `sense`) when a platform
 /// was asked for, then the `--verify` lines when they were.
 pub fn document(
     image: &str,
@@ -52,7 +53,7 @@ pub fn document(
     verification: Option<&Verification>,
     sense: Sense,
 ) -> String {
-    let mut out = text(image, summary);
+    let mut out = summary_lines(image, summary);
     if let Some(check) = check {
         out.push_str(&platform_line(check, sense));
     }

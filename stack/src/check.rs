@@ -17,7 +17,7 @@ use crate::Problem;
 use crate::limits::{MAX_QUOTED, MAX_ROWS};
 
 /// One image's lookup: its v1 document, or its error document.
-pub type Outcome = Result<Report, ErrorReport>;
+pub type LookupResult = Result<Report, ErrorReport>;
 
 /// The platform asked for: as written, and parsed.
 pub type Asked = (String, PlatformSpec);
@@ -145,7 +145,7 @@ impl Plan {
     }
 
     /// The report, from one outcome per [`Plan::references`] entry, in that order.
-    pub fn judge(self, outcomes: Vec<Outcome>, sense: Sense) -> StackReport {
+    pub fn judge(self, outcomes: Vec<LookupResult>, sense: Sense) -> StackReport {
         let mut counts = Counts {
             images: self.images.len(),
             ..Counts::default()
@@ -233,10 +233,10 @@ pub async fn gather<F, Fut>(
     in_flight: usize,
     deadline: Option<tokio::time::Instant>,
     lookup: F,
-) -> Vec<Outcome>
+) -> Vec<LookupResult>
 where
     F: Fn(String) -> Fut,
-    Fut: Future<Output = Outcome> + Send + 'static,
+    Fut: Future<Output = LookupResult> + Send + 'static,
 {
     let turns = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -255,7 +255,7 @@ where
             (i, outcome)
         });
     }
-    let mut outcomes: Vec<Option<Outcome>> = images.iter().map(|_| None).collect();
+    let mut outcomes: Vec<Option<LookupResult>> = images.iter().map(|_| None).collect();
     let mut timed_out = vec![false; images.len()];
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -290,7 +290,7 @@ where
 
 /// The platforms column, the verdict and the JSON document of one image.
 fn judge(
-    outcome: Outcome,
+    outcome: LookupResult,
     platform: Option<(&str, Result<&PlatformSpec, &String>)>,
     sense: Sense,
 ) -> (Option<String>, Verdict, Value) {
@@ -330,7 +330,7 @@ fn judge(
         None => Verdict::LookedUp,
     };
     let document = serde_json::to_value(&report).unwrap_or(Value::Null);
-    (Some(compact(&names)), verdict, document)
+    (Some(list_cell(&names)), verdict, document)
 }
 
 /// A piece of a file inside a sentence: at most [`MAX_QUOTED`] characters, control
@@ -339,8 +339,9 @@ fn quoted(text: &str) -> String {
     output::clip(text, MAX_QUOTED)
 }
 
-/// Platforms or places, compactly: the first three, then how many more.
-fn compact(names: &[String]) -> String {
+/// Platforms or places as one cell of the text table: the first three, then how many more
+/// (`none` when there are none).
+fn list_cell(names: &[String]) -> String {
     match names.len() {
         0 => "none".to_owned(),
         n if n <= 3 => names.join(", "),
@@ -481,7 +482,7 @@ impl StackReport {
                     row.image
                         .as_deref()
                         .map_or_else(|| "-".to_owned(), |i| output::clip(i, 60)),
-                    output::printable(&compact(&row.found_in)).into_owned(),
+                    output::printable(&list_cell(&row.found_in)).into_owned(),
                     row.platforms.clone().unwrap_or_else(|| "-".to_owned()),
                     row.verdict.text(),
                 ]
@@ -752,7 +753,7 @@ mod tests {
                 if image.ends_with("app0") {
                     return Ok(report("alpine", &[("linux", "amd64", None)]));
                 }
-                std::future::pending::<Outcome>().await
+                std::future::pending::<LookupResult>().await
             })
             .await
         });

@@ -56,8 +56,9 @@ fn short(p: &Platform) -> String {
     }
 }
 
-/// Joins names with " | ", compacting to "a | b | +N more" so 2 and 20 platforms both read.
-pub fn compact(names: &[String]) -> String {
+/// A badge message of names: joined with " | ", cut to "a | b | +N more" when longer than
+/// `MAX_MESSAGE_CHARS`, so 2 and 20 platforms both fit a badge.
+pub fn fit_message(names: &[String]) -> String {
     let all = names.join(" | ");
     if all.chars().count() <= MAX_MESSAGE_CHARS {
         return all;
@@ -117,7 +118,7 @@ impl Badge {
             },
             (_, names) => Badge {
                 label: LABEL.to_owned(),
-                message: compact(names),
+                message: fit_message(names),
                 color: if names.len() > 1 {
                     Color::BrightGreen
                 } else {

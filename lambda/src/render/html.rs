@@ -10,7 +10,7 @@ use super::clip;
 
 /// What the page shows under the form.
 #[derive(Debug)]
-pub enum Outcome<'a> {
+pub enum PageContent<'a> {
     Nothing,
     Answer(&'a Report),
     Error(&'a ErrorReport),
@@ -96,8 +96,8 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// The page. `base` is the service's public origin (`https://host`), for copyable badge URLs.
-pub fn page(base: &str, image: Option<&str>, outcome: &Outcome<'_>) -> String {
-    page_with(base, image, None, outcome)
+pub fn page(base: &str, image: Option<&str>, content: &PageContent<'_>) -> String {
+    page_with(base, image, None, content)
 }
 
 /// The page, with the check form filled in as it was sent.
@@ -105,7 +105,7 @@ pub fn page_with(
     base: &str,
     image: Option<&str>,
     form: Option<&CheckForm<'_>>,
-    outcome: &Outcome<'_>,
+    content: &PageContent<'_>,
 ) -> String {
     let form = form.unwrap_or(&CheckForm {
         file: "",
@@ -144,11 +144,11 @@ pub fn page_with(
                         a href="?image=golang%3A1.22" { "golang:1.22" }
                         a href="?image=mcr.microsoft.com%2Fwindows%2Fnanoserver%3Altsc2022" { "nanoserver" }
                     }
-                    @match outcome {
-                        Outcome::Nothing => {}
-                        Outcome::Answer(report) => (answer(base, report)),
-                        Outcome::Check(report) => (checked(report)),
-                        Outcome::Error(error) => {
+                    @match content {
+                        PageContent::Nothing => {}
+                        PageContent::Answer(report) => (answer(base, report)),
+                        PageContent::Check(report) => (checked(report)),
+                        PageContent::Error(error) => {
                             section.card #result {
                                 h2 { (clip(error.image.as_deref().unwrap_or(""), 200)) }
                                 span.verdict.err { (error.error.code) }
@@ -369,7 +369,7 @@ mod tests {
         let html = page(
             "https://mquery.example",
             Some(&report.image),
-            &Outcome::Answer(&report),
+            &PageContent::Answer(&report),
         );
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img src=x"), "{html}");
@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn form_only_without_image() {
-        let html = page("", None, &Outcome::Nothing);
+        let html = page("", None, &PageContent::Nothing);
         assert!(html.contains("<form"));
         assert!(!html.contains("id=\"result\""));
     }

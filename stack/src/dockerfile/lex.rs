@@ -162,7 +162,7 @@ struct Lexer<'a> {
 }
 
 /// The expansion of `text`: its result, its words if asked, and what its used pieces reported.
-struct Outcome {
+struct Expansion {
     result: String,
     words: Vec<String>,
     taint: Taint,
@@ -173,7 +173,7 @@ fn process(
     vars: &Vars,
     options: Options,
     budget: &mut Budget,
-) -> Result<Outcome, Problem> {
+) -> Result<Expansion, Problem> {
     let mut lexer = Lexer {
         text,
         pos: 0,
@@ -188,7 +188,7 @@ fn process(
     };
     let taint = lexer.stop_on(None, options.raw_escapes, true)?;
     let words = std::mem::take(&mut lexer.words).finish(&mut lexer.word_buffer);
-    Ok(Outcome {
+    Ok(Expansion {
         result: lexer.out,
         words,
         taint,
