@@ -138,3 +138,13 @@ fn dotenv_chain() {
 fn one_letter_lines() {
     check(mquery_tests::attacks::one_letter_lines);
 }
+
+#[test]
+fn aliased_long_image() {
+    check(mquery_tests::attacks::aliased_long_image);
+}
+
+#[test]
+fn lenient_growth() {
+    check(mquery_tests::attacks::lenient_growth);
+}

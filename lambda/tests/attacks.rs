@@ -319,4 +319,6 @@ attacks! {
     dockerfile_arg_expansion => mquery_tests::attacks::dockerfile_arg_expansion,
     dockerfile_arg_chain => mquery_tests::attacks::dockerfile_arg_chain,
     one_letter_lines => mquery_tests::attacks::one_letter_lines,
+    aliased_long_image => mquery_tests::attacks::aliased_long_image,
+    lenient_growth => mquery_tests::attacks::lenient_growth,
 }

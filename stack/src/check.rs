@@ -78,7 +78,7 @@ impl Plan {
             );
         }
         for found in scan.found {
-            if self.places == MAX_ROWS {
+            if self.places >= MAX_ROWS {
                 self.omitted += 1;
                 continue;
             }
@@ -122,6 +122,10 @@ impl Plan {
     }
 
     fn problem(&mut self, location: String, reason: String, built_locally: bool) {
+        if self.places >= MAX_ROWS {
+            self.omitted += 1;
+            return;
+        }
         self.places += 1;
         self.problems.push(Unchecked {
             location,
@@ -770,5 +774,23 @@ mod tests {
                 "not looked up before the check's deadline"
             );
         }
+    }
+
+    /// The cap holds across files: an empty file past it is counted, and so is every row
+    /// after it.
+    #[test]
+    fn the_cap_holds_after_an_empty_file() {
+        let mut plan = Plan::new(None);
+        let lines: String = (0..MAX_ROWS).map(|i| format!("img{i}\n")).collect();
+        plan.add("a.txt", &lines, &Default::default());
+        plan.add("empty.txt", "# nothing\n", &Default::default());
+        plan.add("b.txt", "late1\nlate2\n", &Default::default());
+        assert_eq!(plan.len(), MAX_ROWS);
+        let r = plan.judge(Vec::new(), Sense::Native);
+        let last = r.rows.last().expect("the omitted row");
+        assert_eq!(
+            last.verdict.text(),
+            "3 more rows not shown: a check lists at most 1000 (split the files)"
+        );
     }
 }

@@ -259,10 +259,56 @@ fn list(name: &str, text: &str) -> Scan {
 
 /// The reference of a field, checked for what cannot be looked up: template placeholders.
 fn reference(text: &str) -> Result<String, Problem> {
+    if text.len() > limits::MAX_EXPANSION {
+        return Err(too_long(text));
+    }
     if text.contains("{{") {
         return Err(Problem::Template(text.to_owned()));
     }
     Ok(text.trim().to_owned())
+}
+
+/// An image field longer than any reference, refused before it is copied (an alias can name
+/// one long string many times).
+fn too_long(text: &str) -> Problem {
+    let quoted: String = text.chars().take(limits::MAX_QUOTED).collect();
+    Problem::Limit(format!(
+        "an image field of {} bytes, more than the {} a check reads: \"{quoted}…\"",
+        text.len(),
+        limits::MAX_EXPANSION
+    ))
+}
+
+/// The rows of one file: kept up to [`limits::MAX_ROWS`], the rest only counted, so that a
+/// row past the cap is never built.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    found: Vec<Found>,
+    omitted: usize,
+}
+
+impl Rows {
+    /// Whether one more row is kept; when not, it is counted.
+    fn room(&mut self) -> bool {
+        if self.found.len() < limits::MAX_ROWS {
+            true
+        } else {
+            self.omitted += 1;
+            false
+        }
+    }
+
+    fn push(&mut self, row: Found) {
+        self.found.push(row);
+    }
+
+    fn scan(self, kind: Kind) -> Scan {
+        Scan {
+            kind,
+            found: self.found,
+            omitted: self.omitted,
+        }
+    }
 }
 
 /// A scan's rows as tuples, for the tests' tables.

@@ -284,6 +284,41 @@ pub fn one_letter_lines(_registry: &str) -> Attack {
     }
 }
 
+/// One 512 KiB string, anchored once and named by 1,500 containers' `image: *b`: an alias
+/// costs one node, so only a cap on the field's length (and rows never built past 1,000)
+/// keeps each row from copying it (750 MB).
+pub fn aliased_long_image(_registry: &str) -> Attack {
+    let containers = vec!["{name: c, image: *b}"; 1500].join(", ");
+    let text = format!(
+        "x: &b \"{}\"\napiVersion: v1\nkind: Pod\nspec: {{containers: [{containers}]}}\n",
+        "Q".repeat(512 << 10)
+    );
+    Attack {
+        name: "aliased_long_image",
+        file_name: "pod.yaml",
+        text,
+        dotenv: None,
+        limit: "an image field over 4096 bytes, and 1000 rows",
+        names: |answer| names_expansion(answer) && names_rows(answer),
+    }
+}
+
+/// A flow collection opened 400,000 columns in, 300,000 lines long, then a stray `}`: strict
+/// YAML refuses it, and re-indenting its lines as compose's parser would read them would give
+/// each 400,001 spaces (120 GB). The re-reading stops at twice the file; the strict error
+/// stands.
+pub fn lenient_growth(_registry: &str) -> Attack {
+    let text = format!("{}[\n{}}}\n", " ".repeat(400_000), "x\n".repeat(300_000));
+    Attack {
+        name: "lenient_growth",
+        file_name: "compose.yaml",
+        text,
+        dotenv: None,
+        limit: "the re-reading's size (the strict YAML error stands)",
+        names: |answer| answer.contains("not valid yaml"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +336,8 @@ mod tests {
             dockerfile_arg_chain,
             dotenv_chain,
             one_letter_lines,
+            aliased_long_image,
+            lenient_growth,
         ] {
             let attack = make("127.0.0.1:5000");
             assert!(attack.text.len() < 1 << 20, "{}", attack.name);

@@ -18,7 +18,8 @@
 //! When a strict read fails, every line that starts inside a flow collection is moved right,
 //! one column past the line the collection opened on, and the file is read once more: inside
 //! a flow collection indentation means nothing else, so the result is what go-yaml reads.
-//! Lines keep their numbers. Block scalars (`|`, `>`) are left as they are.
+//! Lines keep their numbers. Block scalars (`|`, `>`) are left as they are. The adjusted text
+//! is at most twice the original (plus 4 KiB); a file that would grow more is not re-read.
 
 /// The text with flow-collection lines re-indented, or `None` when no line needed it.
 pub fn adjust(text: &str) -> Option<String> {
@@ -42,6 +43,11 @@ pub fn adjust(text: &str) -> Option<String> {
             block_scalar = None;
         }
         if depth > 0 && indent <= opened_at && !blank {
+            // every moved line gains at most the opening line's indent: past twice the text,
+            // the file was built to grow here, and the strict reading's error stands
+            if out.len() + opened_at + 1 + content.len() > 2 * text.len() + 4096 {
+                return None;
+            }
             out.extend(std::iter::repeat_n(' ', opened_at + 1));
             out.push_str(content);
             changed = true;
@@ -122,5 +128,13 @@ mod tests {
         assert_eq!(adjust("s: |\n  [\n  x\nt: 1\n"), None);
         // a comment's bracket opens nothing
         assert_eq!(adjust("a: 1 # [\nb: 2\n"), None);
+    }
+
+    /// A deep indent before a long flow would give each of its lines that many spaces: the
+    /// adjusted text stays within twice the original, or there is none.
+    #[test]
+    fn the_adjusted_text_is_bounded() {
+        let text = format!("{}[\n{}}}", " ".repeat(40_000), "x\n".repeat(30_000));
+        assert_eq!(adjust(&text), None);
     }
 }

@@ -7,7 +7,8 @@ mod lenient;
 pub mod tree;
 
 use crate::interpolate::interpolate_vars;
-use crate::{Context, Found, Kind, Problem, Scan, reference};
+use crate::limits::MAX_EXPANSION;
+use crate::{Context, Found, Kind, Problem, Rows, Scan, reference, too_long};
 use tree::{Id, LoadError, Tree};
 
 /// The pod-spec fields that hold containers, wherever a pod template sits (Pod, Deployment,
@@ -49,11 +50,20 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
     };
     let docs = &tree.documents;
     if let Some(services) = docs.iter().find_map(|&d| tree.get(d, "services")) {
-        return Ok(Some(Scan {
-            kind: Kind::Compose,
-            found: compose(name, &tree, services, context),
-            omitted: 0,
-        }));
+        // compose-go refuses a mapping that names a key twice (go-yaml's "already defined")
+        if let Some((line, key, first)) = tree.duplicate_key() {
+            return Err(Found {
+                location: format!("{name}:{line}"),
+                image: Err(Problem::Unparsable(format!(
+                    "mapping key {:?} already defined at line {first}",
+                    output::clip(key, crate::limits::MAX_QUOTED)
+                ))),
+                platform: None,
+            });
+        }
+        let mut rows = Rows::default();
+        compose(name, &tree, services, context, &mut rows);
+        return Ok(Some(rows.scan(Kind::Compose)));
     }
     let kubernetes = docs
         .iter()
@@ -61,56 +71,62 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
     if !kubernetes {
         return Ok(None);
     }
-    let mut found = Vec::new();
+    let mut rows = Rows::default();
     for &doc in docs {
-        containers(name, &tree, doc, &mut found);
+        containers(name, &tree, doc, &mut rows);
     }
-    Ok(Some(Scan {
-        kind: Kind::Kubernetes,
-        found,
-        omitted: 0,
-    }))
+    Ok(Some(rows.scan(Kind::Kubernetes)))
 }
 
 /// `services.*.image`, interpolated as compose interpolates (with the variables of
 /// `context`: none in the service, where a variable without a default is reported);
 /// `build:`-only services are listed, not looked up. Merge keys apply to the services
 /// mapping and to each service.
-fn compose(name: &str, tree: &Tree, services: Id, context: &Context) -> Vec<Found> {
+fn compose(name: &str, tree: &Tree, services: Id, context: &Context, rows: &mut Rows) {
     let vars = context.vars.as_ref();
-    let mut found = Vec::new();
     for (key, service) in tree.entries(services) {
         if !tree.is_mapping(service) {
             continue;
         }
+        let image = tree.get(service, "image");
+        if image.is_none() && tree.get(service, "build").is_none() {
+            continue;
+        }
+        if !rows.room() {
+            continue;
+        }
+        // a platform that does not interpolate is kept as written: the check says it does
+        // not parse, rather than judging the image by no platform
         let platform = tree
             .get(service, "platform")
             .and_then(|p| tree.text(p))
-            .and_then(|p| interpolate_vars(p, vars).ok());
-        let row = match tree.get(service, "image") {
+            .map(|p| match p.len() > MAX_EXPANSION {
+                true => p.chars().take(crate::limits::MAX_QUOTED).collect(),
+                false => interpolate_vars(p, vars).unwrap_or_else(|_| p.to_owned()),
+            });
+        let row = match image {
             Some(image) => Found {
                 location: location(name, tree, image),
                 image: match tree.text(image) {
+                    Some(t) if t.len() > MAX_EXPANSION => Err(too_long(t)),
                     Some(t) => interpolate_vars(t, vars).and_then(|i| reference(&i)),
                     None => Err(Problem::NotAString),
                 },
                 platform,
             },
-            None if tree.get(service, "build").is_some() => Found {
+            None => Found {
                 location: location(name, tree, key),
                 image: Err(Problem::BuiltLocally),
                 platform,
             },
-            None => continue,
         };
-        found.push(row);
+        rows.push(row);
     }
-    found
 }
 
 /// Every container of every pod template under `id`, in document order. The recursion is
 /// bounded by the tree's expanded depth ([`crate::limits::MAX_DEPTH`]).
-fn containers(name: &str, tree: &Tree, id: Id, found: &mut Vec<Found>) {
+fn containers(name: &str, tree: &Tree, id: Id, rows: &mut Rows) {
     if tree.is_mapping(id) {
         for (key, value) in tree.entries(id) {
             let is_containers = tree
@@ -119,8 +135,10 @@ fn containers(name: &str, tree: &Tree, id: Id, found: &mut Vec<Found>) {
             let list = tree.items(value);
             if is_containers && !list.is_empty() {
                 for &container in list {
-                    if let Some(image) = tree.get(container, "image") {
-                        found.push(Found {
+                    if let Some(image) = tree.get(container, "image")
+                        && rows.room()
+                    {
+                        rows.push(Found {
                             location: location(name, tree, image),
                             image: tree.text(image).map_or(Err(Problem::NotAString), reference),
                             platform: None,
@@ -128,12 +146,12 @@ fn containers(name: &str, tree: &Tree, id: Id, found: &mut Vec<Found>) {
                     }
                 }
             } else {
-                containers(name, tree, value, found);
+                containers(name, tree, value, rows);
             }
         }
     } else {
         for &item in tree.items(id) {
-            containers(name, tree, item, found);
+            containers(name, tree, item, rows);
         }
     }
 }
@@ -386,5 +404,75 @@ services:
         }
         chain.push_str("services:\n  web:\n    <<: *l2999\n");
         limit(refusal(&chain), "nested deeper than 128");
+    }
+
+    /// An alias names one long string many times: no row copies it, and rows past the cap
+    /// are counted without being built.
+    #[test]
+    fn an_aliased_long_string_is_refused_without_copies() {
+        let long = "A".repeat(512 * 1024);
+        let containers = vec!["{image: *b}"; 40_000].join(", ");
+        let k8s = format!(
+            "b: &b \"{long}\"\nkind: Pod\napiVersion: v1\nspec: {{containers: [{containers}]}}\n"
+        );
+        let k8s_scan = scan("k8s.yaml", &k8s, &Context::default())
+            .expect("parses")
+            .expect("kubernetes");
+        assert_eq!(k8s_scan.found.len(), crate::limits::MAX_ROWS);
+        assert_eq!(k8s_scan.omitted, 40_000 - crate::limits::MAX_ROWS);
+        let Err(Problem::Limit(reason)) = &k8s_scan.found[0].image else {
+            panic!("{:?}", k8s_scan.found[0].image);
+        };
+        assert!(
+            reason.starts_with("an image field of 524288 bytes"),
+            "{reason}"
+        );
+        assert!(reason.len() < 400, "{} bytes", reason.len());
+        let services: String = (0..2_000)
+            .map(|i| format!("  s{i}: {{image: *b, platform: *b}}\n"))
+            .collect();
+        let compose = format!("x: &b \"{long}\"\nservices:\n{services}");
+        let scan = scan("compose.yaml", &compose, &Context::default())
+            .expect("parses")
+            .expect("compose");
+        assert_eq!(scan.found.len(), crate::limits::MAX_ROWS);
+        assert_eq!(scan.omitted, 1_000);
+        assert!(matches!(&scan.found[0].image, Err(Problem::Limit(_))));
+        assert!(
+            scan.found[0]
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.len() <= 200)
+        );
+    }
+
+    /// compose-go refuses a key written twice in one mapping; a Kubernetes file is read as
+    /// before.
+    #[test]
+    fn duplicate_keys_in_a_compose_file() {
+        let text = "services:\n  web:\n    image: nginx:1.25\n    image: nginx:1.27\n";
+        let row = scan("compose.yaml", text, &Context::default()).expect_err("refused");
+        assert_eq!(row.location, "compose.yaml:4");
+        assert_eq!(
+            row.image,
+            Err(Problem::Unparsable(
+                "mapping key \"image\" already defined at line 3".into()
+            ))
+        );
+    }
+
+    /// A platform that does not interpolate is kept as written, so the check says it does not
+    /// parse instead of judging the image by no platform.
+    #[test]
+    fn an_unresolved_platform_is_kept_as_written() {
+        let text = "services:\n  web:\n    image: nginx\n    platform: ${PLATFORM}\n";
+        assert_eq!(
+            compose_rows(text),
+            [(
+                "compose.yaml:3".into(),
+                Ok("nginx".into()),
+                Some("${PLATFORM}".into())
+            )]
+        );
     }
 }

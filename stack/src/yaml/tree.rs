@@ -49,6 +49,9 @@ pub struct Node<'a> {
 pub struct Tree<'a> {
     nodes: Vec<Node<'a>>,
     pub documents: Vec<Id>,
+    /// The first mapping key written twice in one mapping: its line, the key, and the line
+    /// of its first occurrence.
+    duplicate: Option<(usize, Id, usize)>,
 }
 
 /// Why a file was not read: the parser's error, or a limit reached.
@@ -105,6 +108,7 @@ impl<'a> Tree<'a> {
         let mut tree = Tree {
             nodes: Vec::new(),
             documents: Vec::new(),
+            duplicate: None,
         };
         let mut open: Vec<Open> = Vec::new();
         let mut anchors: HashMap<usize, Id> = HashMap::new();
@@ -217,6 +221,12 @@ impl<'a> Tree<'a> {
         let children: Vec<Id> = match &self.nodes[id as usize].value {
             Value::Sequence(items) => items.clone(),
             Value::Mapping(entries) => {
+                if self.duplicate.is_none() {
+                    self.duplicate = self.first_duplicate(entries);
+                }
+                let Value::Mapping(entries) = &self.nodes[id as usize].value else {
+                    return Ok(());
+                };
                 for &(key, value) in entries {
                     if is_merge_key(self.node(key)) && !self.mergeable(value) {
                         // go-yaml v3 decode.go, failWantMap
@@ -252,6 +262,34 @@ impl<'a> Tree<'a> {
         node.size = size;
         node.depth = depth;
         Ok(())
+    }
+
+    /// The first scalar key of `entries` written twice, with both lines.
+    fn first_duplicate(&self, entries: &[(Id, Id)]) -> Option<(usize, Id, usize)> {
+        if entries.len() < 2 {
+            return None;
+        }
+        let mut seen: HashMap<&str, Id> = HashMap::with_capacity(entries.len());
+        for &(key, _) in entries {
+            if let Value::Scalar { text, .. } = &self.node(key).value
+                && let Some(&first) = seen.get(text.as_ref())
+            {
+                return Some((self.line(key), key, self.line(first)));
+            } else if let Value::Scalar { text, .. } = &self.node(key).value {
+                seen.insert(text, key);
+            }
+        }
+        None
+    }
+
+    /// The first mapping key written twice in one mapping (go-yaml v3 refuses the file:
+    /// "mapping key ... already defined"): its line, the key, and its first line.
+    pub fn duplicate_key(&self) -> Option<(usize, &str, usize)> {
+        let (line, key, first) = self.duplicate?;
+        match &self.node(key).value {
+            Value::Scalar { text, .. } => Some((line, text, first)),
+            _ => None,
+        }
     }
 
     /// What a merge key may hold: a mapping, or a sequence of mappings (each possibly an
