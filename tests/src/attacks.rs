@@ -314,8 +314,9 @@ pub fn lenient_growth(_registry: &str) -> Attack {
         file_name: "compose.yaml",
         text,
         dotenv: None,
-        limit: "the re-reading's size (the strict YAML error stands)",
-        names: |answer| answer.contains("not valid yaml"),
+        limit: "the re-reading's size (the strict YAML error stands), or, without a YAML \
+                file name, read as a list of 1000 rows",
+        names: |answer| answer.contains("not valid yaml") || names_rows(answer),
     }
 }
 
