@@ -314,9 +314,17 @@ COPY --from=build /out /
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains(&format!("{dockerfile}:5")), "{text}");
+    // the last stage (export) uses build only: the unnamed stage's db image is not built by
+    // default, so it is listed, not judged
     assert!(text.contains(&format!("{dockerfile}:11")), "{text}");
     assert!(
-        text.ends_with("2 images: 2 support linux/arm64, 0 do not, 0 failed\n"),
+        text.contains("in stage 2, which the last stage does not use"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "1 image: 1 supports linux/arm64, 0 do not, 0 failed, 1 in stages not built\n"
+        ),
         "{text}"
     );
 

@@ -53,8 +53,19 @@ struct Planned {
 struct Unchecked {
     location: String,
     reason: String,
-    /// `build:`-only services are listed, not counted as problems.
-    built_locally: bool,
+    listed: Listed,
+}
+
+/// What a row without a lookup is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// A problem: the check cannot say (counted in `not_checked`).
+    Problem,
+    /// A `build:`-only service: listed, not a problem (counted in `built_locally`).
+    BuiltLocally,
+    /// An image of a Dockerfile stage BuildKit does not build: listed, not a problem
+    /// (counted in `built_locally` too, and named apart in the summary).
+    NotBuilt,
 }
 
 impl Plan {
@@ -74,7 +85,7 @@ impl Plan {
             self.problem(
                 name.to_owned(),
                 "no image references found".to_owned(),
-                false,
+                Listed::Problem,
             );
         }
         for found in scan.found {
@@ -85,8 +96,12 @@ impl Plan {
             let raw = match found.image {
                 Ok(raw) => raw,
                 Err(problem) => {
-                    let built_locally = problem == Problem::BuiltLocally;
-                    self.problem(found.location, quoted(&problem.to_string()), built_locally);
+                    let listed = match problem {
+                        Problem::BuiltLocally => Listed::BuiltLocally,
+                        Problem::NotBuilt(_) => Listed::NotBuilt,
+                        _ => Listed::Problem,
+                    };
+                    self.problem(found.location, quoted(&problem.to_string()), listed);
                     continue;
                 }
             };
@@ -94,7 +109,7 @@ impl Plan {
                 Ok(reference) => reference.canonical(),
                 Err(e) => {
                     let reason = format!("invalid reference {:?}: {e}", quoted(&raw));
-                    self.problem(found.location, reason, false);
+                    self.problem(found.location, reason, Listed::Problem);
                     continue;
                 }
             };
@@ -121,7 +136,7 @@ impl Plan {
         }
     }
 
-    fn problem(&mut self, location: String, reason: String, built_locally: bool) {
+    fn problem(&mut self, location: String, reason: String, listed: Listed) {
         if self.places >= MAX_ROWS {
             self.omitted += 1;
             return;
@@ -130,7 +145,7 @@ impl Plan {
         self.problems.push(Unchecked {
             location,
             reason,
-            built_locally,
+            listed,
         });
     }
 
@@ -180,6 +195,7 @@ impl Plan {
             });
         }
         let mut problems = Vec::new();
+        let mut not_built = 0;
         let mut unchecked = self.problems;
         if self.omitted > 0 {
             unchecked.push(Unchecked {
@@ -188,17 +204,25 @@ impl Plan {
                     "{} more rows not shown: a check lists at most {MAX_ROWS} (split the files)",
                     self.omitted
                 ),
-                built_locally: false,
+                listed: Listed::Problem,
             });
         }
         for problem in unchecked {
             problems.push(json!({"foundIn": [problem.location], "problem": problem.reason}));
-            let verdict = if problem.built_locally {
-                counts.built_locally += 1;
-                Verdict::BuiltLocally(problem.reason)
-            } else {
-                counts.not_checked += 1;
-                Verdict::NotChecked(problem.reason)
+            let verdict = match problem.listed {
+                Listed::Problem => {
+                    counts.not_checked += 1;
+                    Verdict::NotChecked(problem.reason)
+                }
+                Listed::BuiltLocally => {
+                    counts.built_locally += 1;
+                    Verdict::BuiltLocally(problem.reason)
+                }
+                Listed::NotBuilt => {
+                    counts.built_locally += 1;
+                    not_built += 1;
+                    Verdict::BuiltLocally(problem.reason)
+                }
             };
             rows.push(Row {
                 image: None,
@@ -216,7 +240,7 @@ impl Plan {
             Status::Ok
         };
         StackReport {
-            summary: summary(&counts, platform.as_deref()),
+            summary: summary(&counts, not_built, platform.as_deref()),
             platform,
             status,
             counts,
@@ -396,6 +420,8 @@ pub struct Counts {
     /// Rows with a problem (an unresolved variable, a template, an invalid reference or
     /// platform, a file with no images).
     pub not_checked: usize,
+    /// Rows listed without a lookup that are not problems: `build:`-only services, and images
+    /// of Dockerfile stages the last stage does not use (BuildKit does not build those).
     pub built_locally: usize,
 }
 
@@ -426,6 +452,8 @@ pub enum Verdict {
     Failed(String),
     /// Not looked up or not judged, and why.
     NotChecked(String),
+    /// Listed, not looked up, and not a problem: a `build:`-only service, or an image of a
+    /// Dockerfile stage BuildKit does not build; the sentence says which.
     BuiltLocally(String),
 }
 
@@ -444,7 +472,9 @@ impl Verdict {
     }
 }
 
-fn summary(counts: &Counts, platform: Option<&str>) -> String {
+/// The summary line; `not_built` of the `built_locally` rows are images of Dockerfile stages
+/// BuildKit does not build, named apart.
+fn summary(counts: &Counts, not_built: usize, platform: Option<&str>) -> String {
     let mut parts = Vec::new();
     match platform {
         Some(p) => {
@@ -463,8 +493,12 @@ fn summary(counts: &Counts, platform: Option<&str>) -> String {
     if counts.not_checked > 0 {
         parts.push(format!("{} not checked", counts.not_checked));
     }
-    if counts.built_locally > 0 {
-        parts.push(format!("{} built locally", counts.built_locally));
+    let built_locally = counts.built_locally - not_built;
+    if built_locally > 0 {
+        parts.push(format!("{built_locally} built locally"));
+    }
+    if not_built > 0 {
+        parts.push(format!("{not_built} in stages not built"));
     }
     let noun = if counts.images == 1 {
         "image"
@@ -566,7 +600,8 @@ mod tests {
         );
         plan.add(
             "Dockerfile",
-            "FROM --platform=linux/arm/v6 busybox\nFROM golang AS b\nFROM b\nFROM Bad:Ref\n",
+            "FROM --platform=linux/arm/v6 busybox AS a\nFROM golang AS b\nCOPY --from=a / /\n\
+             FROM Bad:Ref\nCOPY --from=b / /\n",
             &Default::default(),
         );
         assert_eq!(plan.references(), ["alpine", "busybox", "golang"]);
@@ -608,6 +643,52 @@ mod tests {
         assert_eq!(json["counts"]["notChecked"], 1);
         assert_eq!(json["status"], "error");
         assert!(json.get("rows").is_none());
+    }
+
+    /// An image of a stage the last stage does not use is listed, not looked up, and counted
+    /// with the rows built locally; one also used by a built stage is judged there, once.
+    #[test]
+    fn images_of_stages_not_built_are_listed_not_judged() {
+        let mut plan = Plan::new(asked("linux/arm64"));
+        plan.add(
+            "Dockerfile",
+            "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n\
+             FROM golang:1.22 AS dev\n\
+             COPY --from=alpine:3.20 / /\n\
+             FROM alpine:3.20\n",
+            &Default::default(),
+        );
+        plan.add(
+            "compose.yaml",
+            "services:\n  app:\n    build: .\n",
+            &Default::default(),
+        );
+        assert_eq!(plan.references(), ["alpine:3.20"]);
+        let r = plan.judge(
+            vec![Ok(report("alpine:3.20", &[("linux", "arm64", None)]))],
+            Sense::Native,
+        );
+        assert_eq!(r.rows[0].found_in, ["Dockerfile:4"]);
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.counts.built_locally, 4);
+        assert_eq!(r.counts.not_checked, 0);
+        assert_eq!(
+            r.summary,
+            "1 image: 1 supports linux/arm64, 0 do not, 0 failed, 1 built locally, \
+             3 in stages not built"
+        );
+        assert_eq!(r.rows[1].found_in, ["Dockerfile:1"]);
+        assert_eq!(
+            r.rows[1].verdict,
+            Verdict::BuiltLocally(
+                "in stage win, which the last stage does not use: not built by default, not \
+                 looked up"
+                    .into()
+            )
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["counts"]["builtLocally"], 4);
+        assert_eq!(json["problems"][2]["foundIn"][0], "Dockerfile:3");
     }
 
     #[test]

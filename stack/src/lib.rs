@@ -54,6 +54,11 @@ pub enum Problem {
     NotAString,
     #[error("built locally (build: without image:), not looked up")]
     BuiltLocally,
+    /// A Dockerfile image in a stage the last stage does not use, directly or through other
+    /// stages: BuildKit does not build it by default, so it is not looked up. The stage's
+    /// name, or its index when it has none.
+    #[error("in stage {0}, which the last stage does not use: not built by default, not looked up")]
+    NotBuilt(String),
     /// `${VAR:?message}` / `${VAR?message}` with the variable unset (or empty, for `:?`): the
     /// file's own message is the reason.
     #[error("required variable {name} is missing a value{}", colon(.message))]

@@ -23,6 +23,17 @@
 //!   index (convert_runmount.go `detectRunMount`; instructions/commands_runmount.go
 //!   `parseMount`).
 //!
+//! # Which stages
+//!
+//! BuildKit builds the last stage (the default target) and the stages it depends on,
+//! transitively: its base when the base is an earlier stage, and the stages its
+//! `COPY --from=name|index` and `RUN --mount from=name` read (convert.go `resolveTarget`,
+//! `buildStageDependencyGraph`, `allReachableStages`, `resolveReachableStages`). Only those
+//! stages' images are judged; an image of any other stage is a [`Problem::NotBuilt`] row
+//! (listed, not looked up). `ONBUILD` triggers, which can add dependencies, are not followed.
+//! A problem stays a problem in any stage, and so does an invalid reference: BuildKit
+//! expands and parses every stage's `FROM` and sources, built or not.
+//!
 //! # Build arguments
 //!
 //! Only meta arguments reach `FROM` lines; an `ARG` inside a stage changes nothing for later
@@ -44,7 +55,7 @@ mod instructions;
 mod lex;
 mod pattern;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::limits::MAX_QUOTED;
 use crate::{Context, Found, Problem};
@@ -126,7 +137,7 @@ pub fn read(name: &str, text: &str, named_so: bool, context: &Context) -> Option
     for item in &parsed.items {
         scanner.item(item);
     }
-    Some(scanner.found)
+    Some(scanner.finish())
 }
 
 /// Whether the first line that is not blank or a comment starts with `FROM` or `ARG`, the
@@ -311,10 +322,20 @@ struct Scanner<'a> {
     froms: std::vec::IntoIter<Result<From, Problem>>,
     /// Whether a `FROM` was read: the meta arguments are over.
     in_stage: bool,
-    /// The stage names declared so far: what a `FROM` can name.
-    earlier: HashSet<String>,
-    /// Every stage name of the file: what `COPY --from` and `from=` can name.
-    stages: HashSet<String>,
+    /// The stage names declared so far, with their index: what a `FROM` can name (a later
+    /// stage of the same name replaces an earlier one, as convert.go `addState` does).
+    earlier: HashMap<String, usize>,
+    /// Every stage name of the file, with its index: what `COPY --from` and `from=` can name.
+    stages: HashMap<String, usize>,
+    /// Each stage's name (`None`: unnamed), by index.
+    names: Vec<Option<String>>,
+    /// The stage being read (the index of the last `FROM` read).
+    stage: Option<usize>,
+    /// The stages each stage depends on: its base and what its `COPY --from` and
+    /// `RUN --mount from=` name.
+    deps: Vec<Vec<usize>>,
+    /// The stage of each row of `found` (`None` before the first `FROM`).
+    row_stages: Vec<Option<usize>>,
     /// The stages, and the sources BuildKit adds after them as it reads `COPY --from` and
     /// `RUN --mount`: what a `--from=<index>` can reach.
     states: usize,
@@ -334,9 +355,15 @@ impl<'a> Scanner<'a> {
                 _ => None,
             })
             .collect();
-        let stages: HashSet<String> = froms
+        let names: Vec<Option<String>> = froms
             .iter()
-            .filter_map(|f| f.as_ref().ok()?.stage.clone())
+            .map(|f| f.as_ref().ok().and_then(|f| f.stage.clone()))
+            .collect();
+        // convert.go `addState`: a later stage of the same name replaces the earlier one
+        let stages: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(index, name)| Some((name.clone()?, index)))
             .collect();
         // convert.go toDispatchState: the target is the last stage unless one is asked for
         let target_stage = match froms.last() {
@@ -353,11 +380,64 @@ impl<'a> Scanner<'a> {
             states: froms.len(),
             froms: froms.into_iter(),
             in_stage: false,
-            earlier: HashSet::new(),
+            earlier: HashMap::new(),
             stages,
+            deps: vec![Vec::new(); names.len()],
+            names,
+            stage: None,
+            row_stages: Vec::new(),
             refused: false,
             found: Vec::new(),
         }
+    }
+
+    /// The current stage depends on `stage`.
+    fn depend(&mut self, stage: usize) {
+        if let Some(deps) = self.stage.and_then(|current| self.deps.get_mut(current)) {
+            deps.push(stage);
+        }
+    }
+
+    /// The rows, with the images of stages BuildKit does not build made [`Problem::NotBuilt`].
+    ///
+    /// BuildKit builds the target (the last stage, without `--target`) and, transitively, the
+    /// stages it depends on: its base when that is an earlier stage, and the stages its
+    /// `COPY --from` and `RUN --mount from=` name (dockerfile2llb/convert.go `resolveTarget`,
+    /// `buildStageDependencyGraph`, `allReachableStages`, `resolveReachableStages`: only a
+    /// reachable stage's base is resolved). `ONBUILD` triggers, which can add dependencies
+    /// (convert.go `initOnBuildTriggers`), are not followed: this scanner does not read them.
+    ///
+    /// A row that is already a problem stays one: BuildKit expands every stage's `FROM` and
+    /// refuses the whole file on an error in any of them (`buildDispatchStates`). So does an
+    /// image that is not a valid reference: BuildKit parses every base and source, reachable or
+    /// not, before it looks at reachability (`resolveBaseImage`), so it stays a row for the
+    /// check to refuse.
+    fn finish(mut self) -> Vec<Found> {
+        let mut reachable = vec![false; self.deps.len()];
+        let mut pending: Vec<usize> = self.deps.len().checked_sub(1).into_iter().collect();
+        while let Some(stage) = pending.pop() {
+            if std::mem::replace(&mut reachable[stage], true) {
+                continue;
+            }
+            pending.extend(self.deps[stage].iter().filter(|&&dep| !reachable[dep]));
+        }
+        for (found, stage) in self.found.iter_mut().zip(&self.row_stages) {
+            let Some(stage) = *stage else { continue };
+            if reachable[stage] {
+                continue;
+            }
+            let Ok(image) = &found.image else { continue };
+            if registry::Reference::parse(image).is_err() {
+                continue;
+            }
+            let name = match &self.names[stage] {
+                Some(name) => clip(name),
+                None => stage.to_string(),
+            };
+            found.image = Err(Problem::NotBuilt(name));
+            found.platform = None;
+        }
+        self.found
     }
 
     fn row(&mut self, line: usize, image: Result<String, Problem>, platform: Option<String>) {
@@ -366,6 +446,7 @@ impl<'a> Scanner<'a> {
             image,
             platform,
         });
+        self.row_stages.push(self.stage);
     }
 
     fn refuse(&mut self, line: usize, sentence: String) {
@@ -392,6 +473,7 @@ impl<'a> Scanner<'a> {
         match keyword.as_str() {
             "from" => {
                 self.in_stage = true;
+                self.stage = Some(self.stage.map_or(0, |stage| stage + 1));
                 let parsed = self.froms.next();
                 self.from(instruction, parsed);
             }
@@ -468,13 +550,17 @@ impl<'a> Scanner<'a> {
             None => return,
         };
         let base = lex::expand(&from.base, &self.vars, self.escape, &mut self.budget);
+        // convert.go `addState`: a base that names an earlier stage is a dependency
+        if let Some(&stage) = base.as_ref().ok().and_then(|base| self.earlier.get(base)) {
+            self.depend(stage);
+        }
         let image = match base {
             Err(problem) => Some(Err(problem)),
             Ok(base) if base.is_empty() => Some(Err(Problem::Dockerfile(format!(
                 "FROM names no image once its variables are substituted: {}",
                 quote(&from.base)
             )))),
-            Ok(base) if base == "scratch" || self.earlier.contains(&base) => None,
+            Ok(base) if base == "scratch" || self.earlier.contains_key(&base) => None,
             Ok(base) => Some(image(&base)),
         };
         if let Some(image) = image {
@@ -496,8 +582,8 @@ impl<'a> Scanner<'a> {
             };
             self.row(instruction.line, image, platform);
         }
-        if let Some(stage) = from.stage {
-            self.earlier.insert(stage);
+        if let (Some(name), Some(index)) = (from.stage, self.stage) {
+            self.earlier.insert(name, index);
         }
     }
 
@@ -538,14 +624,20 @@ impl<'a> Scanner<'a> {
             Ok(_) => {}
         }
         if let Ok(index) = source.parse::<i64>() {
-            if usize::try_from(index).map_or(true, |index| index >= self.states) {
-                self.refuse(
+            let state = usize::try_from(index)
+                .ok()
+                .filter(|&state| state < self.states);
+            match state {
+                // convert.go `findStateByIndex`: the stages come first, then the sources
+                Some(state) if state < self.names.len() => self.depend(state),
+                Some(_) => {}
+                None => self.refuse(
                     instruction.line,
                     format!(
                         "COPY --from={index} names no stage: there are {} before it",
                         self.states
                     ),
-                );
+                ),
             }
             return;
         }
@@ -621,7 +713,9 @@ impl<'a> Scanner<'a> {
 
     /// The source of a `COPY --from` or a mount: a stage, `scratch`, or an image.
     fn source(&mut self, line: usize, source: &str) {
-        if self.stages.contains(&lower(source)) {
+        // convert.go `findStateByName` (any stage, case-insensitive): a dependency
+        if let Some(&stage) = self.stages.get(&lower(source)) {
+            self.depend(stage);
             return;
         }
         self.states += 1;
@@ -657,8 +751,26 @@ mod tests {
     type Row = (usize, Result<String, Problem>, Option<String>);
 
     fn scan_with(text: &str, context: &Context) -> Vec<Row> {
-        read("Dockerfile", text, true, context)
-            .expect("named so")
+        as_rows(read("Dockerfile", text, true, context).expect("named so"))
+    }
+
+    /// The rows of every stage, built or not (before [`Scanner::finish`]): what the tests of
+    /// the reading and the expansion look at.
+    fn every_stage_with(text: &str, context: &Context) -> Vec<Row> {
+        let parsed = instructions::parse(text);
+        let mut scanner = Scanner::new("Dockerfile", &parsed, context);
+        for item in &parsed.items {
+            scanner.item(item);
+        }
+        as_rows(scanner.found)
+    }
+
+    fn every_stage(text: &str) -> Vec<Row> {
+        every_stage_with(text, &context())
+    }
+
+    fn as_rows(found: Vec<Found>) -> Vec<Row> {
+        found
             .into_iter()
             .map(|found| {
                 let line = found
@@ -738,7 +850,7 @@ FROM release
     #[test]
     fn a_multi_stage_dockerfile_with_argument_chains_and_platform_arguments() {
         assert_eq!(
-            scan(MULTI_STAGE),
+            every_stage(MULTI_STAGE),
             [
                 ok(12, "golang:1.22-alpine3.20", Some("linux/amd64")),
                 // the in-stage ARG GO_VERSION=9.99 does not reach this FROM
@@ -756,6 +868,26 @@ FROM release
                 err(39, Problem::UnresolvedVariable("LATE".into())),
             ]
         );
+        // what BuildKit builds: the last stage (FROM release) and, transitively, release
+        // (COPY --from=runtime), runtime (FROM base-linux, COPY --from=build and --from=0),
+        // base-linux, build; the others' images are not judged, their problems stay
+        let not_built = |line: usize, stage: &str| err(line, Problem::NotBuilt(stage.into()));
+        assert_eq!(
+            scan(MULTI_STAGE),
+            [
+                ok(12, "golang:1.22-alpine3.20", Some("linux/amd64")),
+                not_built(21, "tools"),
+                not_built(22, "tools"),
+                ok(25, "alpine:3.20", None),
+                not_built(27, "base-windows"),
+                ok(31, "docker.io/tonistiigi/xx:1.4", None),
+                not_built(33, "probe"),
+                ok(35, "gcr.io/distroless/static-debian12:nonroot", None),
+                err(37, Problem::UnresolvedVariable("BUILDER_TAG".into())),
+                not_built(38, "ci-latest"),
+                err(39, Problem::UnresolvedVariable("LATE".into())),
+            ]
+        );
     }
 
     #[test]
@@ -770,7 +902,7 @@ FROM release
                     FROM --platform=$BUILDOS/$BUILDARCH x-${TARGETSTAGE}\n\
                     FROM y AS last\n";
         assert_eq!(
-            scan_with(text, &context),
+            every_stage_with(text, &context),
             [
                 ok(1, "alpine", Some("linux/arm/v7")),
                 ok(2, "base-armv7", None),
@@ -784,7 +916,19 @@ FROM release
             ..context
         };
         let rows = scan_with(MULTI_STAGE, &windows);
-        assert!(rows.contains(&ok(25, "alpine:3.20", None)));
+        assert!(
+            rows.contains(&ok(
+                27,
+                "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+                None
+            )),
+            "{rows:?}"
+        );
+        // and the Linux stage is the one not built
+        assert!(
+            rows.contains(&err(25, Problem::NotBuilt("base-linux".into()))),
+            "{rows:?}"
+        );
         assert!(!rows.iter().any(|(line, ..)| *line == 29), "{rows:?}");
     }
 
@@ -803,7 +947,7 @@ FROM release
                     ARG A=in-stage\n\
                     FROM img:$A\n";
         assert_eq!(
-            scan(text),
+            every_stage(text),
             [
                 ok(7, "img:arm64-plan9-112", None),
                 ok(8, "x y", None),
@@ -828,7 +972,7 @@ FROM release
             name: "REGISTRY".into(),
             message: message.into(),
         };
-        let rows = scan(text);
+        let rows = every_stage(text);
         assert_eq!(
             rows[..3],
             [
@@ -868,7 +1012,7 @@ FROM release
                     EOT2\n\
                     FROM debian:12\n";
         assert_eq!(
-            scan(text),
+            every_stage(text),
             [ok(1, "alpine:3.20", None), ok(14, "debian:12", None)]
         );
         // a heredoc that never ends hides nothing after it: BuildKit refuses the file
@@ -929,7 +1073,7 @@ FROM release
         // 4 stages; before line 9 BuildKit has also registered the mount's scratch (line 2),
         // nginx and scratch: indices 0..=6 exist, 7 does not
         assert_eq!(
-            scan(text),
+            every_stage(text),
             [
                 ok(1, "golang:1.22", None),
                 ok(3, "alpine:3.20", None),
@@ -949,6 +1093,174 @@ FROM release
                 // BuildKit reads `Build` as an image (and refuses it)
                 ok(18, "Build", None),
             ]
+        );
+    }
+
+    /// BuildKit builds the last stage and what it uses, transitively (convert.go
+    /// `allReachableStages`); the images of the other stages are not judged.
+    #[test]
+    fn only_the_stages_the_last_stage_uses_are_judged() {
+        let not_built = |line: usize, stage: &str| err(line, Problem::NotBuilt(stage.into()));
+        let cases: [(&str, &str, Vec<Row>); 11] = [
+            (
+                "a Windows stage the final stage does not use",
+                "FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS win
+                 RUN echo hi
+                 FROM alpine:3.20
+",
+                vec![not_built(1, "win"), ok(3, "alpine:3.20", None)],
+            ),
+            (
+                "an amd64-only dev stage, and an unnamed one, unused",
+                "FROM golang:1.22 AS build
+                 FROM --platform=linux/amd64 ghcr.io/acme/devtools:1 AS dev
+                 COPY --from=build /out /out
+                 FROM busybox:1.36
+                 FROM gcr.io/distroless/static
+                 COPY --from=build /out /app
+",
+                vec![
+                    ok(1, "golang:1.22", None),
+                    not_built(2, "dev"),
+                    not_built(4, "2"),
+                    ok(5, "gcr.io/distroless/static", None),
+                ],
+            ),
+            (
+                "a stage used only through COPY --from=name (any case)",
+                "FROM node:20 AS assets
+                 FROM nginx:1.27
+                 COPY --from=ASSETS /dist /usr/share/nginx/html
+",
+                vec![ok(1, "node:20", None), ok(2, "nginx:1.27", None)],
+            ),
+            (
+                "a stage used only through COPY --from=0",
+                "FROM golang:1.22
+                 FROM busybox:1.36 AS unused
+                 FROM alpine:3.20
+                 COPY --from=0 /out /out
+",
+                vec![
+                    ok(1, "golang:1.22", None),
+                    not_built(2, "unused"),
+                    ok(3, "alpine:3.20", None),
+                ],
+            ),
+            (
+                "a stage used only through RUN --mount from=name; an unused stage's mount",
+                "FROM ghcr.io/acme/protoc:25 AS protoc
+                 FROM debian:12 AS other
+                 RUN --mount=type=bind,from=ghcr.io/acme/lint:1,target=/l /l
+                 FROM alpine:3.20
+                 RUN --mount=type=bind,from=protoc,source=/bin/protoc,target=/p /p
+",
+                vec![
+                    ok(1, "ghcr.io/acme/protoc:25", None),
+                    not_built(2, "other"),
+                    not_built(3, "other"),
+                    ok(4, "alpine:3.20", None),
+                ],
+            ),
+            (
+                "a number in from= is a name, not an index",
+                "FROM golang:1.22
+                 FROM alpine:3.20
+                 RUN --mount=from=0,target=/z ls
+",
+                vec![
+                    not_built(1, "0"),
+                    ok(2, "alpine:3.20", None),
+                    ok(3, "0", None),
+                ],
+            ),
+            (
+                "a chain: the final stage FROM build, build FROM base",
+                "FROM debian:12 AS base
+                 FROM base AS build
+                 RUN --mount=type=bind,from=ghcr.io/acme/tools:1,target=/t ls
+                 FROM ubuntu:24.04 AS unused
+                 FROM build
+",
+                vec![
+                    ok(1, "debian:12", None),
+                    ok(3, "ghcr.io/acme/tools:1", None),
+                    not_built(4, "unused"),
+                ],
+            ),
+            (
+                "a chain nothing uses is not built as a whole",
+                "FROM debian:12 AS a
+                 FROM a AS b
+                 COPY --from=nginx:1.27 / /
+                 FROM alpine:3.20
+",
+                vec![
+                    not_built(1, "a"),
+                    not_built(3, "b"),
+                    ok(4, "alpine:3.20", None),
+                ],
+            ),
+            (
+                "an image of a used and an unused stage: judged through the used one",
+                "FROM alpine:3.20 AS tools
+                 FROM golang:1.22 AS unused
+                 COPY --from=alpine:3.20 / /
+                 FROM tools
+                 COPY --from=golang:1.22 /usr/local/go /go
+",
+                vec![
+                    ok(1, "alpine:3.20", None),
+                    not_built(2, "unused"),
+                    not_built(3, "unused"),
+                    ok(5, "golang:1.22", None),
+                ],
+            ),
+            (
+                // BuildKit expands every FROM and parses every reference, built or not
+                "an unused stage's problems and invalid references stay",
+                "ARG X
+                 FROM ${X:?set-X} AS a
+                 FROM Bad:Ref AS b
+                 FROM {{.Image}} AS c
+                 FROM alpine:3.20
+",
+                vec![
+                    err(
+                        2,
+                        Problem::Required {
+                            name: "X".into(),
+                            message: "set-X".into(),
+                        },
+                    ),
+                    ok(3, "Bad:Ref", None),
+                    err(4, Problem::Template("{{.Image}}".into())),
+                    ok(5, "alpine:3.20", None),
+                ],
+            ),
+            (
+                // BuildKit refuses the cycle; the walk still ends
+                "stages that use each other",
+                "FROM debian:12 AS x
+                 COPY --from=y / /
+                 FROM alpine:3.20 AS y
+                 COPY --from=x / /
+                 FROM busybox:1.36
+                 COPY --from=x / /
+",
+                vec![
+                    ok(1, "debian:12", None),
+                    ok(3, "alpine:3.20", None),
+                    ok(5, "busybox:1.36", None),
+                ],
+            ),
+        ];
+        for (what, text, expected) in cases {
+            assert_eq!(scan(text), expected, "{what}");
+        }
+        assert_eq!(
+            Problem::NotBuilt("dev".into()).to_string(),
+            "in stage dev, which the last stage does not use: not built by default, not looked up"
         );
     }
 
