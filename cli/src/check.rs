@@ -44,7 +44,8 @@ struct Variables {
     /// `COMPOSE_DISABLE_ENV_FILE` is true: no `.env` is read.
     no_default: bool,
     /// The `.env` files read, by directory.
-    beside: HashMap<PathBuf, HashMap<String, String>>,
+    /// `Err`: the file did not read, which stops a check only for a Compose file.
+    beside: HashMap<PathBuf, Result<HashMap<String, String>, String>>,
 }
 
 impl Variables {
@@ -134,20 +135,29 @@ impl Variables {
                 };
                 let path = dir.join(".env");
                 // a missing `.env` (or a directory of that name) is no error (compose-go
-                // cli/options.go WithEnvFiles); it is read only for a Compose file, the one
-                // kind that is interpolated with it
+                // cli/options.go WithEnvFiles); read once per directory, it is used by Compose
+                // files only, the one kind interpolated with it (other scans ignore `vars`)
                 let present = match std::fs::metadata(&path) {
                     Ok(meta) => !meta.is_dir(),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
                     Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
                 };
-                if present && stack::scan(file, text, &Context::default()).kind == Kind::Compose {
-                    if !self.beside.contains_key(dir) {
+                if present {
+                    let read = self.beside.entry(dir.to_owned()).or_insert_with(|| {
                         let mut read = HashMap::new();
-                        read_env_file(&path, environment, &mut read)?;
-                        self.beside.insert(dir.to_owned(), read);
+                        read_env_file(&path, environment, &mut read).map(|()| read)
+                    });
+                    match read {
+                        Ok(read) => Some(&*read),
+                        // only a Compose file is interpolated with it: for another kind a
+                        // broken `.env` is no error (the scan this costs is the error path's)
+                        Err(e) => {
+                            if stack::scan(file, text, &Context::default()).kind == Kind::Compose {
+                                return Err(e.clone());
+                            }
+                            None
+                        }
                     }
-                    self.beside.get(dir)
                 } else {
                     None
                 }

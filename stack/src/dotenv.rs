@@ -40,7 +40,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::interpolate::{Failure, substitute};
-use crate::limits::{MAX_DEPTH, MAX_EXPANSION, MAX_QUOTED};
+use crate::limits::{MAX_DEPTH, MAX_EXPANSION};
 
 /// The largest env file read, and the most its values may produce in all.
 pub const MAX_SIZE: usize = crate::limits::MAX_ENV_FILE;
@@ -116,8 +116,7 @@ fn line_of(text: &str, at: usize) -> usize {
 
 /// The line starting at `at`, clipped for a message.
 fn quote(text: &str) -> String {
-    let line = text.split('\n').next().unwrap_or_default();
-    line.chars().take(MAX_QUOTED).collect()
+    crate::excerpt(text.split('\n').next().unwrap_or_default())
 }
 
 fn read(

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::Problem;
-use crate::limits::{MAX_DEPTH, MAX_EXPANSION, MAX_QUOTED};
+use crate::limits::{MAX_DEPTH, MAX_EXPANSION};
 
 /// `text` with its variables replaced from `vars`, as compose interpolates it.
 ///
@@ -305,7 +305,7 @@ fn name_end(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
 fn syntax(text: &str, at: usize, end: usize) -> Failure {
     let piece = text.get(at..end).unwrap_or_default();
     let piece = piece.split('\n').next().unwrap_or_default();
-    let quoted: String = piece.chars().take(MAX_QUOTED).collect();
+    let quoted = crate::excerpt(piece);
     Failure::Syntax(format!(
         "{quoted:?}: compose reads `${{` as ${{NAME}}, or ${{NAME}} with :-, -, :?, ?, :+ or + \
          and a value, closed by `}}` on the same line (`$$` is a literal `$`)"
@@ -662,7 +662,10 @@ mod tests {
         let Err(Problem::Syntax(sentence)) = interpolate(&long, &vars) else {
             panic!("a syntax problem");
         };
-        assert!(sentence.len() < MAX_QUOTED + 200, "{sentence}");
+        assert!(
+            sentence.len() < crate::limits::MAX_QUOTED + 200,
+            "{sentence}"
+        );
     }
 
     /// Where a braced reference ends: compose's run to the line's last `}`, cut at the brace

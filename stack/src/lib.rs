@@ -238,28 +238,19 @@ fn scan_kind(name: &str, text: &str, context: &Context) -> Scan {
 /// A plain list: one reference per line, `#` starts a comment. Lines past
 /// [`limits::MAX_ROWS`] are counted, not kept.
 fn list(name: &str, text: &str) -> Scan {
-    let mut found = Vec::new();
-    let mut omitted = 0;
+    let mut rows = Rows::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
+        if line.is_empty() || !rows.room() {
             continue;
         }
-        if found.len() == limits::MAX_ROWS {
-            omitted += 1;
-            continue;
-        }
-        found.push(Found {
+        rows.push(Found {
             location: format!("{name}:{}", i + 1),
             image: Ok(line.to_owned()),
             platform: None,
         });
     }
-    Scan {
-        kind: Kind::List,
-        found,
-        omitted,
-    }
+    rows.scan(Kind::List)
 }
 
 /// The reference of a field, checked for what cannot be looked up: template placeholders.
@@ -273,10 +264,16 @@ fn reference(text: &str) -> Result<String, Problem> {
     Ok(text.trim().to_owned())
 }
 
+/// The first [`limits::MAX_QUOTED`] characters of `text`: how much of a file a sentence
+/// quotes.
+pub(crate) fn excerpt(text: &str) -> String {
+    text.chars().take(limits::MAX_QUOTED).collect()
+}
+
 /// An image field longer than any reference, refused before it is copied (an alias can name
 /// one long string many times).
 fn too_long(text: &str) -> Problem {
-    let quoted: String = text.chars().take(limits::MAX_QUOTED).collect();
+    let quoted = excerpt(text);
     Problem::Limit(format!(
         "an image field of {} bytes, more than the {} a check reads: \"{quoted}…\"",
         text.len(),

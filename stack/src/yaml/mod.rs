@@ -101,7 +101,7 @@ fn compose(name: &str, tree: &Tree, services: Id, context: &Context, rows: &mut 
             .get(service, "platform")
             .and_then(|p| tree.text(p))
             .map(|p| match p.len() > MAX_EXPANSION {
-                true => p.chars().take(crate::limits::MAX_QUOTED).collect(),
+                true => crate::excerpt(p),
                 false => interpolate_vars(p, vars).unwrap_or_else(|_| p.to_owned()),
             });
         let row = match image {

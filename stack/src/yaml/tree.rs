@@ -224,9 +224,6 @@ impl<'a> Tree<'a> {
                 if self.duplicate.is_none() {
                     self.duplicate = self.first_duplicate(entries);
                 }
-                let Value::Mapping(entries) = &self.nodes[id as usize].value else {
-                    return Ok(());
-                };
                 for &(key, value) in entries {
                     if is_merge_key(self.node(key)) && !self.mergeable(value) {
                         // go-yaml v3 decode.go, failWantMap
@@ -370,6 +367,14 @@ impl<'a> Tree<'a> {
     /// The entries of the mapping `id` with merge keys applied: its own (merge keys left
     /// out), then each merged key not already present, in precedence order.
     pub fn entries(&self, id: Id) -> Vec<(Id, Id)> {
+        // the common case, a mapping without merge keys in a file without duplicate keys: its
+        // own entries as written
+        if let Value::Mapping(own) = &self.node(id).value
+            && self.duplicate.is_none()
+            && !own.iter().any(|&(k, _)| is_merge_key(self.node(k)))
+        {
+            return own.clone();
+        }
         let mut out = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
         self.collect_entries(id, &mut out, &mut seen);
