@@ -4,324 +4,77 @@ use crate::limits::MAX_DEPTH;
 /// Variables as a test table writes them.
 type Env<'a> = &'a [(&'a str, &'a str)];
 
-fn vars(pairs: &[(&str, &str)]) -> Vars {
+/// A variable as a table file writes it: its name and value.
+type Pair = (String, String);
+
+fn vars<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Vars {
     pairs
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::Set((*v).to_owned())))
+        .map(|(k, v)| (k.as_ref().to_owned(), Value::Set(v.as_ref().to_owned())))
         .collect()
 }
 
-/// BuildKit's own reading: unset variables are empty.
-fn buildkit(text: &str, vars: &Vars) -> Result<String, Problem> {
-    let options = Options {
+/// BuildKit's settings for `ProcessWordWithMatches` (`words`: `ProcessWords`).
+fn buildkit_options(words: bool) -> Options {
+    Options {
         escape: '\\',
         raw_quotes: false,
         raw_escapes: false,
         skip_unset: false,
         holes: false,
-        words: false,
+        words,
         cap: MAX_EXPANSION,
-    };
-    process(text, vars, options, &mut Budget::file()).map(|o| o.result)
+    }
+}
+
+/// BuildKit's own reading: unset variables are empty.
+fn buildkit(text: &str, vars: &Vars) -> Result<String, Problem> {
+    process(text, vars, buildkit_options(false), &mut Budget::file()).map(|o| o.result)
+}
+
+/// The rows of a table file: one JSON array a line, blank lines and `#` comments skipped.
+fn table<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    text.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect()
+}
+
+/// `source` read by BuildKit gives `expected`, or an error where `expected` is `None`.
+fn assert_expands(source: &str, got: Result<String, Problem>, expected: Option<&str>) {
+    match expected {
+        Some(expected) => assert_eq!(got.as_deref(), Ok(expected), "{source}"),
+        None => assert!(got.is_err(), "{source}: {got:?}"),
+    }
 }
 
 #[test]
 fn buildkit_env_var_cases() {
     // BuildKit frontend/dockerfile/shell/envVarTest (the rows for every platform and for
-    // Unix), with PWD=/home, SHELL=bash, KOREAN=한국어 and NULL set but empty; `None`: an
-    // error
+    // Unix, in buildkit_env_var_cases.jsonl), with PWD=/home, SHELL=bash, KOREAN=한국어 and
+    // NULL set but empty; `None`: an error
     let env = vars(&[
         ("PWD", "/home"),
         ("SHELL", "bash"),
         ("KOREAN", "한국어"),
         ("NULL", ""),
     ]);
-    let table: &[(&str, Option<&str>)] = &[
-        ("hello", Some("hello")),
-        ("he'll'o", Some("hello")),
-        ("he'llo", None),
-        ("he\\'llo", Some("he'llo")),
-        ("he\\\\'llo", None),
-        ("abc\\tdef", Some("abctdef")),
-        ("\"abc\\tdef\"", Some("abc\\tdef")),
-        ("\"abc\\\\tdef\"", Some("abc\\tdef")),
-        ("'abc\\tdef'", Some("abc\\tdef")),
-        ("hello\\", Some("hello")),
-        ("hello\\\\", Some("hello\\")),
-        ("\"hello", None),
-        ("\"hello\\\"", None),
-        ("\"hel'lo\"", Some("hel'lo")),
-        ("'hello", None),
-        ("'hello\\'", Some("hello\\")),
-        ("'hello\\there'", Some("hello\\there")),
-        ("'hello\\\\there'", Some("hello\\\\there")),
-        ("\"''\"", Some("''")),
-        ("$.", Some("$.")),
-        ("he$1x", Some("hex")),
-        ("he$.x", Some("he$.x")),
-        ("he$pwd.", Some("he.")),
-        ("he$PWD", Some("he/home")),
-        ("he\\$PWD", Some("he$PWD")),
-        ("he\\\\$PWD", Some("he\\/home")),
-        ("\"he\\$PWD\"", Some("he$PWD")),
-        ("\"he\\\\$PWD\"", Some("he\\/home")),
-        ("\\${}", Some("${}")),
-        ("\\${}aaa", Some("${}aaa")),
-        ("he\\${}", Some("he${}")),
-        ("he\\${}xx", Some("he${}xx")),
-        ("${}", None),
-        ("${}aaa", None),
-        ("he${}", None),
-        ("he${}xx", None),
-        ("he${hi}", Some("he")),
-        ("he${hi}xx", Some("hexx")),
-        ("he${PWD}", Some("he/home")),
-        ("he${.}", None),
-        ("he${XXX:-000}xx", Some("he000xx")),
-        ("he${PWD:-000}xx", Some("he/homexx")),
-        ("he${XXX:-$PWD}xx", Some("he/homexx")),
-        ("he${XXX:-${PWD:-yyy}}xx", Some("he/homexx")),
-        ("he${XXX:-${YYY:-yyy}}xx", Some("heyyyxx")),
-        ("he${XXX:YYY}", None),
-        ("he${XXX?}", None),
-        ("he${XXX:?}", None),
-        ("he${PWD?}", Some("he/home")),
-        ("he${PWD:?}", Some("he/home")),
-        ("he${NULL?}", Some("he")),
-        ("he${NULL:?}", None),
-        ("he${XXX:+${PWD}}xx", Some("hexx")),
-        ("he${PWD:+${XXX}}xx", Some("hexx")),
-        ("he${PWD:+${SHELL}}xx", Some("hebashxx")),
-        ("he${XXX:+000}xx", Some("hexx")),
-        ("he${PWD:+000}xx", Some("he000xx")),
-        ("'he${XX}'", Some("he${XX}")),
-        ("\"he${PWD}\"", Some("he/home")),
-        ("\"he'$PWD'\"", Some("he'/home'")),
-        ("\"$PWD\"", Some("/home")),
-        ("'$PWD'", Some("$PWD")),
-        ("'\\$PWD'", Some("\\$PWD")),
-        ("'\"hello\"'", Some("\"hello\"")),
-        ("'he\\$PWD'", Some("he\\$PWD")),
-        ("he${PWD", None),
-        ("he${PWD:=000}xx", None),
-        ("he${PWD:+${PWD}:}xx", Some("he/home:xx")),
-        ("he${XXX:-\\$PWD:}xx", Some("he$PWD:xx")),
-        ("he${XXX:-\\${PWD}z}xx", Some("he${PWDz}xx")),
-        ("안녕하세요", Some("안녕하세요")),
-        ("안'녕'하세요", Some("안녕하세요")),
-        ("안'녕하세요", None),
-        ("안녕\\'하세요", Some("안녕'하세요")),
-        ("안\\\\'녕하세요", None),
-        ("안녕\\t하세요", Some("안녕t하세요")),
-        ("\"안녕\\t하세요\"", Some("안녕\\t하세요")),
-        ("'안녕\\t하세요", None),
-        ("안녕하세요\\", Some("안녕하세요")),
-        ("안녕하세요\\\\", Some("안녕하세요\\")),
-        ("\"안녕하세요\\\"", None),
-        ("'안녕하세요\\'", Some("안녕하세요\\")),
-        ("안녕$1x", Some("안녕x")),
-        ("안녕$.x", Some("안녕$.x")),
-        ("안녕$pwd.", Some("안녕.")),
-        ("안녕\\\\$PWD", Some("안녕\\/home")),
-        ("안녕${}xx", None),
-        ("안녕${.}", None),
-        ("안녕${XXX:-${YYY:-yyy}}xx", Some("안녕yyyxx")),
-        ("안녕${XXX:YYY}", None),
-        ("\"안녕'$PWD'\"", Some("안녕'/home'")),
-        ("안녕${PWD", None),
-        ("안녕${PWD:=000}xx", None),
-        ("안녕${XXX:-\\${PWD}z}xx", Some("안녕${PWDz}xx")),
-        ("$KOREAN", Some("한국어")),
-        ("안녕$KOREAN", Some("안녕한국어")),
-        ("${{aaa}", None),
-        ("${aaa}}", Some("}")),
-        ("${aaa", None),
-        ("${{aaa:-bbb}", None),
-        ("${aaa:-bbb}}", Some("bbb}")),
-        ("${aaa:-bbb", None),
-        ("${aaa:-bbb}", Some("bbb")),
-        ("${aaa:-${bbb:-ccc}}", Some("ccc")),
-        ("${aaa:-bbb ${foo}", None),
-        ("${aaa:-bbb {foo}", Some("bbb {foo")),
-        ("${:}", None),
-        ("${:-bbb}", None),
-        ("${:+bbb}", None),
-        // positional and special parameters are never set
-        ("$1", Some("")),
-        ("${1:-bbb}", Some("bbb")),
-        ("${9:+bbb}", Some("")),
-        ("$999aaa", Some("aaa")),
-        ("${999:-bbb}aaa", Some("bbbaaa")),
-        ("$001aaa", Some("aaa")),
-        ("${001:-bbb}", Some("bbb")),
-        ("$@@@", Some("@@")),
-        ("${@:-bbb}aaa", Some("bbbaaa")),
-        ("${*:+bbb}", Some("")),
-        ("$#", Some("")),
-        ("${#:-bbb}", Some("bbb")),
-        ("${?}", Some("")),
-        ("${-:-bbb}", Some("bbb")),
-        ("$$", Some("")),
-        ("${$:+bbb}", Some("")),
-        ("${!:-bbb}", Some("bbb")),
-        ("${0}", Some("")),
-    ];
-    for (source, expected) in table {
-        let got = buildkit(source, &env);
-        match expected {
-            Some(expected) => assert_eq!(got.as_deref(), Ok(*expected), "{source}"),
-            None => assert!(got.is_err(), "{source}: {got:?}"),
-        }
+    let rows: Vec<(String, Option<String>)> = table(include_str!("buildkit_env_var_cases.jsonl"));
+    assert_eq!(rows.len(), 127, "every row of the file is read");
+    for (source, expected) in &rows {
+        assert_expands(source, buildkit(source, &env), expected.as_deref());
     }
 }
 
 #[test]
 fn buildkit_modifier_cases() {
-    // BuildKit lex_test.go TestProcessWithMatches and TestShellParserMandatoryEnvVars
-    let table: &[(&str, Env, Option<&str>)] = &[
-        ("x", &[("DUMMY", "dummy")], Some("x")),
-        ("x ${UNUSED}", &[], Some("x ")),
-        (
-            "${FOO-aaa} ${BAR-bbb} ${BAZ-ccc}",
-            &[("FOO", "xxx"), ("BAR", "")],
-            Some("xxx  ccc"),
-        ),
-        (
-            "${FOO:-aaa} ${BAR:-bbb} ${BAZ:-ccc}",
-            &[("FOO", "xxx"), ("BAR", "")],
-            Some("xxx bbb ccc"),
-        ),
-        ("${FOO:-}", &[("FOO", "xxx")], Some("xxx")),
-        ("${FOO:-}", &[], Some("")),
-        (
-            "${FOO+aaa} ${BAR+bbb} ${BAZ+ccc}",
-            &[("FOO", "xxx"), ("BAR", "")],
-            Some("aaa bbb "),
-        ),
-        (
-            "${FOO:+aaa} ${BAR:+bbb} ${BAZ:+ccc}",
-            &[("FOO", "xxx"), ("BAR", "")],
-            Some("aaa  "),
-        ),
-        ("${FOO?aaa}", &[("FOO", "xxx")], Some("xxx")),
-        ("${BAR?bbb}", &[("BAR", "")], Some("")),
-        ("${BAZ?ccc}", &[], None),
-        ("${FOO:?aaa}", &[("FOO", "xxx")], Some("xxx")),
-        ("${BAR:?bbb}", &[("BAR", "")], None),
-        ("${BAZ:?}", &[], None),
-        ("${FOO=aaa}", &[("FOO", "xxx")], None),
-        ("${FOO=:aaa}", &[("FOO", "xxx")], None),
-        ("${FOO=}", &[], None),
-        (
-            "${FOO#()[]{\\}^$.\\*\\?|\\\\}",
-            &[("FOO", "()[]{}^$.*?|\\x")],
-            Some("x"),
-        ),
-        ("${FOO%%\\**}", &[("FOO", "xx**")], Some("xx")),
-        ("${FOO#*x*y}", &[("FOO", "xxyy")], Some("y")),
-        ("${FOO#*}", &[("FOO", "xxyy")], Some("xxyy")),
-        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "x")], Some("xyy")),
-        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "")], Some("xxyy")),
-        ("${FOO#}", &[("FOO", "xxyy")], Some("xxyy")),
-        ("${FOO##*x}", &[("FOO", "xxyy")], Some("yy")),
-        ("${FOO##}", &[("FOO", "xxyy")], Some("xxyy")),
-        ("${FOO#?\\?}", &[("FOO", "???y")], Some("?y")),
-        (
-            "${ABC:-.}${FOO%x}${ABC:-.}",
-            &[("FOO", "xxyy")],
-            Some(".xxyy."),
-        ),
-        ("${FOO%%\\**\\*}", &[("FOO", "a***yy*")], Some("a")),
-        ("${FOO%}", &[("FOO", "xxyy")], Some("xxyy")),
-        (
-            "${FOO%%$BAR}",
-            &[("FOO", "xxyy"), ("BAR", "")],
-            Some("xxyy"),
-        ),
-        ("${FOO:#}", &[], None),
-        ("${FOO:##}", &[], None),
-        ("${FOO:%}", &[], None),
-        ("${FOO:%%}", &[], None),
-        (
-            "${FOO/$NEEDLE/.} - ${FOO//$NEEDLE/.}",
-            &[("FOO", "/foo*/*/*.txt"), ("NEEDLE", "\\*/")],
-            Some("/foo.*/*.txt - /foo..*.txt"),
-        ),
-        (
-            "${FOO/$NEEDLE/} - ${FOO//$NEEDLE/}",
-            &[("FOO", "/tmp/tmp/bar.txt"), ("NEEDLE", "/tmp")],
-            Some("/tmp/bar.txt - /bar.txt"),
-        ),
-        (
-            "${FOO/$NEEDLE/$REPLACEMENT} - ${FOO//$NEEDLE/$REPLACEMENT}",
-            &[
-                ("FOO", "/a/foo/b/c.txt"),
-                ("NEEDLE", "/?/"),
-                ("REPLACEMENT", "/"),
-            ],
-            Some("/foo/b/c.txt - /foo/c.txt"),
-        ),
-        (
-            "${FOO/$NEEDLE/$REPLACEMENT}",
-            &[
-                ("FOO", "http://google.de"),
-                ("NEEDLE", "http://"),
-                ("REPLACEMENT", "https://"),
-            ],
-            Some("https://google.de"),
-        ),
-        (
-            "${FOO//\\//\\/}",
-            &[("FOO", "/tmp/foo.txt")],
-            Some("\\/tmp\\/foo.txt"),
-        ),
-        (
-            "${FOO/$BAR/ww}",
-            &[("FOO", "xxyy"), ("BAR", "")],
-            Some("wwxxyy"),
-        ),
-        ("${FOO//ww}", &[("FOO", "xxyy")], None),
-        ("${FOO//}", &[("FOO", "xxyy")], None),
-        ("${FOO///}", &[("FOO", "xxyy")], Some("xxyy")),
-        ("${FOO///}", &[], Some("")),
-        (
-            "${VAR:?message here$ARG}",
-            &[("VAR", "plain"), ("ARG", "x")],
-            Some("plain"),
-        ),
-        (
-            "${VAR?message here$ARG}",
-            &[("VAR", ""), ("ARG", "x")],
-            Some(""),
-        ),
-        // TestProcessWithMatchesPlatform
-        (
-            "something-${VERSION}.${TARGETOS}-${TARGETARCH}${TARGETVARIANT:+-${TARGETVARIANT}}.tar.gz",
-            &[
-                ("VERSION", "v1.2.3"),
-                ("TARGETOS", "linux"),
-                ("TARGETARCH", "arm"),
-                ("TARGETVARIANT", "v7"),
-            ],
-            Some("something-v1.2.3.linux-arm-v7.tar.gz"),
-        ),
-        (
-            "something-${VERSION}.${TARGETOS}-${TARGETARCH}${TARGETVARIANT:+-${TARGETVARIANT}}.tar.gz",
-            &[
-                ("VERSION", "v1.2.3"),
-                ("TARGETOS", "linux"),
-                ("TARGETARCH", "arm64"),
-                ("TARGETVARIANT", ""),
-            ],
-            Some("something-v1.2.3.linux-arm64.tar.gz"),
-        ),
-    ];
-    for (source, env, expected) in table {
-        let got = buildkit(source, &vars(env));
-        match expected {
-            Some(expected) => assert_eq!(got.as_deref(), Ok(*expected), "{source}"),
-            None => assert!(got.is_err(), "{source}: {got:?}"),
-        }
+    // BuildKit lex_test.go TestProcessWithMatches and TestShellParserMandatoryEnvVars, in
+    // buildkit_modifier_cases.jsonl
+    let rows: Vec<(String, Vec<Pair>, Option<String>)> =
+        table(include_str!("buildkit_modifier_cases.jsonl"));
+    assert_eq!(rows.len(), 49, "every row of the file is read");
+    for (source, env, expected) in &rows {
+        assert_expands(source, buildkit(source, &vars(env)), expected.as_deref());
     }
     // the message of `?` is the processed word
     for (source, env) in [
@@ -344,16 +97,13 @@ fn buildkit_modifier_cases() {
 fn buildkit_words_cases() {
     // BuildKit frontend/dockerfile/shell/wordsTest, as ProcessWords splits them
     let words = |text: &str, env: &[(&str, &str)]| {
-        let options = Options {
-            escape: '\\',
-            raw_quotes: false,
-            raw_escapes: false,
-            skip_unset: false,
-            holes: false,
-            words: true,
-            cap: MAX_EXPANSION,
-        };
-        process(text, &vars(env), options, &mut Budget::file()).map(|o| o.words)
+        process(
+            text,
+            &vars(env),
+            buildkit_options(true),
+            &mut Budget::file(),
+        )
+        .map(|o| o.words)
     };
     let space = [("hi", "hi"), ("space", "abc  def")];
     let leading = [("leading", "  ab c")];
