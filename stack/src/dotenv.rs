@@ -404,97 +404,17 @@ mod tests {
     }
 
     /// compose-go godotenv_test.go's TestParsing, TestParse and parser_test.go's
-    /// TestParseBytes, as (line, key, value).
+    /// TestParseBytes, as (line, key, value) in dotenv/compose_go_parsing.jsonl.
     #[test]
     fn compose_go_parsing() {
-        let table: &[(&str, &str, &str)] = &[
-            ("FOO=bar", "FOO", "bar"),
-            ("FOO =bar", "FOO", "bar"),
-            ("FOO= bar", "FOO", "bar"),
-            (r#"FOO="bar""#, "FOO", "bar"),
-            ("FOO='bar'", "FOO", "bar"),
-            (r#"FOO="escaped\"bar""#, "FOO", r#"escaped"bar"#),
-            (r#"FOO="\"quoted\"""#, "FOO", r#""quoted""#),
-            (r#"FOO="'d'""#, "FOO", "'d'"),
-            ("OPTION_A: 1", "OPTION_A", "1"),
-            ("OPTION_A: Foo=bar", "OPTION_A", "Foo=bar"),
-            ("OPTION_A=1:B", "OPTION_A", "1:B"),
-            ("export OPTION_A=2", "OPTION_A", "2"),
-            (r"export OPTION_B='\n'", "OPTION_B", r"\n"),
-            ("export exportFoo=2", "exportFoo", "2"),
-            ("exportFOO=2", "exportFOO", "2"),
-            ("export_FOO =2", "export_FOO", "2"),
-            ("export.FOO= 2", "export.FOO", "2"),
-            ("export\tOPTION_A=2", "OPTION_A", "2"),
-            ("  export OPTION_A=2", "OPTION_A", "2"),
-            ("\texport OPTION_A=2", "OPTION_A", "2"),
-            (r#"export OPTION_A="export A""#, "OPTION_A", "export A"),
-            (r#"FOO="bar\nbaz""#, "FOO", "bar\nbaz"),
-            (r"FOO=a\tb", "FOO", r"a\tb"),
-            (r#"FOO="a\tb""#, "FOO", "a\tb"),
-            (
-                r#"KEY="Z\aZ\bZ\fZ\nZ\rZ\tZ\vZ\\Z\0123Z""#,
-                "KEY",
-                "Z\u{7}Z\u{8}Z\u{c}Z\nZ\rZ\tZ\u{b}Z\\ZSZ",
-            ),
-            ("FOO.BAR=foobar", "FOO.BAR", "foobar"),
-            ("FOO=foobar=", "FOO", "foobar="),
-            ("FOO=bar ", "FOO", "bar"),
-            ("FOO=bar # this is foo", "FOO", "bar"),
-            ("FOO=bar #this is foo", "FOO", "bar"),
-            ("FOO=bar #", "FOO", "bar"),
-            (
-                "FOO=123#not-an-inline-comment",
-                "FOO",
-                "123#not-an-inline-comment",
-            ),
-            (r#"FOO="bar#baz""#, "FOO", "bar#baz"),
-            (r##"FOO="bar#baz"#"##, "FOO", "bar#baz"),
-            (r#"FOO="bar#baz" # comment"#, "FOO", "bar#baz"),
-            ("FOO='bar#baz' # comment", "FOO", "bar#baz"),
-            (r#"FOO="bar#baz#bang" # comment"#, "FOO", "bar#baz#bang"),
-            (r#"FOO="ba#r""#, "FOO", "ba#r"),
-            ("FOO='ba#r'", "FOO", "ba#r"),
-            (r#"FOO="bar\n\ b\az""#, "FOO", "bar\n\\ b\u{7}z"),
-            (r#"FOO="bar\\\n\ b\az""#, "FOO", "bar\\\n\\ b\u{7}z"),
-            (r#"FOO="bar\\r\ b\az""#, "FOO", "bar\\r\\ b\u{7}z"),
-            (r#"FOO="bar\nbaz\\""#, "FOO", "bar\nbaz\\"),
-            (r#"="value""#, "", "value"),
-            (" KEY =value", "KEY", "value"),
-            ("   KEY=value", "KEY", "value"),
-            ("\tKEY=value", "KEY", "value"),
-            (r#"KEY="\0123""#, "KEY", "S"),
-            (r#"KEY="\x07""#, "KEY", r"\x07"),
-            (r#"KEY="\u12e4""#, "KEY", r"\u12e4"),
-            (r#"KEY="\U00101234""#, "KEY", r"\U00101234"),
-            // TestParse
-            ("ONE=1\nTWO='2'\nTHREE = \"3\"", "THREE", "3"),
-            // TestParseBytes
-            ("a[1]=c", "a[1]", "c"),
-            ("a.propertyKey=d", "a.propertyKey", "d"),
-            (
-                "árvíztűrő-TÜKÖRFÚRÓGÉP=ÁRVÍZTŰRŐ-tükörfúrógép",
-                "árvíztűrő-TÜKÖRFÚRÓGÉP",
-                "ÁRVÍZTŰRŐ-tükörfúrógép",
-            ),
-            // TestVariableStringValueSeparator
-            (
-                "TEST_URLS=\"stratum+tcp://stratum.antpool.com:3333\nstratum+tcp://stratum.antpool.com:443\"",
-                "TEST_URLS",
-                "stratum+tcp://stratum.antpool.com:3333\nstratum+tcp://stratum.antpool.com:443",
-            ),
-            // more escapes: the octal forms compose-go's Go unquoting refuses keep their digits
-            (r#"K="\0""#, "K", "\\"),
-            (r#"K="\012""#, "K", r"\12"),
-            (r#"K="\0777""#, "K", r"\777"),
-            (r#"K="\01234""#, "K", "S4"),
-            (r#"K="\0101\c""#, "K", r"A\c"),
-            (r#"K="\0377""#, "K", "\u{ff}"),
-            (r#"K="a\$b""#, "K", "a$b"),
-            (r"K='a\'b\c'", "K", r"a'b\c"),
-        ];
-        for &(text, key, value) in table {
-            assert_eq!(one(text, key), Ok(value.to_owned()), "{text:?}");
+        let rows: Vec<(String, String, String)> = include_str!("dotenv/compose_go_parsing.jsonl")
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+            .collect();
+        assert_eq!(rows.len(), 64, "every row of the file is read");
+        for (text, key, value) in rows {
+            assert_eq!(one(&text, &key), Ok(value), "{text:?}");
         }
     }
 
@@ -883,18 +803,7 @@ mod tests {
             "A", "=", ":", "\n", "\r", " ", "\t", "#", "'", "\"", "\\", "$", "{", "}", "-", "?",
             "+", "0", "7", "export ", "é", "\u{feff}", "\u{85}",
         ];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..100_000 {
-            let len = (next() % 24) as usize;
-            let text: String = (0..len)
-                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                .collect();
+        for text in crate::interpolate::tests::texts(PIECES, 0x2545_F491_4F6C_DD1D, 100_000, 24) {
             let _ = parse(&text, &|name| (name == "A").then(|| "a".to_owned()));
         }
     }

@@ -389,8 +389,31 @@ impl Line {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `count` texts of fewer than `longest` pieces of `alphabet` each, drawn by xorshift from
+    /// `seed`: the same texts on every run.
+    pub(crate) fn texts<'a>(
+        alphabet: &'a [&'a str],
+        seed: u64,
+        count: usize,
+        longest: u64,
+    ) -> impl Iterator<Item = String> + 'a {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count).map(move |_| {
+            let len = (next() % longest) as usize;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+    }
 
     /// compose-go template_test.go's mapping.
     fn defaults(name: &str) -> Option<String> {
@@ -941,19 +964,7 @@ mod tests {
             _ => None,
         };
         let lookup = |name: &str| vars(name).map(Cow::Owned);
-        // xorshift: the same texts on every run
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..200_000 {
-            let len = (next() % 16) as usize;
-            let text: String = (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                .collect();
+        for text in texts(ALPHABET, 0x9E37_79B9_7F4A_7C15, 200_000, 16) {
             let mut unset = Vec::new();
             let expected = reference::substitute(&text, &vars, &mut unset);
             let got = substitute(&text, &lookup, usize::MAX);

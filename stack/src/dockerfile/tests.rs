@@ -67,6 +67,11 @@ fn err(line: usize, problem: Problem) -> Row {
     (line, Err(problem), None)
 }
 
+/// The row of an image in a stage BuildKit does not build.
+fn not_built(line: usize, stage: &str) -> Row {
+    err(line, Problem::NotBuilt(stage.into()))
+}
+
 /// The rows whose problem is a sentence of the given kind, by line.
 fn refused_lines(rows: &[Row]) -> Vec<usize> {
     rows.iter()
@@ -141,7 +146,6 @@ fn a_multi_stage_dockerfile_with_argument_chains_and_platform_arguments() {
     // what BuildKit builds: the last stage (FROM release) and, transitively, release
     // (COPY --from=runtime), runtime (FROM base-linux, COPY --from=build and --from=0),
     // base-linux, build; the others' images are not judged, their problems stay
-    let not_built = |line: usize, stage: &str| err(line, Problem::NotBuilt(stage.into()));
     assert_eq!(
         scan(MULTI_STAGE),
         [
@@ -368,7 +372,6 @@ fn copy_from_and_run_mount_from() {
 /// `allReachableStages`); the images of the other stages are not judged.
 #[test]
 fn only_the_stages_the_last_stage_uses_are_judged() {
-    let not_built = |line: usize, stage: &str| err(line, Problem::NotBuilt(stage.into()));
     let cases: [(&str, &str, Vec<Row>); 11] = [
         (
             "a Windows stage the final stage does not use",

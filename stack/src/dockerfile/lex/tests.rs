@@ -1,5 +1,5 @@
 use super::*;
-use crate::limits::MAX_DEPTH;
+use crate::limits::{MAX_DEPTH, MAX_QUOTED};
 
 /// Variables as a test table writes them.
 type Env<'a> = &'a [(&'a str, &'a str)];
@@ -260,10 +260,7 @@ fn expansions_are_capped_while_they_are_written() {
     let Err(Problem::Limit(sentence)) = expand(&long, &env, '\\', &mut budget) else {
         panic!("a limit");
     };
-    assert!(
-        sentence.len() < crate::limits::MAX_QUOTED + 120,
-        "{sentence}"
-    );
+    assert!(sentence.len() < MAX_QUOTED + 120, "{sentence}");
 }
 
 #[test]
