@@ -1,7 +1,7 @@
 //! The modifiers that match a pattern in a value (lex.go `processDollar`, `trimPrefix`,
 //! `trimSuffix`): `${NAME#word}` and `##` trim the shortest and the longest match from the
 //! start, `%` and `%%` from the end, `${NAME/pattern/replacement}` replaces the first match and
-//! `//` every one. The patterns themselves are [`super::super::pattern`]'s.
+//! `//` every one. The patterns themselves are [`crate::dockerfile::pattern`]'s.
 
 use super::parameters::{Lookup, lookup};
 use super::{Lexer, Taint, taint};
