@@ -20,6 +20,10 @@
 //!   answers.
 //! - [`attacks`]: the scanner's hostile files, and the memory and size bounds they are held to.
 //!
+//! The binary `mquery-bench-tools` (src/bin/bench_tools/) runs the benchmarks of
+//! scripts/bench.sh with these pieces. The tests that use the harness live with the crates
+//! they test (registry/tests, lambda/tests, cli/tests).
+//!
 //! Nothing here reaches beyond 127.0.0.1.
 
 pub mod attacks;
