@@ -18,8 +18,9 @@
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
 //!   and what a refused certificate means.
-//! - [`error`]: the crate's one error type, `ErrorCode` (the status table's codes) and the
-//!   registry's own `OciErrorCode`s.
+//! - [`error`]: the crate's one error type and its code in the status table of
+//!   docs/errors.md (`output::ErrorCode`, re-exported as `ErrorCode`); `OciErrorCode` is
+//!   re-exported from `oci`.
 //! - re-exported from `oci`: [`reference`](mod@reference), [`digest`], [`platform`],
 //!   [`check`], [`diff`], [`verify`], [`manifest`], [`summary`].
 //!

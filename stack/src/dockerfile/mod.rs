@@ -427,7 +427,7 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let Ok(image) = &found.image else { continue };
-            if registry::Reference::parse(image).is_err() {
+            if oci::Reference::parse(image).is_err() {
                 continue;
             }
             let name = match &self.names[stage] {
