@@ -3,8 +3,7 @@
 //! anything else is a miss (the caller then overwrites the item).
 #![no_main]
 
-use cache::Item;
-use cache::tiered::decode;
+use cache::{Item, decode};
 use libfuzzer_sys::fuzz_target;
 
 fn u64_at(data: &[u8], at: usize) -> u64 {
