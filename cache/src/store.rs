@@ -1,7 +1,8 @@
 //! The second tier: the [`Store`] trait over a key-value store of cache items with an expiry
 //! attribute, and the item layout. The implementations are `memory` (in process) and `dynamo`.
 
-/// The item layout's version; items of another version are misses.
+/// The item layout's version (DynamoDB's `v` attribute); items of another version are
+/// misses. The payload inside has a version of its own ([`crate::payload::PAYLOAD_VERSION`]).
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// One cache item as the store holds it. Times are epoch seconds.
@@ -9,7 +10,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub struct Item {
     /// The partition key `pk`: the canonical cache key.
     pub key: String,
-    /// The value, serialized as JSON.
+    /// The value, serialized as JSON (the service's: a [`crate::payload::StoredAnswer`]).
     pub payload: String,
     /// When the origin was asked.
     pub fetched_at: u64,
