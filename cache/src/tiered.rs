@@ -18,7 +18,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::breaker::{Admit, Breaker, OPEN_FOR};
-use crate::clock::{Clock, epoch_secs, from_epoch_secs};
+use crate::clock::{Clock, epoch_secs};
+use crate::entry::{Cached, decode};
 use crate::store::{Item, Store, StoreError};
 
 /// Where an answer came from.
@@ -27,29 +28,6 @@ pub enum Tier {
     Memory,
     Store,
     Origin,
-}
-
-/// A cached value and its times.
-#[derive(Debug)]
-pub struct Cached<V> {
-    pub value: Arc<V>,
-    pub fetched_at: SystemTime,
-    pub fresh_until: SystemTime,
-    pub keep_until: SystemTime,
-    /// Served past its freshness because the origin failed.
-    pub stale: bool,
-    /// Bytes of the serialized value: the L1 weight.
-    weight: u32,
-}
-
-impl<V> Cached<V> {
-    pub fn is_fresh(&self, now: SystemTime) -> bool {
-        now < self.fresh_until
-    }
-
-    fn is_kept(&self, now: SystemTime) -> bool {
-        now < self.keep_until
-    }
 }
 
 /// What a loader returns.
@@ -190,7 +168,7 @@ where
             // the decoded value takes about twice its JSON, plus the entry's own overhead
             .weigher(|key: &String, value: &Arc<Cached<V>>| {
                 value
-                    .weight
+                    .weight()
                     .saturating_mul(2)
                     .saturating_add(key.len() as u32)
                     .saturating_add(256)
@@ -410,46 +388,11 @@ impl<V> Tiered<V> {
     }
 }
 
-/// Why a stored item is not an entry.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    #[error("{name} {secs} is out of range")]
-    TimeOutOfRange { name: &'static str, secs: u64 },
-    #[error("fetched_at <= fresh_until <= expires_at does not hold")]
-    TimesOutOfOrder,
-    #[error("the payload does not parse: {0}")]
-    Payload(#[source] serde_json::Error),
-}
-
-/// Turns a stored item back into an entry. Nothing stored is trusted: a payload that does not
-/// parse, a time `SystemTime` cannot hold or times out of order make the item a miss (and the
-/// answer loaded instead overwrites it), never a panic.
-pub fn decode<V: DeserializeOwned>(item: &Item) -> Result<Cached<V>, DecodeError> {
-    let time = |name: &'static str, secs: u64| {
-        from_epoch_secs(secs).ok_or(DecodeError::TimeOutOfRange { name, secs })
-    };
-    let fetched_at = time("fetched_at", item.fetched_at)?;
-    let fresh_until = time("fresh_until", item.fresh_until)?;
-    let keep_until = time("expires_at", item.expires_at)?;
-    if !(fetched_at <= fresh_until && fresh_until <= keep_until) {
-        return Err(DecodeError::TimesOutOfOrder);
-    }
-    let value: V = serde_json::from_str(&item.payload).map_err(DecodeError::Payload)?;
-    Ok(Cached {
-        value: Arc::new(value),
-        fetched_at,
-        fresh_until,
-        keep_until,
-        stale: false,
-        weight: u32::try_from(item.payload.len()).unwrap_or(u32::MAX),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::store::MemoryStore;
+    use crate::clock::{ManualClock, from_epoch_secs};
+    use crate::memory::MemoryStore;
     use std::sync::atomic::AtomicUsize;
 
     const MINUTE: Duration = Duration::from_secs(60);

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
 use output::{CacheInfo, Report};
-use registry::manifest::{Manifest, media_type, parse_manifest, platform_from_config};
-use registry::{Digest, ImageContent, Summary};
+use oci::manifest::{Manifest, media_type, parse_manifest, platform_from_config};
+use oci::{Digest, ImageContent, Summary};
 
 const CONTENT_TYPES: [Option<&str>; 6] = [
     None,
@@ -58,5 +58,5 @@ fuzz_target!(|data: &[u8]| {
         platform_check: None,
         verification: None,
     };
-    let _ = report.to_text(registry::Sense::Native);
+    let _ = report.to_text(oci::Sense::Native);
 });

@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use output::{ErrorBody, ErrorCode, ErrorReport};
-use registry::Sense;
+use oci::Sense;
 use stack::check::Plan;
 use stack::limits::MAX_ROWS;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cache::{Cached, Clock, Loaded, Tier, Tiered};
+use cache::{Cached, Clock, Loaded, StoredAnswer, Tier, Tiered};
 use output::{CacheInfo, Report, ReportRef, Source};
 use registry::{Client, Digest, ErrorCode, Reference, Summary};
 
@@ -153,13 +153,13 @@ pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), Failure> 
 }
 
 /// What the cache holds for a reference: the summary, or "not found" for a short while.
+/// Stored (DynamoDB) as a [`StoredAnswer`], the cache crate's versioned payload.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(from = "StoredAnswer", into = "StoredAnswer")]
 pub enum Entry {
     Image {
         summary: Arc<Summary>,
         /// The answer's rendered bodies (the service's, never stored).
-        #[serde(skip)]
         rendered: Memo,
     },
     Missing,
@@ -170,6 +170,24 @@ impl Entry {
         Entry::Image {
             summary,
             rendered: Memo::default(),
+        }
+    }
+}
+
+impl From<StoredAnswer> for Entry {
+    fn from(stored: StoredAnswer) -> Entry {
+        match stored {
+            StoredAnswer::Image(summary) => Entry::image(summary),
+            StoredAnswer::Missing => Entry::Missing,
+        }
+    }
+}
+
+impl From<Entry> for StoredAnswer {
+    fn from(entry: Entry) -> StoredAnswer {
+        match entry {
+            Entry::Image { summary, .. } => StoredAnswer::Image(summary),
+            Entry::Missing => StoredAnswer::Missing,
         }
     }
 }

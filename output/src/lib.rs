@@ -8,11 +8,13 @@
 //!   ([`CacheInfo`], [`Source`]) and the error document ([`ErrorReport`]).
 //! - [`text`]: mquery's text format and the escaping of registry-controlled strings.
 //! - [`timestamp`]: RFC 3339 rendering of times, used by the documents' serde.
+//! - [`error_code`]: [`ErrorCode`], the status table's codes (docs/errors.md).
 
+pub mod error_code;
 pub mod report;
 pub mod text;
 pub mod timestamp;
 
-pub use registry::ErrorCode;
+pub use error_code::ErrorCode;
 pub use report::{CacheInfo, ErrorBody, ErrorReport, Report, ReportRef, Source};
 pub use text::{clip, printable};

@@ -3,7 +3,8 @@
 
 use std::time::SystemTime;
 
-use registry::{ErrorCode, PlatformCheck, Sense, Summary, Verification};
+use crate::ErrorCode;
+use oci::{PlatformCheck, Sense, Summary, Verification};
 use serde::{Deserialize, Serialize};
 
 /// Where an answer came from.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use registry::{Finding, PlatformCheck, PlatformEntry, Sense, Summary, Verification};
+use oci::{Finding, PlatformCheck, PlatformEntry, Sense, Summary, Verification};
 
 /// Registry strings longer than this are clipped in text.
 const TEXT_FIELD_MAX: usize = 120;
@@ -67,7 +67,7 @@ pub fn document(
 /// ` * linux/arm64: no; linux/arm/v7 runs only with 32-bit support (--compatible)`.
 fn platform_line(check: &PlatformCheck, sense: Sense) -> String {
     let asked = clip(&check.normalized, TEXT_FIELD_MAX);
-    let entry = |m: &registry::PlatformMatch| clip(&m.platform, TEXT_FIELD_MAX);
+    let entry = |m: &oci::PlatformMatch| clip(&m.platform, TEXT_FIELD_MAX);
     match (&check.native, &check.compatible, sense) {
         (Some(native), _, _) => format!(" * {asked}: yes ({})\n", entry(native)),
         (None, Some(fallback), Sense::Compatible) => {
@@ -99,7 +99,7 @@ fn verification_lines(v: &Verification, summary: &Summary) -> String {
         v.checked,
         summary.platforms.len()
     );
-    let short = |d: &registry::Digest| format!("{}…", &d.encoded()[..12]);
+    let short = |d: &oci::Digest| format!("{}…", &d.encoded()[..12]);
     for finding in &v.findings {
         let line = match finding {
             Finding::PlatformMismatch {
@@ -144,7 +144,7 @@ fn verification_lines(v: &Verification, summary: &Summary) -> String {
 }
 
 /// `mquery diff`'s text: what NEW added and dropped relative to OLD.
-pub fn diff(d: &registry::Diff) -> String {
+pub fn diff(d: &oci::Diff) -> String {
     let mut out = String::new();
     let list = |platforms: &[String]| {
         if platforms.is_empty() {
@@ -217,7 +217,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::{CacheInfo, Report, Source};
-    use registry::{Digest, Platform};
+    use oci::{Digest, Platform};
 
     fn abc() -> Digest {
         Digest::sha256(b"abc")

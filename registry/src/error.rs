@@ -8,6 +8,9 @@ use crate::manifest::ManifestError;
 use crate::reference::ParseError;
 use crate::tls::CertificateProblem;
 
+pub use oci::OciErrorCode;
+pub use output::ErrorCode;
+
 /// Everything a lookup can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
@@ -104,79 +107,6 @@ pub enum TokenProblem {
     NoToken,
 }
 
-/// The error codes of the OCI distribution spec (`errors[].code` in a registry's error body).
-/// Codes the spec does not list are kept as sent (clipped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OciErrorCode {
-    BlobUnknown,
-    BlobUploadInvalid,
-    BlobUploadUnknown,
-    DigestInvalid,
-    ManifestBlobUnknown,
-    ManifestInvalid,
-    ManifestUnknown,
-    NameInvalid,
-    NameUnknown,
-    SizeInvalid,
-    Unauthorized,
-    Denied,
-    Unsupported,
-    TooManyRequests,
-    Other(String),
-}
-
-impl OciErrorCode {
-    const KNOWN: [(&'static str, OciErrorCode); 14] = [
-        ("BLOB_UNKNOWN", OciErrorCode::BlobUnknown),
-        ("BLOB_UPLOAD_INVALID", OciErrorCode::BlobUploadInvalid),
-        ("BLOB_UPLOAD_UNKNOWN", OciErrorCode::BlobUploadUnknown),
-        ("DIGEST_INVALID", OciErrorCode::DigestInvalid),
-        ("MANIFEST_BLOB_UNKNOWN", OciErrorCode::ManifestBlobUnknown),
-        ("MANIFEST_INVALID", OciErrorCode::ManifestInvalid),
-        ("MANIFEST_UNKNOWN", OciErrorCode::ManifestUnknown),
-        ("NAME_INVALID", OciErrorCode::NameInvalid),
-        ("NAME_UNKNOWN", OciErrorCode::NameUnknown),
-        ("SIZE_INVALID", OciErrorCode::SizeInvalid),
-        ("UNAUTHORIZED", OciErrorCode::Unauthorized),
-        ("DENIED", OciErrorCode::Denied),
-        ("UNSUPPORTED", OciErrorCode::Unsupported),
-        ("TOOMANYREQUESTS", OciErrorCode::TooManyRequests),
-    ];
-    /// Unknown codes longer than this are clipped: they come from the registry.
-    const OTHER_MAX: usize = 64;
-
-    pub fn parse(code: &str) -> OciErrorCode {
-        Self::KNOWN
-            .iter()
-            .find(|(name, _)| *name == code)
-            .map(|(_, known)| known.clone())
-            .unwrap_or_else(|| OciErrorCode::Other(code.chars().take(Self::OTHER_MAX).collect()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            OciErrorCode::Other(code) => code,
-            known => Self::KNOWN
-                .iter()
-                .find(|(_, k)| k == known)
-                .map_or("", |(name, _)| name),
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for OciErrorCode {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OciErrorCode, D::Error> {
-        let code = std::borrow::Cow::<str>::deserialize(d)?;
-        Ok(OciErrorCode::parse(&code))
-    }
-}
-
-impl std::fmt::Display for OciErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 fn codes_suffix(codes: &[OciErrorCode]) -> String {
     if codes.is_empty() {
         return String::new();
@@ -252,83 +182,6 @@ impl Error {
     }
 }
 
-/// A machine-readable error code, written `SCREAMING_SNAKE_CASE` in every document: the one
-/// list of the status table in docs/errors.md, shared by the service, the badges and the CLI.
-/// The registry's errors map to a subset ([`Error::code`]); the rest are the service's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    InvalidReference,
-    InvalidParameter,
-    RegistryNotAllowed,
-    NotFound,
-    MethodNotAllowed,
-    /// A request body over the service's limits (`POST /v1/check`: 1 MiB, 200 images).
-    PayloadTooLarge,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamError,
-    InvalidManifest,
-    UnsupportedManifest,
-    DigestMismatch,
-    Internal,
-    /// A code this build does not know (a newer service's): read, never a parse failure.
-    #[serde(other)]
-    Unknown,
-}
-
-impl ErrorCode {
-    /// Every code the contract defines.
-    pub const ALL: [ErrorCode; 13] = [
-        ErrorCode::InvalidReference,
-        ErrorCode::InvalidParameter,
-        ErrorCode::RegistryNotAllowed,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::UpstreamRateLimited,
-        ErrorCode::UpstreamTimeout,
-        ErrorCode::UpstreamError,
-        ErrorCode::InvalidManifest,
-        ErrorCode::UnsupportedManifest,
-        ErrorCode::DigestMismatch,
-        ErrorCode::Internal,
-    ];
-
-    /// The code as documents write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidReference => "INVALID_REFERENCE",
-            ErrorCode::InvalidParameter => "INVALID_PARAMETER",
-            ErrorCode::RegistryNotAllowed => "REGISTRY_NOT_ALLOWED",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ErrorCode::UpstreamRateLimited => "UPSTREAM_RATE_LIMITED",
-            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
-            ErrorCode::UpstreamError => "UPSTREAM_ERROR",
-            ErrorCode::InvalidManifest => "INVALID_MANIFEST",
-            ErrorCode::UnsupportedManifest => "UNSUPPORTED_MANIFEST",
-            ErrorCode::DigestMismatch => "DIGEST_MISMATCH",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Lets tests and logs compare a code with its written form.
-impl PartialEq<&str> for ErrorCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,47 +238,5 @@ mod tests {
             e.to_string(),
             "invalid reference \"Alpine\": repository name must be lowercase"
         );
-    }
-
-    #[test]
-    fn codes_serialize_as_written() {
-        for code in ErrorCode::ALL {
-            let json = serde_json::to_string(&code).expect("serializes");
-            assert_eq!(json, format!("\"{}\"", code.as_str()));
-            let back: ErrorCode = serde_json::from_str(&json).expect("parses");
-            assert_eq!(back, code);
-        }
-        let newer: ErrorCode = serde_json::from_str("\"SOMETHING_NEW\"").expect("parses");
-        assert_eq!(newer, ErrorCode::Unknown);
-    }
-
-    #[test]
-    fn registry_error_codes_are_typed() {
-        #[derive(serde::Deserialize)]
-        struct Body {
-            errors: Vec<Entry>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Entry {
-            code: OciErrorCode,
-        }
-        let body: Body = serde_json::from_str(
-            r#"{"errors":[{"code":"MANIFEST_UNKNOWN"},{"code":"TOOMANYREQUESTS"},{"code":"NEW_THING"}]}"#,
-        )
-        .expect("parses");
-        let codes: Vec<OciErrorCode> = body.errors.into_iter().map(|e| e.code).collect();
-        assert_eq!(
-            codes,
-            [
-                OciErrorCode::ManifestUnknown,
-                OciErrorCode::TooManyRequests,
-                OciErrorCode::Other("NEW_THING".into())
-            ]
-        );
-        for (name, code) in OciErrorCode::KNOWN {
-            assert_eq!(code.as_str(), name);
-            assert_eq!(OciErrorCode::parse(name), code);
-        }
-        assert_eq!(OciErrorCode::parse(&"X".repeat(500)).as_str().len(), 64);
     }
 }

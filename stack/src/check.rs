@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use oci::{PlatformCheck, PlatformSpec, Reference, Sense};
 use output::{ErrorBody, ErrorReport, Report};
-use registry::{PlatformCheck, PlatformSpec, Reference, Sense};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -300,11 +300,11 @@ where
             outcome.unwrap_or_else(|| {
                 let (code, message) = if timed_out {
                     (
-                        registry::ErrorCode::UpstreamTimeout,
+                        output::ErrorCode::UpstreamTimeout,
                         "not looked up before the check's deadline".to_owned(),
                     )
                 } else {
-                    (registry::ErrorCode::Internal, "lookup failed".to_owned())
+                    (output::ErrorCode::Internal, "lookup failed".to_owned())
                 };
                 Err(ErrorReport {
                     image: Some(image.clone()),
@@ -551,22 +551,22 @@ impl StackReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use output::{CacheInfo, ErrorBody, Source};
-    use registry::{ErrorCode, Platform, PlatformEntry, Summary};
+    use oci::{Platform, PlatformEntry, Summary};
+    use output::{CacheInfo, ErrorBody, ErrorCode, Source};
 
     fn report(image: &str, platforms: &[(&str, &str, Option<&str>)]) -> Report {
         Report {
             image: image.to_owned(),
             reference: Reference::parse(image).expect("valid").canonical(),
             summary: Summary {
-                digest: registry::Digest::sha256(image.as_bytes()),
+                digest: oci::Digest::sha256(image.as_bytes()),
                 media_type: "application/vnd.oci.image.index.v1+json".into(),
                 is_list: true,
                 platforms: platforms
                     .iter()
                     .map(|(os, arch, variant)| PlatformEntry {
                         platform: Platform::new(os, arch, *variant),
-                        digest: registry::Digest::sha256(arch.as_bytes()),
+                        digest: oci::Digest::sha256(arch.as_bytes()),
                         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                         size: 1,
                     })
@@ -848,7 +848,7 @@ mod tests {
         assert!(outcomes[0].is_ok());
         for (outcome, image) in outcomes[1..].iter().zip(&images[1..]) {
             let error = outcome.as_ref().expect_err("timed out");
-            assert_eq!(error.error.code, registry::ErrorCode::UpstreamTimeout);
+            assert_eq!(error.error.code, output::ErrorCode::UpstreamTimeout);
             assert_eq!(error.image.as_deref(), Some(image.as_str()));
             assert_eq!(
                 error.error.message,

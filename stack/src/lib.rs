@@ -119,7 +119,7 @@ impl Triple {
     /// What a Dockerfile's `TARGET*` arguments hold for a checked platform: the platform
     /// itself, normalized, or for an OS alone the build platform's architecture, which
     /// containerd platforms/platforms.go `Parse` fills in.
-    pub fn target(spec: &registry::PlatformSpec, build: &Triple) -> Triple {
+    pub fn target(spec: &oci::PlatformSpec, build: &Triple) -> Triple {
         match spec.platform() {
             Some(platform) => Triple {
                 os: platform.os,
@@ -353,7 +353,7 @@ mod tests {
             variant: String::new(),
         };
         let target = |p: &str| {
-            let spec: registry::PlatformSpec = p.parse().expect("a platform");
+            let spec: oci::PlatformSpec = p.parse().expect("a platform");
             let t = Triple::target(&spec, &build);
             (t.os, t.arch, t.variant)
         };

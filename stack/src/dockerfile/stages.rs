@@ -49,7 +49,7 @@ impl Scanner<'_> {
                 continue;
             }
             let Ok(image) = &found.image else { continue };
-            if registry::Reference::parse(image).is_err() {
+            if oci::Reference::parse(image).is_err() {
                 continue;
             }
             let name = match &self.names[stage] {
