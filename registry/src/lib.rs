@@ -21,6 +21,7 @@
 //!   request budget; in it `routing` (endpoints: Docker Hub, its mirror, the fallback on 429),
 //!   `request` (the request loop with auth and its retries), [`client::breaker`] (a circuit
 //!   breaker and a bulkhead per host) and [`client::quota`] (Docker Hub's pull quota).
+//! - [`batch`]: many lookups at once ([`gather`]): bounded, in order, within a deadline.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
@@ -32,6 +33,7 @@
 //! `output` crate).
 
 pub mod auth;
+pub mod batch;
 pub mod check;
 pub mod client;
 pub mod config;
@@ -47,6 +49,7 @@ pub mod tls;
 pub mod transport;
 pub mod verify;
 
+pub use batch::{Unfinished, gather};
 pub use check::{PlatformCheck, PlatformMatch, Sense};
 pub use client::Client;
 pub use config::ClientConfig;
