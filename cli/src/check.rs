@@ -2,7 +2,7 @@
 //! files (Compose, Kubernetes/Helm output, Dockerfiles, lists: `mquery_stack`) is looked up
 //! once, all at once, and judged against `--platform` (or the platform the file itself asks
 //! for: a Compose service's `platform:`, `FROM --platform=`). The plan and the report are
-//! `stack::check`'s, shared with the service's `POST /v1/check`.
+//! `stack::plan`'s and `stack::report`'s, shared with the service's `POST /v1/check`.
 //!
 //! A Compose file is interpolated as `docker compose config` interpolates it (compose-go
 //! cli/options.go, dotenv/env.go; docker/compose cmd/compose/compose.go): with the process
@@ -15,8 +15,9 @@ use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use registry::Sense;
-use stack::check::{Asked, Plan, Status};
 use stack::dotenv::{self, DotenvError, MAX_SIZE};
+use stack::plan::{Asked, Plan};
+use stack::report::Status;
 use stack::{Context, Kind, Triple};
 
 use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all};

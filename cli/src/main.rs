@@ -14,9 +14,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use output::{CacheInfo, ErrorBody, ErrorReport, Report, printable};
+use output::{CacheInfo, ErrorBody, ErrorReport, LookupResult, Report, printable};
 use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
-use stack::check::{Asked, LookupResult};
+use stack::plan::Asked;
 
 use crate::config::Config;
 
@@ -316,11 +316,16 @@ impl Service {
 /// Looks all images up concurrently; answers come back in the order given.
 async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<LookupResult> {
     // all at once: the client bounds the requests
-    stack::check::gather(images, images.len(), None, |image| {
+    registry::gather(images, images.len(), None, |image| {
         let backend = backend.clone();
         async move { lookup(&backend, &image, verify).await }
     })
     .await
+    .into_iter()
+    .map(|outcome| {
+        outcome.unwrap_or_else(|u| Err(ErrorReport::of_image(u.item(), u.code(), u.to_string())))
+    })
+    .collect()
 }
 
 async fn lookup(backend: &Backend, image: &str, verify: bool) -> LookupResult {

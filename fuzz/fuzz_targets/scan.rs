@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use output::{ErrorBody, ErrorCode, ErrorReport};
 use oci::Sense;
-use stack::check::Plan;
+use stack::plan::Plan;
 use stack::limits::MAX_ROWS;
 
 /// The name a file is posted or read under: a hint for its kind, chosen by the first byte.

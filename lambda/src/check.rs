@@ -1,6 +1,6 @@
 //! The service scans too: `POST /v1/check` and the page's "check a file" form take a file (a
 //! Compose file, Kubernetes YAML, a Dockerfile or a list), look each distinct image up once,
-//! all at once, through the same cache as every route, and answer `stack::check`'s report:
+//! all at once, through the same cache as every route, and answer `stack::report`'s report:
 //! the document `mquery check --json` prints.
 
 use std::time::Duration;
@@ -9,8 +9,10 @@ use tokio::time::Instant;
 
 use axum::body::{Body, Bytes};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use registry::Sense;
-use stack::check::{Asked, LookupResult, Plan, StackReport, gather};
+use output::{ErrorReport, LookupResult};
+use registry::{Sense, gather};
+use stack::plan::{Asked, Plan};
+use stack::report::StackReport;
 
 use crate::error::AppError;
 use crate::inspect::{Inspector, parse_image};
@@ -112,7 +114,12 @@ pub async fn check(
             async move { lookup(&inspector, &image).await }
         },
     )
-    .await;
+    .await
+    .into_iter()
+    .map(|outcome| {
+        outcome.unwrap_or_else(|u| Err(ErrorReport::of_image(u.item(), u.code(), u.to_string())))
+    })
+    .collect();
     Ok(plan.judge(outcomes, sense))
 }
 

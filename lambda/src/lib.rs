@@ -10,7 +10,7 @@
 //! - [`render`]: HTML page (maud), SVG badge (the `shields` crate), shields.io JSON, mquery's
 //!   JSON shape (JSON and text come from the `output` crate).
 //! - [`check`]: `POST /v1/check` and the page's check form: a file's images, each looked up
-//!   once through the cache, judged by `stack::check`.
+//!   once through the cache, judged by `stack::report`.
 //! - [`error`]: the service's error type and the status table, one arm per `ErrorCode`.
 //! - [`config`]: every environment variable, read once, into the types the settings own
 //!   (`Config`, the local server's `ConnectionLimits`).

@@ -299,7 +299,7 @@ struct Params {
 const MAX_PLATFORM_PARAM: usize = 200;
 
 /// A `platform` parameter: as written, and parsed.
-type Platform = stack::check::Asked;
+type Platform = stack::plan::Asked;
 
 impl Params {
     /// The `platform` parameter, parsed before any lookup (absent or empty: none).

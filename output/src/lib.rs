@@ -5,16 +5,22 @@
 //! # Layout
 //!
 //! - [`report`]: the v1 answer ([`Report`], borrowed as [`ReportRef`]), its cache metadata
-//!   ([`CacheInfo`], [`Source`]) and the error document ([`ErrorReport`]).
-//! - [`text`]: mquery's text format and the escaping of registry-controlled strings.
+//!   ([`CacheInfo`], [`Source`]), the error document ([`ErrorReport`]) and one lookup's
+//!   outcome, either of them ([`LookupResult`]).
+//! - [`stack`]: the check document of a stack ([`StackReport`]): its counts, its entries
+//!   per image and per problem, and the rows of its table.
+//! - [`text`]: mquery's text format and the escaping of registry-controlled strings; in it
+//!   [`text::stack`], a stack check's table and summary line.
 //! - [`timestamp`]: RFC 3339 rendering of times, used by the documents' serde.
 //! - [`error_code`]: [`ErrorCode`], the status table's codes (docs/errors.md).
 
 pub mod error_code;
 pub mod report;
+pub mod stack;
 pub mod text;
 pub mod timestamp;
 
 pub use error_code::ErrorCode;
-pub use report::{CacheInfo, ErrorBody, ErrorReport, Report, ReportRef, Source};
+pub use report::{CacheInfo, ErrorBody, ErrorReport, LookupResult, Report, ReportRef, Source};
+pub use stack::StackReport;
 pub use text::{clip, printable};

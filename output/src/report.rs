@@ -90,6 +90,9 @@ pub struct ReportRef<'a> {
     pub verification: Option<&'a Verification>,
 }
 
+/// One image's lookup: its v1 document, or its error document.
+pub type LookupResult = Result<Report, ErrorReport>;
+
 /// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReport {
@@ -99,6 +102,18 @@ pub struct ErrorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     pub error: ErrorBody,
+}
+
+impl ErrorReport {
+    /// The error document of a lookup of `image` (as given) that has no canonical reference
+    /// to name.
+    pub fn of_image(image: &str, code: ErrorCode, message: String) -> ErrorReport {
+        ErrorReport {
+            image: Some(image.to_owned()),
+            reference: None,
+            error: ErrorBody { code, message },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
 //! mquery's text format, and the escaping that keeps registry-controlled strings from driving
-//! a terminal or flooding a page.
+//! a terminal or flooding a page. A stack check's table and summary line are in [`stack`].
+
+pub mod stack;
 
 use std::fmt::Write as _;
 

@@ -14,6 +14,7 @@
 //!   request budget; in it `routing` (endpoints: Docker Hub, its mirror, the fallback on 429),
 //!   `request` (the request loop with auth and its retries), [`client::breaker`] (a circuit
 //!   breaker and a bulkhead per host) and [`client::quota`] (Docker Hub's pull quota).
+//! - [`batch`]: many lookups at once ([`gather`]): bounded, in order, within a deadline.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
@@ -28,6 +29,7 @@
 //! `output` crate).
 
 pub mod auth;
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -35,8 +37,7 @@ pub mod guard;
 pub mod tls;
 pub mod transport;
 
-pub use oci::{check, diff, digest, manifest, platform, reference, summary, verify};
-
+pub use batch::{Unfinished, gather};
 pub use client::Client;
 pub use config::ClientConfig;
 pub use error::{Error, ErrorCode, OciErrorCode};
@@ -44,3 +45,4 @@ pub use oci::{
     Diff, Digest, Finding, ImageContent, MediaType, Platform, PlatformCheck, PlatformEntry,
     PlatformMatch, PlatformSpec, Reference, Sense, Summary, Verification,
 };
+pub use oci::{check, diff, digest, manifest, platform, reference, summary, verify};

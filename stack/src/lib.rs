@@ -17,14 +17,20 @@
 //!   `RUN --mount=from=`.
 //! - [`interpolate`]: Compose's `${VAR...}` syntax, as compose-go's template package reads it.
 //! - [`dotenv`]: `.env` files, as compose-go reads them (the command line's variables).
-//! - [`check`]: a [`check::Plan`] of the distinct references to look up, judged into a
-//!   [`check::StackReport`] (`mquery check` and the service's `POST /v1/check`).
+//! - [`plan`]: what a check looks up: a [`plan::Plan`] of the distinct references of the
+//!   scanned files, every place naming each, the platform judging each, and the rows that
+//!   name none (`mquery check` and the service's `POST /v1/check`; the lookups themselves
+//!   run through `registry::gather`).
+//! - [`report`]: the verdict per image and the counts: [`plan::Plan::judge`] turns the
+//!   lookups' outcomes into the check document, `output`'s [`report::StackReport`] (whose
+//!   table is `output`'s text too).
 
-pub mod check;
 mod dockerfile;
 pub mod dotenv;
 pub mod interpolate;
 pub mod limits;
+pub mod plan;
+pub mod report;
 mod yaml;
 
 use std::collections::HashMap;

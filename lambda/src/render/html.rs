@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use output::{ErrorReport, Report};
-use stack::check::{StackReport, Verdict};
+use stack::report::{StackReport, Status, Verdict};
 
 use super::clip;
 
@@ -194,9 +194,9 @@ pub fn page_with(
 /// A checked file: the summary, then one row per image and per problem.
 fn checked(report: &StackReport) -> Markup {
     let class = match report.status {
-        stack::check::Status::Ok => "yes",
-        stack::check::Status::Unsupported => "no",
-        stack::check::Status::Error => "err",
+        Status::Ok => "yes",
+        Status::Unsupported => "no",
+        Status::Error => "err",
     };
     html! {
         section.card #result {

@@ -1,0 +1,106 @@
+//! The text of a stack's check (docs/cli.md, `mquery check`): the table under its header, the
+//! verdict column, and the summary line the check document carries too.
+
+use crate::stack::{Counts, StackReport, Verdict};
+use crate::text::{clip, printable};
+
+impl StackReport {
+    /// The table, aligned, under a header, then the summary line.
+    pub fn table(&self) -> String {
+        let header = ["IMAGE", "FOUND IN", "PLATFORMS", "PLATFORM CHECK"].map(str::to_owned);
+        let cells: Vec<[String; 4]> = self
+            .rows
+            .iter()
+            .map(|row| {
+                [
+                    row.image
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), |i| clip(i, 60)),
+                    printable(&list_cell(&row.found_in)).into_owned(),
+                    row.platforms.clone().unwrap_or_else(|| "-".to_owned()),
+                    row.verdict.text(),
+                ]
+            })
+            .collect();
+        let all: Vec<&[String; 4]> = std::iter::once(&header).chain(&cells).collect();
+        let widths: Vec<usize> = (0..4)
+            .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for row in all {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if c < 3 {
+                    line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push_str(&self.summary);
+        out.push('\n');
+        out
+    }
+}
+
+impl Verdict {
+    /// The verdict column.
+    pub fn text(&self) -> String {
+        match self {
+            Verdict::Supported { platform, entry } => format!("{platform}: yes ({entry})"),
+            Verdict::Unsupported { platform } => format!("{platform}: no"),
+            Verdict::LookedUp => "-".to_owned(),
+            Verdict::Failed(reason) => format!("error: {reason}"),
+            Verdict::NotChecked(reason) | Verdict::BuiltLocally(reason) => {
+                printable(reason).into_owned()
+            }
+        }
+    }
+}
+
+/// Platforms or places as one cell of the text table: the first three, then how many more
+/// (`none` when there are none).
+pub fn list_cell(names: &[String]) -> String {
+    match names.len() {
+        0 => "none".to_owned(),
+        n if n <= 3 => names.join(", "),
+        n => format!("{}, +{} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// The summary line; `not_built` of the `built_locally` rows are images of Dockerfile stages
+/// BuildKit does not build, named apart; `platform` is the one asked for, normalized.
+pub fn summary(counts: &Counts, not_built: usize, platform: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    match platform {
+        Some(p) => {
+            let (supports, does) = match (counts.supported, counts.unsupported) {
+                (1, 1) => ("supports", "does"),
+                (1, _) => ("supports", "do"),
+                (_, 1) => ("support", "does"),
+                _ => ("support", "do"),
+            };
+            parts.push(format!("{} {supports} {p}", counts.supported));
+            parts.push(format!("{} {does} not", counts.unsupported));
+        }
+        None => parts.push(format!("{} looked up", counts.images - counts.failed)),
+    }
+    parts.push(format!("{} failed", counts.failed));
+    if counts.not_checked > 0 {
+        parts.push(format!("{} not checked", counts.not_checked));
+    }
+    let built_locally = counts.built_locally - not_built;
+    if built_locally > 0 {
+        parts.push(format!("{built_locally} built locally"));
+    }
+    if not_built > 0 {
+        parts.push(format!("{not_built} in stages not built"));
+    }
+    let noun = if counts.images == 1 {
+        "image"
+    } else {
+        "images"
+    };
+    format!("{} {noun}: {}", counts.images, parts.join(", "))
+}
