@@ -304,22 +304,20 @@ pub fn parse_manifest(
     {
         return Err(ManifestError::Schema1);
     }
+    let missing = |field| ManifestError::MissingField {
+        media_type: media_type.clone(),
+        field,
+    };
     match media_type.as_str() {
         media_type::OCI_INDEX | media_type::DOCKER_LIST => {
-            let entries = raw.manifests.ok_or_else(|| ManifestError::MissingField {
-                media_type: media_type.clone(),
-                field: "manifests",
-            })?;
+            let entries = raw.manifests.ok_or_else(|| missing("manifests"))?;
             Ok(Manifest::Index {
                 media_type,
                 entries,
             })
         }
         media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
-            let config = raw.config.ok_or_else(|| ManifestError::MissingField {
-                media_type: media_type.clone(),
-                field: "config",
-            })?;
+            let config = raw.config.ok_or_else(|| missing("config"))?;
             Ok(Manifest::Image {
                 media_type,
                 config: Box::new(config),
