@@ -261,234 +261,10 @@ fn arm64_falls_back_to_32_bit_arm_v8_and_below() {
 /// native sense: what `Only` accepts of the host's own architecture.
 #[test]
 fn only_and_native() {
-    const ARM64_V9_6_RUNS: &[&str] = &[
-        "linux/arm",
-        "linux/arm/v5",
-        "linux/arm/v6",
-        "linux/arm/v7",
-        "linux/arm/v8",
-        "linux/arm64",
-        "linux/arm64/v8",
-        "linux/arm64/v8.1",
-        "linux/arm64/v8.2",
-        "linux/arm64/v8.3",
-        "linux/arm64/v8.4",
-        "linux/arm64/v8.5",
-        "linux/arm64/v8.6",
-        "linux/arm64/v8.7",
-        "linux/arm64/v8.8",
-        "linux/arm64/v8.9",
-        "linux/arm64/v9",
-        "linux/arm64/v9.0",
-        "linux/arm64/v9.1",
-        "linux/arm64/v9.2",
-        "linux/arm64/v9.3",
-        "linux/arm64/v9.4",
-        "linux/arm64/v9.5",
-        "linux/arm64/v9.6",
-    ];
-    let cases: &[(&str, &[&str], &[&str])] = &[
-        (
-            "linux/amd64",
-            &["linux/amd64", "linux/386"],
-            &[
-                "linux/amd64/v2",
-                "linux/arm/v7",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/amd64/v2",
-            &[
-                "linux/amd64",
-                "linux/amd64/v1",
-                "linux/amd64/v2",
-                "linux/386",
-            ],
-            &[
-                "linux/amd64/v3",
-                "linux/amd64/v4",
-                "linux/arm/v7",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/386",
-            &["linux/386"],
-            &[
-                "linux/amd64",
-                "linux/arm/v7",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "windows/amd64",
-            &["windows/amd64"],
-            &["linux/amd64", "linux/arm/v7", "linux/arm64", "windows/arm"],
-        ),
-        (
-            "linux/arm/v8",
-            &[
-                "linux/arm",
-                "linux/arm/v5",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-            ],
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm/v7",
-            &["linux/arm", "linux/arm/v5", "linux/arm/v6", "linux/arm/v7"],
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "linux/arm/v8",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm/v6",
-            &["linux/arm/v5", "linux/arm/v6"],
-            &[
-                "linux/amd64",
-                "linux/arm",
-                "linux/arm/v4",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm/v5",
-            &["linux/arm/v5"],
-            &[
-                "linux/amd64",
-                "linux/arm",
-                "linux/arm/v4",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm/v4",
-            &["linux/arm/v4"],
-            &[
-                "linux/amd64",
-                "linux/arm",
-                "linux/arm/v5",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm64/v9.6",
-            ARM64_V9_6_RUNS,
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "windows/amd64",
-                "windows/arm",
-                "linux/arm64/v8.10",
-            ],
-        ),
-        (
-            "linux/arm64/v9",
-            &[
-                "linux/arm",
-                "linux/arm/v5",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "linux/arm64/v8",
-                "linux/arm64/v8.1",
-                "linux/arm64/v8.2",
-                "linux/arm64/v8.3",
-                "linux/arm64/v8.4",
-                "linux/arm64/v8.5",
-                "linux/arm64/v9",
-                "linux/arm64/v9.0",
-            ],
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "windows/amd64",
-                "windows/arm",
-                "linux/arm64/v8.6",
-            ],
-        ),
-        (
-            "linux/arm64/v8.1",
-            &[
-                "linux/arm",
-                "linux/arm/v5",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "linux/arm64/v8",
-                "linux/arm64/v8.1",
-            ],
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "linux/arm/v9",
-                "linux/arm64/v9",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-        (
-            "linux/arm64",
-            &[
-                "linux/arm",
-                "linux/arm/v5",
-                "linux/arm/v6",
-                "linux/arm/v7",
-                "linux/arm/v8",
-                "linux/arm64",
-                "linux/arm64/v8",
-            ],
-            &[
-                "linux/amd64",
-                "linux/arm/v4",
-                "linux/arm/v9",
-                "linux/arm64/v9",
-                "linux/arm64/v8.1",
-                "windows/amd64",
-                "windows/arm",
-            ],
-        ),
-    ];
-    for (host, runs, does_not) in cases {
+    let check = |host: &str, runs: &[String], does_not: &[String]| {
         let host_spec = spec(host);
         let host_arch = Normalized::of(&p(host)).architecture;
-        for image in *runs {
+        for image in runs {
             let image_platform = p(image);
             assert!(host_spec.compatible(&image_platform), "{host} runs {image}");
             let same_arch = Normalized::of(&image_platform).architecture == host_arch;
@@ -498,14 +274,106 @@ fn only_and_native() {
                 "{host} natively {image}"
             );
         }
-        for image in *does_not {
+        for image in does_not {
             assert!(
                 !host_spec.compatible(&p(image)),
                 "{host} does not run {image}"
             );
             assert!(!host_spec.native(&p(image)), "{host} not natively {image}");
         }
+    };
+    let linux = |names: &[&str]| -> Vec<String> {
+        names.iter().map(|name| format!("linux/{name}")).collect()
+    };
+    // every Linux case of the table runs neither of these
+    let not_windows = |names: &[&str]| -> Vec<String> {
+        let mut images = linux(names);
+        images.extend(["windows/amd64", "windows/arm"].map(str::to_owned));
+        images
+    };
+    // what an arm/v8 host runs, and every arm64 host besides its arm64 variants
+    const ARM_TO_V8: [&str; 5] = ["arm", "arm/v5", "arm/v6", "arm/v7", "arm/v8"];
+    // Linux hosts but arm64 (without their `linux/`): what each runs, and does not
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        ("amd64", &["amd64", "386"], &["amd64/v2", "arm/v7", "arm64"]),
+        (
+            "amd64/v2",
+            &["amd64", "amd64/v1", "amd64/v2", "386"],
+            &["amd64/v3", "amd64/v4", "arm/v7", "arm64"],
+        ),
+        ("386", &["386"], &["amd64", "arm/v7", "arm64"]),
+        ("arm/v8", &ARM_TO_V8, &["amd64", "arm/v4", "arm64"]),
+        (
+            "arm/v7",
+            &["arm", "arm/v5", "arm/v6", "arm/v7"],
+            &["amd64", "arm/v4", "arm/v8", "arm64"],
+        ),
+        (
+            "arm/v6",
+            &["arm/v5", "arm/v6"],
+            &["amd64", "arm", "arm/v4", "arm/v7", "arm/v8", "arm64"],
+        ),
+        (
+            "arm/v5",
+            &["arm/v5"],
+            &[
+                "amd64", "arm", "arm/v4", "arm/v6", "arm/v7", "arm/v8", "arm64",
+            ],
+        ),
+        (
+            "arm/v4",
+            &["arm/v4"],
+            &[
+                "amd64", "arm", "arm/v5", "arm/v6", "arm/v7", "arm/v8", "arm64",
+            ],
+        ),
+    ];
+    for (host, runs, does_not) in cases {
+        check(
+            &format!("linux/{host}"),
+            &linux(runs),
+            &not_windows(does_not),
+        );
     }
+    // arm64 hosts: the arm64 variants each runs besides arm64 (v8) and 32-bit arm up to v8,
+    // and what it does not run
+    let arm64_cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "arm64/v9.6",
+            &[
+                "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9", "v9",
+                "v9.0", "v9.1", "v9.2", "v9.3", "v9.4", "v9.5", "v9.6",
+            ],
+            &["amd64", "arm/v4", "arm64/v8.10"],
+        ),
+        (
+            "arm64/v9",
+            &["v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v9", "v9.0"],
+            &["amd64", "arm/v4", "arm64/v8.6"],
+        ),
+        (
+            "arm64/v8.1",
+            &["v8.1"],
+            &["amd64", "arm/v4", "arm/v9", "arm64/v9"],
+        ),
+        (
+            "arm64",
+            &[],
+            &["amd64", "arm/v4", "arm/v9", "arm64/v9", "arm64/v8.1"],
+        ),
+    ];
+    for (host, variants, does_not) in arm64_cases {
+        let mut runs = linux(&ARM_TO_V8);
+        runs.extend(["linux/arm64".to_owned(), "linux/arm64/v8".to_owned()]);
+        runs.extend(variants.iter().map(|v| format!("linux/arm64/{v}")));
+        check(&format!("linux/{host}"), &runs, &not_windows(does_not));
+    }
+    // the one Windows host
+    check(
+        "windows/amd64",
+        &["windows/amd64".to_owned()],
+        &["linux/amd64", "linux/arm/v7", "linux/arm64", "windows/arm"].map(str::to_owned),
+    );
     // compare_test.go's `windows(10.0.17763)/amd64` image for a `windows/amd64` host
     let versioned = Platform {
         os_version: Some("10.0.17763".into()),
