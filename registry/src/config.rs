@@ -247,6 +247,15 @@ pub fn parse_base_url(name: &'static str, value: &str) -> Result<Url, ConfigErro
 mod tests {
     use super::*;
 
+    /// [`client_config_from`] over an environment of these variables.
+    fn from_vars(vars: &[(&str, &str)]) -> Result<ClientConfig, ConfigError> {
+        client_config_from(|name| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
     #[test]
     fn insecure_registries() {
         assert_eq!(
@@ -279,12 +288,11 @@ mod tests {
 
     #[test]
     fn shared_client_settings() {
-        let config = client_config_from(|name| match name {
-            "MQUERY_INSECURE_REGISTRIES" => Some("localhost:5000".into()),
-            "MQUERY_PRIVATE_REGISTRIES" => Some("127.0.0.1:5443, registry.lan".into()),
-            "MQUERY_CA_FILE" => Some("  ".into()),
-            _ => None,
-        })
+        let config = from_vars(&[
+            ("MQUERY_INSECURE_REGISTRIES", "localhost:5000"),
+            ("MQUERY_PRIVATE_REGISTRIES", "127.0.0.1:5443, registry.lan"),
+            ("MQUERY_CA_FILE", "  "),
+        ])
         .expect("valid");
         assert_eq!(config.insecure_registries, ["localhost:5000"]);
         assert_eq!(
@@ -292,10 +300,8 @@ mod tests {
             ["127.0.0.1:5443", "registry.lan"]
         );
         assert!(config.extra_roots.is_empty());
-        let err = client_config_from(|name| {
-            (name == "MQUERY_PRIVATE_REGISTRIES").then(|| "https://x".to_owned())
-        })
-        .expect_err("a URL is not host[:port]");
+        let err = from_vars(&[("MQUERY_PRIVATE_REGISTRIES", "https://x")])
+            .expect_err("a URL is not host[:port]");
         assert_eq!(
             err,
             ConfigError::InvalidRegistry {
@@ -303,10 +309,8 @@ mod tests {
                 value: "https://x".into()
             }
         );
-        let err = client_config_from(|name| {
-            (name == "MQUERY_CA_FILE").then(|| "/nonexistent/ca.pem".to_owned())
-        })
-        .expect_err("a missing CA file");
+        let err =
+            from_vars(&[("MQUERY_CA_FILE", "/nonexistent/ca.pem")]).expect_err("a missing CA file");
         assert!(
             err.to_string()
                 .starts_with("MQUERY_CA_FILE: cannot read /nonexistent/ca.pem: "),
@@ -316,12 +320,11 @@ mod tests {
 
     #[test]
     fn docker_hub_credentials_come_in_pairs_and_never_print() {
-        let config = client_config_from(|name| match name {
-            "MQUERY_DOCKER_HUB_USERNAME" => Some("mquery-bot".into()),
-            "MQUERY_DOCKER_HUB_TOKEN" => Some("dckr_pat_secret".into()),
-            "MQUERY_DOCKER_HUB_FALLBACK" => Some("https://mirror.gcr.io".into()),
-            _ => None,
-        })
+        let config = from_vars(&[
+            ("MQUERY_DOCKER_HUB_USERNAME", "mquery-bot"),
+            ("MQUERY_DOCKER_HUB_TOKEN", "dckr_pat_secret"),
+            ("MQUERY_DOCKER_HUB_FALLBACK", "https://mirror.gcr.io"),
+        ])
         .expect("valid");
         let credentials = config.docker_hub_credentials.expect("set");
         assert_eq!(credentials.username(), "mquery-bot");
@@ -333,10 +336,7 @@ mod tests {
             Some("https://mirror.gcr.io/".into())
         );
         assert_eq!(
-            client_config_from(|name| {
-                (name == "MQUERY_DOCKER_HUB_USERNAME").then(|| "someone".to_owned())
-            })
-            .err(),
+            from_vars(&[("MQUERY_DOCKER_HUB_USERNAME", "someone")]).err(),
             Some(ConfigError::HalfCredentials)
         );
     }
