@@ -755,7 +755,24 @@ mod tests {
 
     /// Whether `enter` is still waiting after a moment.
     async fn waits(gate: &Arc<Gate>, shares: &Shares) -> bool {
-        tokio::time::timeout(Duration::from_millis(50), gate.enter(shares))
+        pending(std::pin::pin!(gate.enter(shares))).await
+    }
+
+    /// A new host's gate, with the two lookups of its probation share admitted.
+    async fn probation_taken<'a>(
+        host: &str,
+        config: &ClientConfig,
+        shares: &'a Shares,
+    ) -> (Arc<Gate>, Entry<'a>, Entry<'a>) {
+        let gate = Arc::new(Gate::new(host, config));
+        let first = gate.enter(shares).await.expect("admitted");
+        let second = gate.enter(shares).await.expect("admitted");
+        (gate, first, second)
+    }
+
+    /// Whether `future` is still pending after a moment.
+    async fn pending(future: std::pin::Pin<&mut impl Future>) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), future)
             .await
             .is_err()
     }
@@ -795,9 +812,7 @@ mod tests {
     async fn lookups_waiting_on_probation_go_on_once_the_host_answers() {
         let config = config(8, 16);
         let shares = Shares::new(&config);
-        let gate = Arc::new(Gate::new("new", &config));
-        let first = gate.enter(&shares).await.expect("admitted");
-        let second = gate.enter(&shares).await.expect("admitted");
+        let (gate, first, second) = probation_taken("new", &config, &shares).await;
         let waiting = {
             let (gate, shares) = (Arc::clone(&gate), &shares);
             async move {
@@ -808,9 +823,7 @@ mod tests {
         };
         tokio::pin!(waiting);
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), waiting.as_mut())
-                .await
-                .is_err(),
+            pending(waiting.as_mut()).await,
             "the probation share is taken"
         );
         // the host answers one lookup: the waiting one goes on at once, the other still runs
@@ -830,19 +843,13 @@ mod tests {
             ..config(8, 16)
         };
         let shares = Shares::new(&config);
-        let gate = Arc::new(Gate::new("silent", &config));
-        let a = gate.enter(&shares).await.expect("admitted");
-        let b = gate.enter(&shares).await.expect("admitted");
+        let (gate, a, b) = probation_taken("silent", &config, &shares).await;
         let queued = {
             let (gate, shares) = (Arc::clone(&gate), &shares);
             async move { gate.enter(shares).await.map(|_| ()) }
         };
         tokio::pin!(queued);
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), queued.as_mut())
-                .await
-                .is_err()
-        );
+        assert!(pending(queued.as_mut()).await);
         a.finish(Verdict::TimedOut, Instant::now());
         b.finish(Verdict::TimedOut, Instant::now());
         // the queued lookup got its turn after the breaker opened: refused, not run
