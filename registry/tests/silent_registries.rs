@@ -214,6 +214,68 @@ async fn healthy_lookups(
     times
 }
 
+/// `n` silent registries, counting their connections in one [`Held`].
+async fn silent_registries(n: usize) -> (Arc<Held>, Vec<Silent>) {
+    let held = Arc::new(Held::default());
+    let mut silent = Vec::new();
+    for _ in 0..n {
+        silent.push(Silent::start(&held).await);
+    }
+    (held, silent)
+}
+
+/// What a [`flood`] of the silent registries did while 4 loops looked up the real registry.
+struct Flood {
+    /// Connections the silent registries held mid-way through the first request deadline.
+    held_midway: usize,
+    /// The healthy lookups' times, sorted.
+    healthy: Vec<Duration>,
+    outcomes: Flooded,
+}
+
+/// Floods each silent registry with `per_host` lookups at once, and looks up the real
+/// registry in 4 loops until the flood is over.
+async fn flood_beside_healthy(
+    (client, registry): (&Client, &Distribution),
+    silent: &[Silent],
+    held: &Held,
+    per_host: usize,
+) -> Flood {
+    let over = Arc::new(AtomicBool::new(false));
+    let flooding = flood(client, silent, per_host, &over);
+    // mid-way through the first request deadline: each silent registry holds its share
+    tokio::time::sleep(REQUEST_TIMEOUT / 2).await;
+    let held_midway = held.0.load(Ordering::SeqCst);
+    let healthy = healthy_lookups(client, registry, 4, &over).await;
+    let outcomes = flooding.await.expect("the flood");
+    Flood {
+        held_midway,
+        healthy,
+        outcomes,
+    }
+}
+
+/// At least `at_least` healthy lookups, each faster than [`HEALTHY_BOUND`].
+fn assert_kept_their_time(healthy: &[Duration], at_least: usize, note: &str) {
+    assert!(
+        healthy.len() >= at_least,
+        "only {} healthy lookups",
+        healthy.len()
+    );
+    let slowest = healthy.last().copied().unwrap_or_default();
+    assert!(
+        slowest < HEALTHY_BOUND,
+        "a healthy lookup took {slowest:?}{note}"
+    );
+}
+
+/// Runs a test's body, failing it if it has not ended after a minute.
+async fn within_a_minute(body: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(60), body)
+        .await
+        .expect("the test ends by itself");
+}
+
 fn report(what: &str, times: &[Duration]) {
     let at = |q: usize| times.get((times.len() * q / 100).min(times.len().saturating_sub(1)));
     eprintln!(
@@ -232,19 +294,13 @@ fn report(what: &str, times: &[Duration]) {
 /// after the cool-down and close when the registry answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_silent_registries_cannot_starve_a_healthy_one() {
-    tokio::time::timeout(Duration::from_secs(60), ten_silent_registries())
-        .await
-        .expect("the test ends by itself");
+    within_a_minute(ten_silent_registries()).await;
 }
 
 async fn ten_silent_registries() {
     let registry = healthy_registry().await;
     let usual = usual_time(&registry, 5).await;
-    let held = Arc::new(Held::default());
-    let mut silent = Vec::new();
-    for _ in 0..10 {
-        silent.push(Silent::start(&held).await);
-    }
+    let (held, silent) = silent_registries(10).await;
     let (client, config) = client(&registry, &silent);
     let share = probation_share(&config);
     let threshold = config.breaker_threshold as usize;
@@ -254,17 +310,16 @@ async fn ten_silent_registries() {
         "the service's shares"
     );
 
-    let over = Arc::new(AtomicBool::new(false));
-    let flooding = flood(&client, &silent, 20, &over);
-    // mid-way through the first request deadline: each silent registry holds its share
-    tokio::time::sleep(REQUEST_TIMEOUT / 2).await;
-    let held_then = held.0.load(Ordering::SeqCst);
-    let healthy = healthy_lookups(&client, &registry, 4, &over).await;
+    let Flood {
+        held_midway: held_then,
+        healthy,
+        outcomes,
+    } = flood_beside_healthy((&client, &registry), &silent, &held, 20).await;
 
     let mut timed_out = 0;
     let mut refused = Vec::new();
     let mut flood_took = Duration::ZERO;
-    for (result, took) in flooding.await.expect("the flood") {
+    for (result, took) in outcomes {
         flood_took = flood_took.max(took);
         let err = result.expect_err("a silent registry never answers");
         match err.code().as_str() {
@@ -312,16 +367,7 @@ async fn ten_silent_registries() {
         flood_took < LOOKUP_TIMEOUT + Duration::from_millis(500),
         "{flood_took:?}"
     );
-    assert!(
-        healthy.len() >= 20,
-        "only {} healthy lookups",
-        healthy.len()
-    );
-    let slowest = healthy.last().copied().unwrap_or_default();
-    assert!(
-        slowest < HEALTHY_BOUND,
-        "a healthy lookup took {slowest:?} (usually {usual:?})"
-    );
+    assert_kept_their_time(&healthy, 20, &format!(" (usually {usual:?})"));
 
     // every breaker is open: lookups fail at once and reach no one
     for host in &silent {
@@ -388,18 +434,12 @@ async fn ten_silent_registries() {
 /// keeps the other half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn silent_registries_hold_at_most_half_the_pool() {
-    tokio::time::timeout(Duration::from_secs(60), forty_silent_registries())
-        .await
-        .expect("the test ends by itself");
+    within_a_minute(forty_silent_registries()).await;
 }
 
 async fn forty_silent_registries() {
     let registry = healthy_registry().await;
-    let held = Arc::new(Held::default());
-    let mut silent = Vec::new();
-    for _ in 0..40 {
-        silent.push(Silent::start(&held).await);
-    }
+    let (held, silent) = silent_registries(40).await;
     let (client, config) = client(&registry, &silent);
     let pool = unproven_pool(&config);
     assert!(silent.len() * probation_share(&config) > pool);
@@ -410,12 +450,12 @@ async fn forty_silent_registries() {
         .await
         .expect("the registry answers");
 
-    let over = Arc::new(AtomicBool::new(false));
-    let flooding = flood(&client, &silent, 3, &over);
-    tokio::time::sleep(REQUEST_TIMEOUT / 2).await;
-    let held_then = held.0.load(Ordering::SeqCst);
-    let healthy = healthy_lookups(&client, &registry, 4, &over).await;
-    for (result, _) in flooding.await.expect("the flood") {
+    let Flood {
+        held_midway: held_then,
+        healthy,
+        outcomes,
+    } = flood_beside_healthy((&client, &registry), &silent, &held, 3).await;
+    for (result, _) in outcomes {
         result.expect_err("a silent registry never answers");
     }
     eprintln!(
@@ -428,11 +468,5 @@ async fn forty_silent_registries() {
         held_then <= pool && held_then > pool / 2,
         "forty silent registries held {held_then} connections"
     );
-    assert!(
-        healthy.len() >= 10,
-        "only {} healthy lookups",
-        healthy.len()
-    );
-    let slowest = healthy.last().copied().unwrap_or_default();
-    assert!(slowest < HEALTHY_BOUND, "a healthy lookup took {slowest:?}");
+    assert_kept_their_time(&healthy, 10, "");
 }
