@@ -416,6 +416,34 @@ mod tests {
         (clock, cache)
     }
 
+    /// [`setup`], with `k` loaded from the origin as "v1".
+    async fn loaded_v1(store: bool) -> (Arc<ManualClock>, Tiered<String>) {
+        let (clock, cache) = setup(store);
+        cache
+            .get_or_load("k", |_| async { Ok::<_, String>(loaded("v1", &clock)) })
+            .await
+            .expect("loads");
+        (clock, cache)
+    }
+
+    /// What a cache at `now` over a store holding `item` answers for `k`, the origin answering
+    /// "fresh"; and the store.
+    async fn over_a_store_of(item: &Item, now: u64) -> (Arc<MemoryStore>, Hit<String>) {
+        let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
+        let memory = Arc::new(MemoryStore::new(10));
+        memory.put(item).await.expect("put");
+        let cache = Tiered::<String>::new(
+            1 << 20,
+            Some(Arc::clone(&memory) as Arc<dyn Store>),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        );
+        let hit = cache
+            .get_or_load("k", |_| async { Ok::<_, String>(loaded("fresh", &clock)) })
+            .await
+            .expect("an answer, from the store or the origin");
+        (memory, hit)
+    }
+
     /// Items no process of ours wrote: times `SystemTime` cannot hold (2^64-1 panicked in
     /// `from_epoch_secs` before), times out of order, a payload that does not parse. Each is
     /// a miss, the origin answers, and its answer overwrites the item.
@@ -454,18 +482,7 @@ mod tests {
             },
         ];
         for item in corrupt {
-            let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
-            let memory = Arc::new(MemoryStore::new(10));
-            memory.put(&item).await.expect("put");
-            let cache = Tiered::<String>::new(
-                1 << 20,
-                Some(Arc::clone(&memory) as Arc<dyn Store>),
-                Arc::clone(&clock) as Arc<dyn Clock>,
-            );
-            let hit = cache
-                .get_or_load("k", |_| async { Ok::<_, String>(loaded("fresh", &clock)) })
-                .await
-                .expect("the origin answers");
+            let (memory, hit) = over_a_store_of(&item, now).await;
             assert_eq!(
                 (hit.tier, hit.entry.value.as_str()),
                 (Tier::Origin, "fresh"),
@@ -476,18 +493,7 @@ mod tests {
             assert_eq!(stored.fresh_until, now + 60, "{item:?}");
         }
         // the same item, uncorrupted, is a hit
-        let clock = Arc::new(ManualClock::new(from_epoch_secs(now).expect("in range")));
-        let memory = Arc::new(MemoryStore::new(10));
-        memory.put(&good).await.expect("put");
-        let cache = Tiered::<String>::new(
-            1 << 20,
-            Some(memory as Arc<dyn Store>),
-            Arc::clone(&clock) as Arc<dyn Clock>,
-        );
-        let hit = cache
-            .get_or_load("k", |_| async { Ok::<_, String>(loaded("fresh", &clock)) })
-            .await
-            .expect("from the store");
+        let (_, hit) = over_a_store_of(&good, now).await;
         assert_eq!(
             (hit.tier, hit.entry.value.as_str()),
             (Tier::Store, "stored")
@@ -519,11 +525,7 @@ mod tests {
 
     #[tokio::test]
     async fn lapsed_entries_are_revalidated_with_the_previous_value() {
-        let (clock, cache) = setup(false);
-        cache
-            .get_or_load("k", |_| async { Ok::<_, String>(loaded("v1", &clock)) })
-            .await
-            .expect("loads");
+        let (clock, cache) = loaded_v1(false).await;
         clock.advance(MINUTE + Duration::from_secs(1));
         let c = Arc::clone(&clock);
         let hit = cache
@@ -548,11 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_store_items_are_not_fresh() {
-        let (clock, cache) = setup(true);
-        cache
-            .get_or_load("k", |_| async { Ok::<_, String>(loaded("v1", &clock)) })
-            .await
-            .expect("loads");
+        let (clock, cache) = loaded_v1(true).await;
         clock.advance(MINUTE * 2);
         let other =
             Tiered::<String>::new(1 << 20, cache.store, Arc::clone(&clock) as Arc<dyn Clock>);
