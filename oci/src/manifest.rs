@@ -437,14 +437,11 @@ mod tests {
                               "os.version": "10.0.17763.2300", "os.features": ["win32k"]}},
             ]
         }));
-        let Manifest::Index {
-            media_type,
-            entries,
-        } = parse_manifest(None, &index, 100).expect("parses")
-        else {
+        let parsed = parse_manifest(None, &index, 100).expect("parses");
+        assert_eq!(parsed.media_type(), media_type::OCI_INDEX);
+        let Manifest::Index { entries, .. } = parsed else {
             panic!("expected an index");
         };
-        assert_eq!(media_type, media_type::OCI_INDEX);
         let kinds: Vec<EntryKind> = entries.iter().map(classify_entry).collect();
         assert_eq!(
             kinds,
