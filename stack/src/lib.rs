@@ -319,34 +319,47 @@ impl Rows {
     }
 }
 
+/// A row of a scan as the tests' tables write it: location, image or problem, platform.
+#[cfg(test)]
+pub(crate) type ScanRow = (String, Result<String, Problem>, Option<String>);
+
 /// A scan's rows as tuples, for the tests' tables.
 #[cfg(test)]
-pub(crate) fn rows(scan: &Scan) -> Vec<(String, Result<String, Problem>, Option<String>)> {
+pub(crate) fn rows(scan: &Scan) -> Vec<ScanRow> {
     scan.found
         .iter()
         .map(|f| (f.location.clone(), f.image.clone(), f.platform.clone()))
         .collect()
 }
 
+/// The row of `image` found at `location`, with the `platform` its file gives it.
+#[cfg(test)]
+pub(crate) fn image_at(location: &str, image: &str, platform: Option<&str>) -> ScanRow {
+    (location.into(), Ok(image.into()), platform.map(Into::into))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Scans `text` as the file `name`: it is read as `kind`, with these rows.
+    fn assert_scan(name: &str, text: &str, kind: Kind, want: &[ScanRow]) {
+        let s = scan(name, text, &Context::default());
+        assert_eq!(s.kind, kind, "{name}");
+        assert_eq!(rows(&s), want, "{name}");
+    }
+
     #[test]
     fn plain_lists() {
-        let s = scan(
+        assert_scan(
             "images.txt",
             "# base images\nalpine\n\n  golang:1.22  # build\nghcr.io/org/app:v1\n",
-            &Context::default(),
-        );
-        assert_eq!(s.kind, Kind::List);
-        assert_eq!(
-            rows(&s),
-            [
-                ("images.txt:2".into(), Ok("alpine".into()), None),
-                ("images.txt:4".into(), Ok("golang:1.22".into()), None),
-                ("images.txt:5".into(), Ok("ghcr.io/org/app:v1".into()), None),
-            ]
+            Kind::List,
+            &[
+                image_at("images.txt:2", "alpine", None),
+                image_at("images.txt:4", "golang:1.22", None),
+                image_at("images.txt:5", "ghcr.io/org/app:v1", None),
+            ],
         );
     }
 
@@ -386,35 +399,17 @@ mod tests {
     /// in every kind.
     #[test]
     fn byte_order_marks_and_crlf() {
-        let context = Context::default();
-        let compose = scan(
-            "compose.yaml",
-            "\u{feff}services:\r\n  web:\r\n    image: nginx:1.27\r\n",
-            &context,
-        );
-        assert_eq!(compose.kind, Kind::Compose);
-        assert_eq!(
-            rows(&compose),
-            [("compose.yaml:3".into(), Ok("nginx:1.27".into()), None)]
-        );
-        let dockerfile = scan(
-            "build",
-            "\u{feff}ARG TAG=3.20\r\nFROM alpine:${TAG}\r\n",
-            &context,
-        );
-        assert_eq!(dockerfile.kind, Kind::Dockerfile);
-        assert_eq!(
-            rows(&dockerfile),
-            [("build:2".into(), Ok("alpine:3.20".into()), None)]
-        );
-        let list = scan("images.txt", "\u{feff}alpine\r\nbusybox\r\n", &context);
-        assert_eq!(list.kind, Kind::List);
-        assert_eq!(
-            rows(&list),
-            [
-                ("images.txt:1".into(), Ok("alpine".into()), None),
-                ("images.txt:2".into(), Ok("busybox".into()), None),
-            ]
-        );
+        let compose = "\u{feff}services:\r\n  web:\r\n    image: nginx:1.27\r\n";
+        let compose_rows = [image_at("compose.yaml:3", "nginx:1.27", None)];
+        assert_scan("compose.yaml", compose, Kind::Compose, &compose_rows);
+        let dockerfile = "\u{feff}ARG TAG=3.20\r\nFROM alpine:${TAG}\r\n";
+        let dockerfile_rows = [image_at("build:2", "alpine:3.20", None)];
+        assert_scan("build", dockerfile, Kind::Dockerfile, &dockerfile_rows);
+        let list = "\u{feff}alpine\r\nbusybox\r\n";
+        let list_rows = [
+            image_at("images.txt:1", "alpine", None),
+            image_at("images.txt:2", "busybox", None),
+        ];
+        assert_scan("images.txt", list, Kind::List, &list_rows);
     }
 }

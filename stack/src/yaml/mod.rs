@@ -159,7 +159,7 @@ fn containers(name: &str, tree: &Tree, id: Id, rows: &mut Rows) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows;
+    use crate::{ScanRow, image_at, rows};
 
     #[test]
     fn compose_services() {
@@ -180,20 +180,12 @@ services:
   odd:
     image: 42
 "#;
-        let scan = scan("compose.yaml", compose, &Context::default())
-            .expect("parses")
-            .expect("compose");
-        assert_eq!(scan.kind, Kind::Compose);
         assert_eq!(
-            rows(&scan),
+            compose_rows(compose),
             [
-                (
-                    "compose.yaml:7".into(),
-                    Ok("nginx:1.27-alpine".into()),
-                    Some("linux/arm64".into())
-                ),
+                image_at("compose.yaml:7", "nginx:1.27-alpine", Some("linux/arm64")),
                 ("compose.yaml:9".into(), Err(Problem::BuiltLocally), None),
-                ("compose.yaml:12".into(), Ok("postgres:16".into()), None),
+                image_at("compose.yaml:12", "postgres:16", None),
                 (
                     "compose.yaml:14".into(),
                     Err(Problem::UnresolvedVariable("REDIS_TAG".into())),
@@ -225,15 +217,11 @@ spec:
   - name: debug
     image: "{{ .Values.image }}"
 "#;
-        let scan = scan("-", k8s, &Default::default())
-            .expect("parses")
-            .expect("kubernetes");
-        assert_eq!(scan.kind, Kind::Kubernetes);
         assert_eq!(
-            rows(&scan),
+            rows_of("-", k8s, Kind::Kubernetes),
             [
-                ("-:9".into(), Ok("ghcr.io/org/migrate:v3".into()), None),
-                ("-:11".into(), Ok("ghcr.io/org/app:v3".into()), None),
+                image_at("-:9", "ghcr.io/org/migrate:v3", None),
+                image_at("-:11", "ghcr.io/org/app:v3", None),
                 (
                     "-:18".into(),
                     Err(Problem::Template("{{ .Values.image }}".into())),
@@ -259,12 +247,17 @@ spec:
         );
     }
 
-    fn compose_rows(text: &str) -> Vec<(String, Result<String, Problem>, Option<String>)> {
-        let scan = scan("compose.yaml", text, &Context::default())
+    /// The rows of `text` read as the file `name`, which is a `kind` file.
+    fn rows_of(name: &str, text: &str, kind: Kind) -> Vec<ScanRow> {
+        let scan = scan(name, text, &Context::default())
             .expect("parses")
-            .expect("compose");
-        assert_eq!(scan.kind, Kind::Compose);
+            .expect("Compose or Kubernetes");
+        assert_eq!(scan.kind, kind);
         rows(&scan)
+    }
+
+    fn compose_rows(text: &str) -> Vec<ScanRow> {
+        rows_of("compose.yaml", text, Kind::Compose)
     }
 
     fn refusal(text: &str) -> Problem {
@@ -299,26 +292,10 @@ services:
         assert_eq!(
             compose_rows(text),
             [
-                (
-                    "compose.yaml:2".into(),
-                    Ok("ghcr.io/org/base:1".into()),
-                    Some("linux/arm64".into())
-                ),
-                (
-                    "compose.yaml:14".into(),
-                    Ok("ghcr.io/org/own:1".into()),
-                    Some("linux/arm64".into())
-                ),
-                (
-                    "compose.yaml:5".into(),
-                    Ok("ghcr.io/org/other:1".into()),
-                    Some("linux/arm64".into())
-                ),
-                (
-                    "compose.yaml:2".into(),
-                    Ok("ghcr.io/org/base:1".into()),
-                    Some("linux/arm64".into())
-                ),
+                image_at("compose.yaml:2", "ghcr.io/org/base:1", Some("linux/arm64")),
+                image_at("compose.yaml:14", "ghcr.io/org/own:1", Some("linux/arm64")),
+                image_at("compose.yaml:5", "ghcr.io/org/other:1", Some("linux/arm64")),
+                image_at("compose.yaml:2", "ghcr.io/org/base:1", Some("linux/arm64")),
             ]
         );
     }
@@ -358,7 +335,7 @@ services:
         let text = "services:\r\n  web:\r\n    image: nginx:1.27\r\n";
         assert_eq!(
             compose_rows(text),
-            [("compose.yaml:3".into(), Ok("nginx:1.27".into()), None)]
+            [image_at("compose.yaml:3", "nginx:1.27", None)]
         );
     }
 
@@ -468,11 +445,7 @@ services:
         let text = "services:\n  web:\n    image: nginx\n    platform: ${PLATFORM}\n";
         assert_eq!(
             compose_rows(text),
-            [(
-                "compose.yaml:3".into(),
-                Ok("nginx".into()),
-                Some("${PLATFORM}".into())
-            )]
+            [image_at("compose.yaml:3", "nginx", Some("${PLATFORM}"))]
         );
     }
 }
