@@ -44,19 +44,30 @@ fn asked(p: &str) -> Option<Asked> {
     Some((p.to_owned(), p.parse().expect("platform")))
 }
 
+/// A plan of these files, (name, text), each read in the default context.
+fn plan_of(asked: Option<Asked>, files: &[(&str, &str)]) -> Plan {
+    let mut plan = Plan::new(asked);
+    for (name, text) in files {
+        plan.add(name, text, &Default::default());
+    }
+    plan
+}
+
 #[test]
 fn each_reference_once_with_every_place_and_the_file_platform() {
-    let mut plan = Plan::new(None);
-    plan.add(
-        "a.txt",
-        "alpine\ndocker.io/library/alpine:latest\nbusybox\n",
-        &Default::default(),
-    );
-    plan.add(
-        "Dockerfile",
-        "FROM --platform=linux/arm/v6 busybox AS a\nFROM golang AS b\nCOPY --from=a / /\n\
-         FROM Bad:Ref\nCOPY --from=b / /\n",
-        &Default::default(),
+    let plan = plan_of(
+        None,
+        &[
+            (
+                "a.txt",
+                "alpine\ndocker.io/library/alpine:latest\nbusybox\n",
+            ),
+            (
+                "Dockerfile",
+                "FROM --platform=linux/arm/v6 busybox AS a\nFROM golang AS b\nCOPY --from=a / /\n\
+                 FROM Bad:Ref\nCOPY --from=b / /\n",
+            ),
+        ],
     );
     assert_eq!(plan.references(), ["alpine", "busybox", "golang"]);
     let outcomes = vec![
@@ -103,19 +114,18 @@ fn each_reference_once_with_every_place_and_the_file_platform() {
 /// with the rows built locally; one also used by a built stage is judged there, once.
 #[test]
 fn images_of_stages_not_built_are_listed_not_judged() {
-    let mut plan = Plan::new(asked("linux/arm64"));
-    plan.add(
-        "Dockerfile",
-        "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n\
-         FROM golang:1.22 AS dev\n\
-         COPY --from=alpine:3.20 / /\n\
-         FROM alpine:3.20\n",
-        &Default::default(),
-    );
-    plan.add(
-        "compose.yaml",
-        "services:\n  app:\n    build: .\n",
-        &Default::default(),
+    let plan = plan_of(
+        asked("linux/arm64"),
+        &[
+            (
+                "Dockerfile",
+                "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n\
+                 FROM golang:1.22 AS dev\n\
+                 COPY --from=alpine:3.20 / /\n\
+                 FROM alpine:3.20\n",
+            ),
+            ("compose.yaml", "services:\n  app:\n    build: .\n"),
+        ],
     );
     assert_eq!(plan.references(), ["alpine:3.20"]);
     let r = plan.judge(
@@ -147,8 +157,7 @@ fn images_of_stages_not_built_are_listed_not_judged() {
 
 #[test]
 fn the_asked_platform_judges_every_image() {
-    let mut plan = Plan::new(asked("arm64"));
-    plan.add("list", "a\nb\n", &Default::default());
+    let plan = plan_of(asked("arm64"), &[("list", "a\nb\n")]);
     let r = plan.judge(
         vec![
             Ok(report(
@@ -187,13 +196,13 @@ fn the_asked_platform_judges_every_image() {
 
 #[test]
 fn an_unparsable_file_platform_and_an_empty_file_are_not_hidden() {
-    let mut plan = Plan::new(None);
-    plan.add(
-        "Dockerfile",
-        "FROM --platform=linux/arm64/v8/x alpine\n",
-        &Default::default(),
+    let plan = plan_of(
+        None,
+        &[
+            ("Dockerfile", "FROM --platform=linux/arm64/v8/x alpine\n"),
+            ("empty.txt", "# nothing\n"),
+        ],
     );
-    plan.add("empty.txt", "# nothing\n", &Default::default());
     let r = plan.judge(
         vec![Ok(report("alpine", &[("linux", "arm64", None)]))],
         Sense::Native,
@@ -216,12 +225,16 @@ fn an_unparsable_file_platform_and_an_empty_file_are_not_hidden() {
 /// counted in one row, and what is quoted from the file is clipped.
 #[test]
 fn rows_are_capped_and_quotes_clipped() {
-    let mut plan = Plan::new(None);
-    plan.add("esc\u{1b}[31m.txt", "c\n", &Default::default());
     let letters: String = (0..(1 << 19)).map(|i| ["a\n", "b\n"][i % 2]).collect();
-    plan.add("list", &letters, &Default::default());
     let long = format!("FROM {}\n", "X".repeat(64 * 1024));
-    plan.add("Dockerfile", &long, &Default::default());
+    let plan = plan_of(
+        None,
+        &[
+            ("esc\u{1b}[31m.txt", "c\n"),
+            ("list", &letters),
+            ("Dockerfile", &long),
+        ],
+    );
     assert_eq!(plan.references(), ["c", "a", "b"]);
     let outcomes = vec![
         Ok(report("c", &[("linux", "amd64", None)])),
@@ -254,17 +267,9 @@ fn rows_are_capped_and_quotes_clipped() {
 
 #[test]
 fn a_huge_reference_is_quoted_clipped() {
-    let mut plan = Plan::new(None);
-    plan.add(
-        "Dockerfile",
-        &format!("FROM {}\n", "X".repeat(64 * 1024)),
-        &Default::default(),
-    );
-    plan.add(
-        "list",
-        &format!("{}\n", "Y".repeat(64 * 1024)),
-        &Default::default(),
-    );
+    let dockerfile = format!("FROM {}\n", "X".repeat(64 * 1024));
+    let list = format!("{}\n", "Y".repeat(64 * 1024));
+    let plan = plan_of(None, &[("Dockerfile", &dockerfile), ("list", &list)]);
     let r = plan.judge(Vec::new(), Sense::Native);
     let text = r.rows[0].verdict.text();
     assert!(text.contains("more than 4096 bytes"), "{text}");
@@ -279,11 +284,15 @@ fn a_huge_reference_is_quoted_clipped() {
 /// after it.
 #[test]
 fn the_cap_holds_after_an_empty_file() {
-    let mut plan = Plan::new(None);
     let lines: String = (0..MAX_ROWS).map(|i| format!("img{i}\n")).collect();
-    plan.add("a.txt", &lines, &Default::default());
-    plan.add("empty.txt", "# nothing\n", &Default::default());
-    plan.add("b.txt", "late1\nlate2\n", &Default::default());
+    let plan = plan_of(
+        None,
+        &[
+            ("a.txt", &lines),
+            ("empty.txt", "# nothing\n"),
+            ("b.txt", "late1\nlate2\n"),
+        ],
+    );
     assert_eq!(plan.len(), MAX_ROWS);
     let r = plan.judge(Vec::new(), Sense::Native);
     let last = r.rows.last().expect("the omitted row");
