@@ -78,21 +78,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors() {
-        let err = Config::from_lookup(|name| {
-            (name == "MQUERY_DOCKER_HUB_MIRROR").then(|| "not a url".to_owned())
-        })
-        .expect_err("invalid mirror");
-        assert!(
-            err.to_string().starts_with("MQUERY_DOCKER_HUB_MIRROR"),
-            "{err}"
-        );
-        let err = Config::from_lookup(|name| {
-            (name == "MQUERY_INSECURE_REGISTRIES").then(|| "http://x:1".to_owned())
-        })
-        .expect_err("invalid registry");
-        assert!(
-            err.to_string().starts_with("MQUERY_INSECURE_REGISTRIES"),
-            "{err}"
-        );
+        for (var, value, why) in [
+            ("MQUERY_DOCKER_HUB_MIRROR", "not a url", "invalid mirror"),
+            (
+                "MQUERY_INSECURE_REGISTRIES",
+                "http://x:1",
+                "invalid registry",
+            ),
+        ] {
+            let err =
+                Config::from_lookup(|name| (name == var).then(|| value.to_owned())).expect_err(why);
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
     }
 }
