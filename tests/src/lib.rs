@@ -19,6 +19,7 @@
 //! - [`fake`]: an in-process registry that misbehaves on purpose, and a server that never
 //!   answers.
 //! - [`attacks`]: the scanner's hostile files, and the memory and size bounds they are held to.
+//! - [`helm`]: a rendered Helm chart, as the stack checks of the CLI and the service read it.
 //!
 //! The binary `mquery-bench-tools` (src/bin/bench_tools/) runs the benchmarks of
 //! scripts/bench.sh with these pieces. The tests that use the harness live with the crates
@@ -32,6 +33,7 @@ pub mod distribution;
 pub mod dynamodb;
 pub mod fake;
 pub mod fixtures;
+pub mod helm;
 pub mod lambda_runtime;
 pub mod moto;
 pub mod podman;
