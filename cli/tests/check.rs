@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{APP, Format, Pusher, open_with_app_and_pi, platform};
+use mquery_tests::helm::rendered_chart;
 
 fn mquery(registry: &Distribution, args: &[&str], stdin: Option<&str>) -> Output {
     mquery_env(registry, args, stdin, &[])
@@ -89,6 +90,36 @@ async fn registry() -> Distribution {
     registry
 }
 
+/// [`registry`], and a temporary directory holding the `compose.yaml` of `text` (given the
+/// registry's host); its path.
+async fn registry_and_compose(
+    text: impl FnOnce(&str) -> String,
+) -> (Distribution, tempfile::TempDir, String) {
+    let registry = registry().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let compose = write(dir.path(), "compose.yaml", &text(&registry.host()));
+    (registry, dir, compose)
+}
+
+/// That the table `text` ends with the summary line `summary` (and its newline).
+fn assert_summary(text: &str, summary: &str) {
+    assert!(text.ends_with(summary), "{text}");
+}
+
+/// The line of `text` that starts with `prefix`.
+fn line_starting<'t>(text: &'t str, prefix: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}: {text}"))
+}
+
+/// The line of `text` that contains `part`.
+fn line_containing<'t>(text: &'t str, part: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.contains(part))
+        .unwrap_or_else(|| panic!("no line contains {part:?}: {text}"))
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
@@ -97,13 +128,8 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_compose_file_of_eight_services() {
-    let registry = registry().await;
-    let r = registry.host();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let compose = write(
-        dir.path(),
-        "compose.yaml",
-        &format!(
+    let (registry, dir, compose) = registry_and_compose(|r| {
+        format!(
             r#"name: shop
 x-restart: &restart
   restart: unless-stopped
@@ -133,8 +159,10 @@ services:
   nightly:
     image: {r}/acme/app:${{NIGHTLY_TAG}}
 "#
-        ),
-    );
+        )
+    })
+    .await;
+    let r = registry.host();
     let mark = registry.mark();
     let out = mquery(
         &registry,
@@ -146,20 +174,15 @@ services:
     assert_eq!(registry.served_since(mark).len(), 4 + 2, "{text}");
     // an unresolved variable is a problem: exit 1, and it is a row with its line
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.ends_with(
-            "5 images: 3 support linux/arm64, 2 do not, 0 failed, 1 not checked, 1 built locally\n"
-        ),
-        "{text}"
+    assert_summary(
+        &text,
+        "5 images: 3 support linux/arm64, 2 do not, 0 failed, 1 not checked, 1 built locally\n",
     );
     assert!(text.contains(&format!("{compose}:28")), "{text}");
     assert!(text.contains("unresolved variable NIGHTLY_TAG"), "{text}");
     assert!(text.contains("built locally"), "{text}");
     // the app is named twice and looked up once, with both places
-    let app_row = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{r}/{APP}")))
-        .expect("app row");
+    let app_row = line_starting(&text, &format!("{r}/{APP}"));
     assert!(
         app_row.contains(&format!("{compose}:7, {compose}:25")),
         "{app_row}"
@@ -168,10 +191,7 @@ services:
         app_row.contains("linux/arm64: yes (linux/arm64/v8)"),
         "{app_row}"
     );
-    let cache_row = text
-        .lines()
-        .find(|l| l.contains("acme/cache:7"))
-        .expect("cache row");
+    let cache_row = line_containing(&text, "acme/cache:7");
     assert!(cache_row.ends_with("linux/arm64: no"), "{cache_row}");
 
     // without the broken service, the platform decides: exit 3; --compatible accepts pi's
@@ -224,49 +244,17 @@ services:
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("linux/arm/v6: yes (linux/arm/v6)"), "{text}");
-    assert!(
-        text.ends_with("5 images: 5 looked up, 0 failed, 1 built locally\n"),
-        "{text}"
-    );
+    assert_summary(&text, "5 images: 5 looked up, 0 failed, 1 built locally\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn helm_output_on_stdin_and_a_multi_stage_dockerfile() {
     let registry = registry().await;
     let r = registry.host();
-    let rendered = format!(
-        r#"---
-# Source: shop/templates/deployment.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop
-spec:
-  template:
-    spec:
-      initContainers:
-        - name: migrate
-          image: "{r}/acme/db:16"
-      containers:
-        - name: app
-          image: "{r}/{APP}"
----
-# Source: shop/templates/cronjob.yaml
-apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: report
-spec:
-  schedule: "0 3 * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-            - name: report
-              image: {r}/acme/cache:7
-          restartPolicy: OnFailure
-"#
+    let rendered = rendered_chart(
+        &[("migrate", &format!("\"{r}/acme/db:16\""))],
+        &[("app", &format!("\"{r}/{APP}\""))],
+        &[("report", &format!("{r}/acme/cache:7"))],
     );
     let out = mquery(
         &registry,
@@ -278,9 +266,9 @@ spec:
     assert!(text.contains("-:12"), "{text}");
     assert!(text.contains("-:15"), "{text}");
     assert!(text.contains("-:30"), "{text}");
-    assert!(
-        text.ends_with("3 images: 3 support linux/amd64, 0 do not, 0 failed\n"),
-        "{text}"
+    assert_summary(
+        &text,
+        "3 images: 3 support linux/amd64, 0 do not, 0 failed\n",
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -321,11 +309,9 @@ COPY --from=build /out /
         text.contains("in stage 2, which the last stage does not use"),
         "{text}"
     );
-    assert!(
-        text.ends_with(
-            "1 image: 1 supports linux/arm64, 0 do not, 0 failed, 1 in stages not built\n"
-        ),
-        "{text}"
+    assert_summary(
+        &text,
+        "1 image: 1 supports linux/arm64, 0 do not, 0 failed, 1 in stages not built\n",
     );
 
     // a file with no images says so, exit 1; an unreadable one too
@@ -349,13 +335,8 @@ COPY --from=build /out /
 /// message as the row's reason.
 #[tokio::test(flavor = "multi_thread")]
 async fn compose_variables_from_dotenv_the_environment_and_env_files() {
-    let registry = registry().await;
-    let r = registry.host();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let compose = write(
-        dir.path(),
-        "compose.yaml",
-        &format!(
+    let (registry, dir, compose) = registry_and_compose(|r| {
+        format!(
             r#"x-app: &app
   image: {r}/acme/${{IMAGE_NAME}}:${{TAG}}
   restart: unless-stopped
@@ -368,8 +349,10 @@ services:
   db:
     image: {r}/acme/db:${{DB_TAG:?need a tag}}
 "#
-        ),
-    );
+        )
+    })
+    .await;
+    let r = registry.host();
     write(
         dir.path(),
         ".env",
@@ -382,19 +365,16 @@ services:
     let out = mquery_env(&registry, &arm64, None, &[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let worker = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{r}/acme/worker:v1 ")))
-        .expect("worker row");
+    let worker = line_starting(&text, &format!("{r}/acme/worker:v1 "));
     assert!(worker.contains(&format!("{compose}:2")), "{worker}");
     assert!(
         worker.ends_with("linux/arm64: yes (linux/arm64/v8)"),
         "{worker}"
     );
     assert!(text.contains(&format!("{r}/acme/db:16 ")), "{text}");
-    assert!(
-        text.ends_with("2 images: 2 support linux/arm64, 0 do not, 0 failed\n"),
-        "{text}"
+    assert_summary(
+        &text,
+        "2 images: 2 support linux/arm64, 0 do not, 0 failed\n",
     );
 
     // the environment wins over .env, also inside .env's own substitutions
@@ -410,10 +390,7 @@ services:
     );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let cache = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{r}/acme/cache:7 ")))
-        .expect("cache row");
+    let cache = line_starting(&text, &format!("{r}/acme/cache:7 "));
     assert!(cache.ends_with("linux/arm64: no"), "{cache}");
     assert!(text.contains(&format!("{r}/acme/db:none ")), "{text}");
     assert!(!text.contains("acme/worker"), "{text}");
@@ -421,61 +398,37 @@ services:
     // --env-file replaces the .env beside the file (which set DB_TAG): the file's own message
     // is the reason
     let other = tempfile::tempdir().expect("tempdir");
+    let with_env_files = |files: &[&str]| {
+        let mut args = vec!["check", "--platform", "linux/arm64"];
+        for file in files {
+            args.extend(["--env-file", file]);
+        }
+        args.push(&compose);
+        mquery_env(&registry, &args, None, &[])
+    };
     let first = write(other.path(), "first.env", "IMAGE_NAME=db\nTAG=15\n");
-    let out = mquery_env(
-        &registry,
-        &[
-            "check",
-            "--platform",
-            "linux/arm64",
-            "--env-file",
-            &first,
-            &compose,
-        ],
-        None,
-        &[],
-    );
+    let out = with_env_files(&[&first]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let required = text
-        .lines()
-        .find(|l| l.contains(&format!("{compose}:11")))
-        .expect("db row");
+    let required = line_containing(&text, &format!("{compose}:11"));
     assert!(
         required.ends_with("required variable DB_TAG is missing a value: need a tag"),
         "{required}"
     );
     // repeated: a later file wins, and sees the earlier one's keys
     let second = write(other.path(), "second.env", "TAG=16\nDB_TAG=${TAG}\n");
-    let out = mquery_env(
-        &registry,
-        &[
-            "check",
-            "--platform",
-            "linux/arm64",
-            "--env-file",
-            &first,
-            "--env-file",
-            &second,
-            &compose,
-        ],
-        None,
-        &[],
-    );
+    let out = with_env_files(&[&first, &second]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let db = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{r}/acme/db:16 ")))
-        .expect("db row");
+    let db = line_starting(&text, &format!("{r}/acme/db:16 "));
     // one place per service: the anchor's line for the two that merge it
     assert!(
         db.contains(&format!("{compose}:2, {compose}:2, {compose}:11")),
         "{db}"
     );
-    assert!(
-        text.ends_with("1 image: 1 supports linux/arm64, 0 do not, 0 failed\n"),
-        "{text}"
+    assert_summary(
+        &text,
+        "1 image: 1 supports linux/arm64, 0 do not, 0 failed\n",
     );
 
     // --no-env: neither the environment nor .env, as the service
@@ -489,9 +442,9 @@ services:
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("unresolved variable IMAGE_NAME"), "{text}");
     assert!(text.contains("need a tag"), "{text}");
-    assert!(
-        text.ends_with("0 images: 0 support linux/arm64, 0 do not, 0 failed, 3 not checked\n"),
-        "{text}"
+    assert_summary(
+        &text,
+        "0 images: 0 support linux/arm64, 0 do not, 0 failed, 3 not checked\n",
     );
     let out = mquery_env(
         &registry,
@@ -511,14 +464,11 @@ services:
 /// (named by file:line); a .env beside a file that is not Compose is not read.
 #[tokio::test(flavor = "multi_thread")]
 async fn env_files_that_cannot_be_read() {
-    let registry = registry().await;
+    let (registry, dir, compose) = registry_and_compose(|r| {
+        format!("services:\n  db:\n    image: {r}/acme/db:${{TAG:-16}}\n")
+    })
+    .await;
     let r = registry.host();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let compose = write(
-        dir.path(),
-        "compose.yaml",
-        &format!("services:\n  db:\n    image: {r}/acme/db:${{TAG:-16}}\n"),
-    );
     let missing = dir.path().join("missing.env").display().to_string();
     let refusals = registry.mark();
     let out = mquery_env(
@@ -540,35 +490,24 @@ async fn env_files_that_cannot_be_read() {
     let out = mquery_env(&registry, &["check", &compose], None, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
-    let env = write(dir.path(), ".env", "# settings\nTAG=16\nINVALID LINE\n");
     let refusals = registry.mark();
-    let out = mquery_env(&registry, &["check", &compose], None, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "{env}:3: key \"INVALID LINE\" cannot contain a space"
-        )),
-        "{err}"
-    );
-    write(dir.path(), ".env", "TAG=\"16\nDB=x\n");
-    let out = mquery_env(&registry, &["check", &compose], None, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!("{env}:1: unterminated quoted value")),
-        "{err}"
-    );
-    write(dir.path(), ".env", "A=1\nTAG=${NOPE:?set NOPE}\n");
-    let out = mquery_env(&registry, &["check", &compose], None, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "{env}:2: required variable NOPE is missing a value: set NOPE"
-        )),
-        "{err}"
-    );
+    for (text, message) in [
+        (
+            "# settings\nTAG=16\nINVALID LINE\n",
+            "3: key \"INVALID LINE\" cannot contain a space",
+        ),
+        ("TAG=\"16\nDB=x\n", "1: unterminated quoted value"),
+        (
+            "A=1\nTAG=${NOPE:?set NOPE}\n",
+            "2: required variable NOPE is missing a value: set NOPE",
+        ),
+    ] {
+        let env = write(dir.path(), ".env", text);
+        let out = mquery_env(&registry, &["check", &compose], None, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("{env}:{message}")), "{err}");
+    }
     assert!(registry.served_since(refusals).is_empty());
     // --no-env reads no .env, broken or not
     let out = mquery_env(&registry, &["check", "--no-env", &compose], None, &[]);
