@@ -283,8 +283,8 @@ impl Inspector {
         self.inner.clock.now()
     }
 
-    /// How long answers are kept: the one source of every freshness number, HTTP
-    /// Cache-Control included.
+    /// How long answers are kept (the freshness policy's [`Lifetimes`]): the cache's numbers
+    /// and HTTP `Cache-Control`'s are the same.
     pub fn lifetimes(&self) -> Lifetimes {
         self.inner.lifetimes
     }

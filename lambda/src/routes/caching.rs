@@ -116,12 +116,6 @@ pub(super) struct Prepared {
     x_cache: &'static str,
     /// `/v1/inspect`'s: the format came from `Accept` and the response varies by it.
     vary: bool,
-    /// The cache key of the answer ([`cache_key`]).
-    cache_key: Box<str>,
-    /// The cache entry the answer came from: the response stands while memory holds it fresh
-    /// (held weakly: a prepared response does not keep an evicted entry's summary alive, and
-    /// the allocation it points to is not reused while it does).
-    entry: Weak<Cached<Entry>>,
 }
 
 impl Prepared {
@@ -141,8 +135,6 @@ impl Prepared {
             freshness: freshness(answer, format),
             x_cache: x_cache(answer),
             vary,
-            cache_key: cache_key(&answer.reference).into(),
-            entry: Arc::downgrade(&answer.entry),
         }
     }
 
@@ -176,12 +168,25 @@ impl Prepared {
 /// Prepared responses by request path and query: README badges and repeated lookups are the
 /// hottest requests.
 #[derive(Debug, Clone)]
-pub(super) struct PreparedResponses(moka::sync::Cache<String, Arc<Prepared>>);
+pub(super) struct PreparedResponses(moka::sync::Cache<String, Arc<Kept>>);
+
+/// A prepared response, and the cache entry of the answer it was made from: it stands while
+/// memory holds that entry fresh.
+#[derive(Debug)]
+struct Kept {
+    response: Prepared,
+    /// The answer's cache key ([`cache_key`]).
+    cache_key: Box<str>,
+    /// Held weakly: a kept response does not keep an evicted entry's summary alive, and the
+    /// allocation it points to is not reused while it is held.
+    entry: Weak<Cached<Entry>>,
+}
 
 impl PreparedResponses {
     pub fn new() -> PreparedResponses {
-        let weigher = |key: &String, prepared: &Arc<Prepared>| {
-            let bytes = key.len() + prepared.body.len() + prepared.etag.len() + PREPARED_OVERHEAD;
+        let weigher = |key: &String, kept: &Arc<Kept>| {
+            let (body, etag) = (kept.response.body.len(), kept.response.etag.len());
+            let bytes = key.len() + kept.cache_key.len() + body + etag + PREPARED_OVERHEAD;
             u32::try_from(bytes).unwrap_or(u32::MAX)
         };
         let cache = moka::sync::Cache::builder()
@@ -191,9 +196,14 @@ impl PreparedResponses {
         PreparedResponses(cache)
     }
 
-    /// Keeps `prepared` as the response to `key` (see [`preparable`]).
-    pub fn keep(&self, key: &str, prepared: Prepared) {
-        self.0.insert(key.to_owned(), Arc::new(prepared));
+    /// Keeps `prepared`, made from `answer`, as the response to `key` (see [`preparable`]).
+    pub fn keep(&self, key: &str, answer: &Answer, prepared: Prepared) {
+        let kept = Kept {
+            response: prepared,
+            cache_key: cache_key(&answer.reference).into(),
+            entry: Arc::downgrade(&answer.entry),
+        };
+        self.0.insert(key.to_owned(), Arc::new(kept));
     }
 
     /// The prepared response to a repeated `GET` of `uri`, while the answer it was made from
@@ -209,14 +219,17 @@ impl PreparedResponses {
             return None;
         }
         let key = uri.path_and_query()?.as_str();
-        let prepared = self.0.get(key)?;
+        let kept = self.0.get(key)?;
+        let prepared = &kept.response;
         // `/v1/inspect` answers the format `Accept` asks for: another one is the route's
         if prepared.vary && negotiation::accepted(request) != prepared.format {
             return None;
         }
-        let current = inspector.fresh_in_memory(&prepared.cache_key).await;
-        if !current.is_some_and(|entry| std::ptr::eq(Arc::as_ptr(&entry), prepared.entry.as_ptr()))
-        {
+        let current = inspector.fresh_in_memory(&kept.cache_key).await;
+        let same =
+            |entry: Arc<Cached<Entry>>| std::ptr::eq(Arc::as_ptr(&entry), kept.entry.as_ptr());
+        if !current.is_some_and(same) {
+            // lapsed, reloaded or replaced: the route answers, and prepares again
             self.0.invalidate(key);
             return None;
         }
@@ -239,5 +252,92 @@ mod tests {
         assert!(!not_modified(&h, "W/\"abc.text\""));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(not_modified(&h, "W/\"anything\""));
+    }
+
+    /// A response, raw: status, headers (but the request id) and body.
+    type Raw = (u16, HeaderMap, Vec<u8>);
+
+    fn header<'a>(raw: &'a Raw, name: &str) -> &'a str {
+        mquery_tests::header(&raw.1, name).unwrap_or("")
+    }
+
+    fn max_age(raw: &Raw) -> u64 {
+        let cache_control = header(raw, "cache-control");
+        let max_age = cache_control.strip_prefix("public, max-age=");
+        max_age.and_then(|n| n.parse().ok()).expect("a max-age")
+    }
+
+    /// Repeated `/v1/inspect` requests, against the real registry, are answered as the route
+    /// answers from memory (the same bytes and headers), 304 for the ETag, in the format
+    /// `Accept` asks for, `max-age` counted down, and never past the answer's freshness.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn repeated_inspects_are_the_routes_own_answer_until_it_lapses() {
+        use std::time::Duration;
+
+        use axum::body::Body;
+        use cache::{Clock, ManualClock, Tiered};
+        use mquery_tests::fixtures::{APP, open_with_app};
+        use tower::ServiceExt as _;
+
+        let (registry, _) = open_with_app().await;
+        let clock = Arc::new(ManualClock::new(SystemTime::now()));
+        let ttl = Duration::from_secs(60);
+        let shared: Arc<dyn Clock> = Arc::clone(&clock) as Arc<dyn Clock>;
+        let inspector = Inspector::new(
+            mquery_tests::client_for(&[&registry.host()]),
+            Tiered::new(16 << 20, None, Arc::clone(&shared)),
+            shared,
+            Lifetimes::new(ttl),
+        );
+        let app = crate::app(crate::AppState::new(inspector));
+        let image = mquery_tests::encode_query(&registry.image(APP));
+        let uri = format!("/v1/inspect?image={image}");
+        let get = |headers: &[(&str, &str)]| {
+            let mut request = axum::http::Request::get(&uri);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let request = request.body(Body::empty()).expect("request");
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request).await.expect("infallible");
+                let status = response.status().as_u16();
+                let mut headers = response.headers().clone();
+                headers.remove("x-request-id");
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .expect("body");
+                (status, headers, body.to_vec())
+            }
+        };
+        let first = get(&[]).await;
+        assert_eq!(header(&first, "x-cache"), "registry");
+        // the second is the route's from memory, and prepared; the third is the prepared one
+        let second = get(&[]).await;
+        let third = get(&[]).await;
+        assert_eq!(header(&second, "x-cache"), "memory");
+        assert_eq!(second, third);
+        assert_eq!(header(&third, "content-type"), "application/json");
+        assert_eq!(header(&third, "vary"), "accept");
+        let etag = header(&third, "etag").to_owned();
+        let revalidated = get(&[("if-none-match", &etag)]).await;
+        assert_eq!(revalidated.0, 304);
+        assert!(revalidated.2.is_empty());
+        assert_eq!(header(&revalidated, "etag"), etag);
+        // another format by Accept is not the prepared JSON, and JSON stays JSON
+        let text = get(&[("accept", "text/plain")]).await;
+        assert_eq!(header(&text, "content-type"), "text/plain; charset=utf-8");
+        assert!(text.2.starts_with(b"Image: "));
+        let json = get(&[]).await;
+        assert_eq!(json.2, third.2);
+        // max-age counts down as time passes
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let later = get(&[]).await;
+        assert!(max_age(&later) < max_age(&third), "{later:?}");
+        assert_eq!(later.2, third.2);
+        // the answer lapses: the route asks the registry again
+        clock.advance(ttl + Duration::from_secs(1));
+        let lapsed = get(&[]).await;
+        assert_eq!(header(&lapsed, "x-cache"), "registry");
     }
 }

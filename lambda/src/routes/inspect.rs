@@ -207,7 +207,7 @@ fn respond(
     let prepared = Prepared::new(answer, format, body, etag, answering.vary);
     let response = prepared.response(request, state.inspector.lifetimes());
     if let Some(key) = keep {
-        state.prepared.keep(key, prepared);
+        state.prepared.keep(key, answer, prepared);
     }
     response
 }
