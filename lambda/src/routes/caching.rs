@@ -5,17 +5,18 @@
 //! A response about an answer is first a [`Prepared`]: its body, ETag and freshness, computed
 //! once. The route sends it through [`Prepared::response`] and, when the answer is fresh in
 //! memory and the query names only `image` and `platform`, keeps it: a repeated `GET` of the
-//! same path and query is then answered before routing or parsing (the middleware), by the
-//! same [`Prepared::response`], for as long as the cache entry it was made from is the one
-//! memory holds fresh: a lapsed, reloaded or replaced answer is the route's again. Its
-//! `Cache-Control` is computed at each response, so `max-age` counts down to the second as
-//! the route's does.
+//! same path and query is then answered before routing, parsing or a cache lookup (the
+//! middleware), by the same [`Prepared::response`], for as long as the cache entry it was made
+//! from is in memory and fresh by the cache's clock: a lapsed answer, or one memory evicted or
+//! replaced with a reloaded one, is the route's again. Its `Cache-Control` is computed at each
+//! response, so `max-age` counts down to the second as the route's does.
 
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Format;
@@ -24,7 +25,7 @@ use super::params::Platform;
 use crate::freshness::{Freshness, Lifetimes};
 use cache::Cached;
 
-use crate::inspect::{Answer, Entry, Inspector, cache_key};
+use crate::inspect::{Answer, Entry, Inspector};
 
 /// The most bytes of prepared responses kept (bodies, keys and ETags): about 4,000 badges or
 /// small JSON documents.
@@ -171,14 +172,13 @@ impl Prepared {
 pub(super) struct PreparedResponses(moka::sync::Cache<String, Arc<Kept>>);
 
 /// A prepared response, and the cache entry of the answer it was made from: it stands while
-/// memory holds that entry fresh.
+/// that entry is in memory and fresh.
 #[derive(Debug)]
 struct Kept {
     response: Prepared,
-    /// The answer's cache key ([`cache_key`]).
-    cache_key: Box<str>,
-    /// Held weakly: a kept response does not keep an evicted entry's summary alive, and the
-    /// allocation it points to is not reused while it is held.
+    /// Held weakly: memory drops an entry it evicts, or replaces with a reloaded answer, and
+    /// the response made from it goes with it; a kept response does not keep the entry's
+    /// summary alive.
     entry: Weak<Cached<Entry>>,
 }
 
@@ -186,7 +186,7 @@ impl PreparedResponses {
     pub fn new() -> PreparedResponses {
         let weigher = |key: &String, kept: &Arc<Kept>| {
             let (body, etag) = (kept.response.body.len(), kept.response.etag.len());
-            let bytes = key.len() + kept.cache_key.len() + body + etag + PREPARED_OVERHEAD;
+            let bytes = key.len() + body + etag + PREPARED_OVERHEAD;
             u32::try_from(bytes).unwrap_or(u32::MAX)
         };
         let cache = moka::sync::Cache::builder()
@@ -200,40 +200,36 @@ impl PreparedResponses {
     pub fn keep(&self, key: &str, answer: &Answer, prepared: Prepared) {
         let kept = Kept {
             response: prepared,
-            cache_key: cache_key(&answer.reference).into(),
             entry: Arc::downgrade(&answer.entry),
         };
         self.0.insert(key.to_owned(), Arc::new(kept));
     }
 
-    /// The prepared response to a repeated `GET` of `uri`, while the answer it was made from
-    /// is the one memory holds fresh.
-    pub async fn answer(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        request: &HeaderMap,
-        inspector: &Inspector,
-    ) -> Option<Response> {
-        if method != Method::GET {
+    /// The prepared response to a repeated `GET`, while the answer it was made from is in
+    /// memory and fresh (counted as a memory hit).
+    pub fn answer(&self, request: &Request, inspector: &Inspector) -> Option<Response> {
+        if request.method() != Method::GET {
             return None;
         }
-        let key = uri.path_and_query()?.as_str();
+        let key = request.uri().path_and_query()?.as_str();
         let kept = self.0.get(key)?;
         let prepared = &kept.response;
         // `/v1/inspect` answers the format `Accept` asks for: another one is the route's
-        if prepared.vary && negotiation::accepted(request) != prepared.format {
+        if prepared.vary && negotiation::accepted(request.headers()) != prepared.format {
             return None;
         }
-        let current = inspector.fresh_in_memory(&kept.cache_key).await;
-        let same =
-            |entry: Arc<Cached<Entry>>| std::ptr::eq(Arc::as_ptr(&entry), kept.entry.as_ptr());
-        if !current.is_some_and(same) {
-            // lapsed, reloaded or replaced: the route answers, and prepares again
+        let now = inspector.now();
+        let fresh = kept
+            .entry
+            .upgrade()
+            .is_some_and(|entry| entry.is_fresh(now));
+        if !fresh {
+            // lapsed, or no longer in memory: the route answers, and prepares again
             self.0.invalidate(key);
             return None;
         }
-        Some(prepared.response(request, inspector.lifetimes()))
+        inspector.count_prepared_hit();
+        Some(prepared.response(request.headers(), inspector.lifetimes()))
     }
 }
 

@@ -52,11 +52,7 @@ pub(super) async fn common(
             Instant::now(),
         )
     });
-    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-    let prepared = state
-        .prepared
-        .answer(method, uri, headers, &state.inspector);
-    let mut response = match prepared.await {
+    let mut response = match state.prepared.answer(&request, &state.inspector) {
         Some(response) => response,
         None => next.run(request).instrument(span.clone()).await,
     };
