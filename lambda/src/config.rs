@@ -9,8 +9,9 @@ use std::time::Duration;
 use registry::ClientConfig;
 use registry::config::{client_config_from, parse_base_url};
 
+use crate::freshness::DEFAULT_TAG_FRESH;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_CACHE_MEMORY: u64 = 32 << 20;
 /// The registry deadline must end before the Lambda timeout (template.yaml: at least 25 s),
 /// so a slow registry is a 504 from us, not a killed invocation.
@@ -84,7 +85,8 @@ pub struct Config {
     pub docker_hub_secret_arn: Option<String>,
     /// Secrets Manager endpoint instead of AWS's (`AWS_ENDPOINT_URL_SECRETS_MANAGER`).
     pub secrets_endpoint: Option<String>,
-    /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds).
+    /// How long a tag's answer stays fresh (`MQUERY_CACHE_TTL`, seconds; default
+    /// [`DEFAULT_TAG_FRESH`]).
     pub cache_ttl: Duration,
     /// Memory the in-process cache may use, in bytes (`MQUERY_CACHE_MEMORY_MB`, default 32).
     pub cache_memory: u64,
@@ -114,7 +116,7 @@ impl Config {
                 .map_err(|_| ConfigError::Listen(DEFAULT_LISTEN.into()))?,
         };
         let cache_ttl = number_in(get("MQUERY_CACHE_TTL"), 1..=86_400, ConfigError::CacheTtl)?
-            .map_or(DEFAULT_CACHE_TTL, Duration::from_secs);
+            .map_or(DEFAULT_TAG_FRESH, Duration::from_secs);
         let table = match get("MQUERY_TABLE") {
             Some(v) if is_table_name(v.trim()) => Some(v.trim().to_owned()),
             Some(v) => return Err(ConfigError::Table(v)),
@@ -238,7 +240,7 @@ mod tests {
         let c = config(&[]).expect("defaults");
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.table, None);
-        assert_eq!(c.cache_ttl, DEFAULT_CACHE_TTL);
+        assert_eq!(c.cache_ttl, DEFAULT_TAG_FRESH);
         assert_eq!(c.connections.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(c.connections.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(c.connections.write_timeout, DEFAULT_WRITE_TIMEOUT);

@@ -1,6 +1,7 @@
 //! Turning a user's `image` parameter into an answer: validation, then the lookup.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use cache::{Cached, Clock, Loaded, StoredAnswer, Tier, Tiered};
@@ -8,6 +9,7 @@ use output::{CacheInfo, Report, ReportRef, Source};
 use registry::{Client, Digest, ErrorCode, Reference, Summary};
 
 use crate::error::AppError;
+use crate::freshness::Lifetimes;
 
 /// The longest `image` parameter accepted: no valid reference is longer.
 pub const MAX_IMAGE_PARAM: usize = registry::reference::REFERENCE_LENGTH_MAX;
@@ -100,54 +102,25 @@ impl Answer {
     }
 }
 
-/// A failed lookup, with what is known of the request for the error document.
-#[derive(Debug)]
-pub struct Failure {
-    pub image: Option<String>,
-    pub reference: Option<String>,
-    pub error: Box<AppError>,
-}
-
-impl Failure {
-    pub fn new(image: Option<&str>, reference: Option<&Reference>, error: AppError) -> Failure {
-        Failure {
-            image: image.map(str::to_owned),
-            reference: reference.map(Reference::canonical),
-            error: Box::new(error),
-        }
-    }
-}
-
 /// Validates the `image` parameter and parses it, before any network I/O.
-pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), Failure> {
+pub fn parse_image(image: Option<&str>) -> Result<(String, Reference), AppError> {
     let image = image
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
-            Failure::new(
-                None,
-                None,
-                AppError::InvalidParameter("missing image parameter, e.g. ?image=alpine".into()),
-            )
+            AppError::invalid_parameter("missing image parameter, e.g. ?image=alpine")
         })?;
     if image.len() > MAX_IMAGE_PARAM {
-        return Err(Failure::new(
-            None,
-            None,
-            AppError::InvalidParameter(format!(
-                "image parameter is longer than {MAX_IMAGE_PARAM} characters"
-            )),
-        ));
+        return Err(AppError::invalid_parameter(format!(
+            "image parameter is longer than {MAX_IMAGE_PARAM} characters"
+        )));
     }
     let reference = Reference::parse(image).map_err(|source| {
-        Failure::new(
-            Some(image),
-            None,
-            AppError::Registry(registry::Error::InvalidReference {
-                input: image.to_owned(),
-                source,
-            }),
-        )
+        let error = registry::Error::InvalidReference {
+            input: image.to_owned(),
+            source,
+        };
+        AppError::from(error).about(Some(image), None)
     })?;
     Ok((image.to_owned(), reference))
 }
@@ -271,33 +244,6 @@ impl std::fmt::Debug for Memo {
     }
 }
 
-/// How long answers are kept.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
-    /// A tag's answer is fresh this long (`MQUERY_CACHE_TTL`); then one HEAD revalidates it.
-    pub tag: Duration,
-    /// A digest's summary never changes; it is kept this long.
-    pub digest: Duration,
-    /// "Not found" is remembered this long.
-    pub missing: Duration,
-    /// A lapsed answer may be served, marked stale, this long when the registry fails.
-    pub grace: Duration,
-    /// While serving stale, the registry is asked again after this long.
-    pub stale_retry: Duration,
-}
-
-impl Lifetimes {
-    pub fn new(tag: Duration) -> Lifetimes {
-        Lifetimes {
-            tag,
-            digest: Duration::from_secs(30 * 86_400),
-            missing: tag.min(Duration::from_secs(60)),
-            grace: Duration::from_secs(86_400),
-            stale_retry: Duration::from_secs(30),
-        }
-    }
-}
-
 /// Looks images up: memory, then the store, then the registry.
 #[derive(Debug, Clone)]
 pub struct Inspector {
@@ -310,6 +256,8 @@ struct InspectorInner {
     cache: Tiered<Entry>,
     clock: Arc<dyn Clock>,
     lifetimes: Lifetimes,
+    /// Answers sent from their prepared response: memory hits the cache did not count.
+    prepared_hits: AtomicU64,
 }
 
 /// The cache key: the canonical reference; a digest makes the tag irrelevant.
@@ -333,6 +281,7 @@ impl Inspector {
                 cache,
                 clock,
                 lifetimes,
+                prepared_hits: AtomicU64::new(0),
             }),
         }
     }
@@ -356,19 +305,27 @@ impl Inspector {
         self.inner.clock.now()
     }
 
-    /// How long answers are kept: the one source of every freshness number, HTTP
-    /// Cache-Control included.
+    /// How long answers are kept (the freshness policy's [`Lifetimes`]): the cache's numbers
+    /// and HTTP `Cache-Control`'s are the same.
     pub fn lifetimes(&self) -> Lifetimes {
         self.inner.lifetimes
     }
 
+    /// The cache's counters; memory hits include the answers sent from prepared responses.
     pub fn cache_stats(&self) -> cache::StatsSnapshot {
-        self.inner.cache.stats()
+        let mut stats = self.inner.cache.stats();
+        stats.memory_hits += self.inner.prepared_hits.load(Ordering::Relaxed);
+        stats
     }
 
-    pub async fn inspect(&self, image: &str, reference: &Reference) -> Result<Answer, Failure> {
-        let fail =
-            |e: registry::Error| Failure::new(Some(image), Some(reference), AppError::Registry(e));
+    /// Counts an answer sent from its prepared response (routes/caching.rs) as the memory hit
+    /// it is: the cache itself was not asked.
+    pub fn count_prepared_hit(&self) {
+        self.inner.prepared_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub async fn inspect(&self, image: &str, reference: &Reference) -> Result<Answer, AppError> {
+        let fail = |e: registry::Error| AppError::from(e).about(Some(image), Some(reference));
         let key = cache_key(reference);
         // The hot path, a fresh answer in memory, stays a small future; the load (registry
         // client, store) is a large one, boxed so that it is only built, and moved, on a miss.
@@ -387,7 +344,7 @@ impl Inspector {
                 fail((*e).clone())
             })?,
         };
-        let stats = self.inner.cache.stats();
+        let stats = self.cache_stats();
         if hit.tier == Tier::Memory {
             tracing::debug!(key, "cache hit (memory)");
         } else {
@@ -615,19 +572,19 @@ mod tests {
     #[test]
     fn image_parameter_validation() {
         let missing = parse_image(None).expect_err("missing");
-        assert_eq!(missing.error.code(), "INVALID_PARAMETER");
+        assert_eq!(missing.code(), "INVALID_PARAMETER");
         let blank = parse_image(Some("   ")).expect_err("blank");
-        assert_eq!(blank.error.code(), "INVALID_PARAMETER");
+        assert_eq!(blank.code(), "INVALID_PARAMETER");
         let long = "a".repeat(MAX_IMAGE_PARAM + 1);
         let too_long = parse_image(Some(&long)).expect_err("too long");
-        assert_eq!(too_long.error.code(), "INVALID_PARAMETER");
+        assert_eq!(too_long.code(), "INVALID_PARAMETER");
         assert!(
-            too_long.image.is_none(),
+            too_long.image().is_none(),
             "an oversized input is not echoed back"
         );
         let invalid = parse_image(Some("Alpine")).expect_err("invalid");
-        assert_eq!(invalid.error.code(), "INVALID_REFERENCE");
-        assert_eq!(invalid.image.as_deref(), Some("Alpine"));
+        assert_eq!(invalid.code(), "INVALID_REFERENCE");
+        assert_eq!(invalid.image(), Some("Alpine"));
         let (image, reference) = parse_image(Some(" alpine ")).expect("valid");
         assert_eq!(image, "alpine");
         assert_eq!(reference.canonical(), "docker.io/library/alpine:latest");

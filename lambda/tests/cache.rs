@@ -10,7 +10,8 @@ use cache::{Clock, ManualClock, Tiered};
 use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{APP, Pushed, Pusher, open_with_app, platform};
 use serde_json::Value;
-use service::inspect::{Inspector, Lifetimes};
+use service::freshness::Lifetimes;
+use service::inspect::Inspector;
 use tower::ServiceExt as _;
 
 const TTL: Duration = Duration::from_secs(60);

@@ -19,7 +19,8 @@ use registry::config::DockerHub;
 use registry::manifest::media_type;
 use registry::{ClientConfig, Digest};
 use serde_json::Value;
-use service::inspect::{Inspector, Lifetimes};
+use service::freshness::Lifetimes;
+use service::inspect::Inspector;
 use tower::ServiceExt as _;
 
 const TTL: Duration = Duration::from_secs(60);

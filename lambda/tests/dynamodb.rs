@@ -14,7 +14,8 @@ use mquery_tests::dynamodb::{DynamoLocal, TABLE, TableAndApp};
 use mquery_tests::fixtures::{APP, Pusher, five_platform_index, open_with_app};
 use mquery_tests::process::ServiceProcess;
 use serde_json::Value;
-use service::inspect::{Inspector, Lifetimes};
+use service::freshness::Lifetimes;
+use service::inspect::Inspector;
 use tower::ServiceExt as _;
 
 const TTL: Duration = Duration::from_secs(60);

@@ -17,6 +17,13 @@ use stack::report::StackReport;
 use crate::error::AppError;
 use crate::inspect::{Inspector, parse_image};
 
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, Format, params, set, typed};
+use crate::freshness::{NO_STORE, preflight_max_age};
+
 /// The largest file a check reads.
 pub const MAX_FILE: usize = 1 << 20;
 /// The most distinct images one check looks up.
@@ -36,7 +43,7 @@ pub const MAX_ANSWER: usize = 8 << 20;
 
 /// The 413 for `what` over `limit` bytes.
 pub fn too_large(what: &str, limit: usize) -> AppError {
-    AppError::PayloadTooLarge(format!(
+    AppError::payload_too_large(format!(
         "{what} is larger than {} KiB; a check reads at most that much",
         limit / 1024
     ))
@@ -48,10 +55,10 @@ pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, Ap
     match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(what, limit)),
-        Ok(Err(e)) => Err(AppError::InvalidParameter(format!(
+        Ok(Err(e)) => Err(AppError::invalid_parameter(format!(
             "the request body could not be read: {e}"
         ))),
-        Err(_) => Err(AppError::InvalidParameter(format!(
+        Err(_) => Err(AppError::invalid_parameter(format!(
             "the request body did not arrive within {} s",
             BODY_DEADLINE.as_secs()
         ))),
@@ -61,7 +68,7 @@ pub async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, Ap
 /// The file as text: checks read UTF-8 (YAML and Dockerfiles are).
 pub fn text(body: &[u8]) -> Result<&str, AppError> {
     std::str::from_utf8(body).map_err(|e| {
-        AppError::InvalidParameter(format!(
+        AppError::invalid_parameter(format!(
             "the file is not UTF-8 text (invalid byte at offset {})",
             e.valid_up_to()
         ))
@@ -98,9 +105,9 @@ pub async fn check(
     });
     let plan = scanned
         .await
-        .map_err(|e| AppError::Internal(format!("the scan failed: {e}")))?;
+        .map_err(|e| AppError::internal(format!("the scan failed: {e}")))?;
     if plan.len() > MAX_IMAGES {
-        return Err(AppError::PayloadTooLarge(format!(
+        return Err(AppError::payload_too_large(format!(
             "the file names {} distinct images; a check looks up at most {MAX_IMAGES} (split the file)",
             plan.len()
         )));
@@ -127,11 +134,11 @@ pub async fn check(
 /// byte past the cap, so an oversized answer is never built whole.
 pub fn answer(report: &StackReport) -> Result<Vec<u8>, AppError> {
     capped_json(report, MAX_ANSWER).map_err(|e| match e {
-        None => AppError::PayloadTooLarge(format!(
+        None => AppError::payload_too_large(format!(
             "the answer would be larger than {} MiB; a check answers at most that (split the file)",
             MAX_ANSWER >> 20
         )),
-        Some(e) => AppError::Internal(format!("the answer did not serialize: {e}")),
+        Some(e) => AppError::internal(format!("the answer did not serialize: {e}")),
     })
 }
 
@@ -183,9 +190,50 @@ async fn lookup(inspector: &Inspector, image: &str) -> LookupResult {
         },
         Err(failure) => failure,
     };
-    Err(failure
-        .error
-        .to_report(failure.image.as_deref(), failure.reference.as_deref()))
+    Err(failure.report())
+}
+
+/// `POST /v1/check[?platform=P][&compatible=1][&name=FILE]`: the body is a Compose file,
+/// Kubernetes YAML, a Dockerfile or a list (at most 1 MiB and 200 distinct images, else 413);
+/// the answer is `mquery check --json`'s document, 200 whatever the verdicts (its `status`
+/// says them).
+pub(super) async fn check_file(
+    State(state): State<AppState>,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, AppError> {
+    let deadline = Instant::now() + CHECK_DEADLINE;
+    let p = params::query(&uri);
+    let platform = p.platform()?;
+    let name = p.file_name();
+    let body = read_body(body, MAX_FILE, "the file").await?;
+    let file = text(&body)?.to_owned();
+    drop(body);
+    let report = check(&state.inspector, &name, file, platform, p.sense(), deadline).await?;
+    Ok(typed(
+        StatusCode::OK,
+        answer(&report)?,
+        Format::Json,
+        NO_STORE,
+    ))
+}
+
+/// CORS preflight for `/v1/check`, as template.yaml's API answers it in production: a page on
+/// another origin may post a file as `application/yaml`.
+pub(super) async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    set(&mut response, header::ACCESS_CONTROL_ALLOW_METHODS, "POST");
+    set(
+        &mut response,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "content-type",
+    );
+    set(
+        &mut response,
+        header::ACCESS_CONTROL_MAX_AGE,
+        &preflight_max_age(),
+    );
+    response
 }
 
 #[cfg(test)]
