@@ -4,13 +4,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mquery_tests::fake::{self, FakeServer};
+use mquery_tests::fake::{self, FakeServer, InFlight};
 use mquery_tests::fixtures::{Pusher, five_platform_index, open_with_app};
 use mquery_tests::process::ServiceProcess;
 use mquery_tests::{free_port, header};
@@ -180,18 +180,14 @@ async fn the_service_survives_every_registry_fault() {
 /// else's requests. Three slow registries of 20 images each.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_check_leaves_lookups_to_others() {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
+    let in_flight = InFlight::default();
     let mut servers = Vec::new();
     for _ in 0..3 {
-        let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+        let gauge = in_flight.clone();
         let router = Router::new().fallback(move |method: Method| {
-            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+            let gauge = gauge.clone();
             async move {
-                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
+                gauge.hold(Duration::from_millis(100)).await;
                 let body = mquery_tests::fixtures::two_platform_index_body();
                 fake::manifest(&method, media_type::OCI_INDEX, &body)
             }
@@ -217,7 +213,7 @@ async fn a_large_check_leaves_lookups_to_others() {
     let doc: Value = response.json().await.expect("JSON");
     assert_eq!(doc["status"], "ok", "{doc}");
     assert_eq!(doc["counts"]["supported"], 60);
-    let most = most.load(Ordering::SeqCst);
+    let most = in_flight.most();
     assert!(most <= 32, "{most} lookups at once");
     assert!(
         most > 16,

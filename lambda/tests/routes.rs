@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use mquery_tests::distribution::Distribution;
 use mquery_tests::fixtures::{APP, Pusher, open_with_app_and_pi};
+use mquery_tests::helm::rendered_chart;
 use registry::manifest::media_type;
 use serde_json::{Value, json};
 use service::config::Config;
@@ -486,43 +487,16 @@ async fn verify_reads_each_entry_once() {
 async fn check_scans_a_posted_file() {
     let s = setup().await;
     let r = s.registry.host();
-    let rendered = format!(
-        r#"---
-# Source: shop/templates/deployment.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop
-spec:
-  template:
-    spec:
-      initContainers:
-        - name: wait
-          image: {r}/acme/pi:v6
-      containers:
-        - name: app
-          image: "{r}/{APP}"
-        - name: sidecar
-          image: "{{{{ .Values.sidecar.image }}}}"
----
-# Source: shop/templates/cronjob.yaml
-apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: report
-spec:
-  schedule: "0 3 * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-            - name: report
-              image: {r}/{APP}
-            - name: gone
-              image: {r}/acme/gone:v1
-          restartPolicy: OnFailure
-"#
+    let rendered = rendered_chart(
+        &[("wait", &format!("{r}/acme/pi:v6"))],
+        &[
+            ("app", &format!("\"{r}/{APP}\"")),
+            ("sidecar", "\"{{ .Values.sidecar.image }}\""),
+        ],
+        &[
+            ("report", &format!("{r}/{APP}")),
+            ("gone", &format!("{r}/acme/gone:v1")),
+        ],
     );
     let post = |uri: &str, body: Vec<u8>| {
         let request = Request::post(uri)

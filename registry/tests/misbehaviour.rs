@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mquery_tests::fake::{FakeServer, Silent};
+use mquery_tests::fake::{FakeServer, InFlight, Silent};
 use mquery_tests::{assert_error, client_for, client_with, free_port};
 use registry::manifest::media_type;
 use registry::{Client, ClientConfig, Digest, Error, Reference, Summary};
@@ -404,16 +404,12 @@ async fn token_server_down_is_an_upstream_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_lookups_are_capped_per_process() {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (now, high) = (Arc::clone(&in_flight), Arc::clone(&peak));
+    let in_flight = InFlight::default();
+    let gauge = in_flight.clone();
     let fake = FakeServer::start(Router::new().fallback(move || {
-        let (now, high) = (Arc::clone(&now), Arc::clone(&high));
+        let gauge = gauge.clone();
         async move {
-            let current = now.fetch_add(1, Ordering::SeqCst) + 1;
-            high.fetch_max(current, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            now.fetch_sub(1, Ordering::SeqCst);
+            gauge.hold(Duration::from_millis(100)).await;
             manifest_response(index_body(), None)
         }
     }))
@@ -427,11 +423,7 @@ async fn concurrent_lookups_are_capped_per_process() {
             .expect("every lookup succeeds, in turn");
     }
     assert_eq!(fake.count(), 10);
-    assert_eq!(
-        peak.load(Ordering::SeqCst),
-        2,
-        "never more than the cap at once"
-    );
+    assert_eq!(in_flight.most(), 2, "never more than the cap at once");
 }
 
 /// `count` lookups of `host/{repo}/app{i}` at once.

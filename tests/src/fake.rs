@@ -2,7 +2,9 @@
 //! oversized or broken bodies, 429s, 500s, silence, redirects, 403 to expired tokens).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -105,6 +107,29 @@ pub fn manifest(method: &Method, media_type: &str, body: &[u8]) -> Response {
         .header("docker-content-digest", digest)
         .body(Body::from(body))
         .unwrap_or_default()
+}
+
+/// Requests a fake server is answering at once, and the most seen: for the tests of the
+/// concurrency caps. Clones count together.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    now: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl InFlight {
+    /// Counts one request in flight for `hold`, as a slow registry would keep it.
+    pub async fn hold(&self, hold: Duration) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(hold).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most requests in flight at once so far.
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
 }
 
 /// A server that accepts connections and never answers. Holds them until dropped.
