@@ -12,8 +12,9 @@ pub const DEFAULT_TAG_FRESH: Duration = Duration::from_secs(300);
 /// How long a digest's summary is kept, fresh all along: content under a digest never
 /// changes. A digest reference's answers are `max-age` this, and `immutable`.
 pub const DIGEST_KEPT: Duration = Duration::from_secs(30 * 86_400);
-/// The longest "not found" is remembered (the tag's freshness, when that is shorter).
-pub const MISSING_AT_MOST: Duration = Duration::from_secs(60);
+/// The longest "not found" is remembered (the tag's freshness, when that is shorter): the
+/// registry client's memory of failed lookups, one number for every negative answer.
+pub const MISSING_AT_MOST: Duration = registry::client::FAILURE_MEMORY;
 /// How long past its freshness a tag's answer may still be served, marked stale, while the
 /// registry fails; badges tell it downstream as `stale-while-revalidate`.
 pub const GRACE: Duration = Duration::from_secs(86_400);

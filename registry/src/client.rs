@@ -50,9 +50,11 @@ use routing::Routes;
 const NESTED_BUDGET: usize = 2;
 /// Distinct nested indexes one index may name (real ones name one or two).
 const MAX_NESTED_INDEXES: usize = 16;
-/// How long a lookup that failed on the content itself (an invalid or hostile manifest, an
-/// exhausted budget) is answered from memory instead of being fetched again.
-const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+/// How long a negative answer is remembered: here, a lookup that failed on the content
+/// itself (an invalid or hostile manifest, an exhausted budget) is answered from memory
+/// instead of being fetched again; the service's freshness policy remembers "not found" at
+/// most as long (README "Cache").
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(60);
 
 /// A manifest as the registry sent it, its digest verified.
 #[derive(Debug)]
