@@ -112,6 +112,17 @@ fn assert_no_secret(out: &Output) {
     }
 }
 
+/// Asserts that mquery exited 1 because the registry refused `image` ("check your login").
+fn assert_unauthorized(out: &Output, host: &str, image: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    let unauthorized = format!("mquery: unauthorized: check your login for {host} ({image})\n");
+    assert!(
+        text(&out.stderr).contains(&unauthorized),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 fn helper_config(host: &str, helper: &str) -> String {
     format!(r#"{{"auths": {{"{host}": {{}}}}, "credHelpers": {{"{host}": "{helper}"}}}}"#)
 }
@@ -140,14 +151,7 @@ async fn a_credential_helper_logs_in_and_nothing_prints_the_secret() {
 
     // no login at all: unauthorized, naming the registry
     let home = self::home("{}");
-    let out = mquery(&r, home.path(), &[&image]);
-    assert_eq!(out.status.code(), Some(1));
-    let unauthorized = format!("mquery: unauthorized: check your login for {host} ({image})\n");
-    assert!(
-        text(&out.stderr).contains(&unauthorized),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_unauthorized(&mquery(&r, home.path(), &[&image]), &host, &image);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -256,12 +260,5 @@ async fn basic_auth_to_a_tls_registry_with_htpasswd() {
 
     // without the login: unauthorized, naming the registry
     let home = self::home("{}");
-    let out = run(home.path(), &[&image], &envs);
-    assert_eq!(out.status.code(), Some(1));
-    let unauthorized = format!("mquery: unauthorized: check your login for {host} ({image})\n");
-    assert!(
-        text(&out.stderr).contains(&unauthorized),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_unauthorized(&run(home.path(), &[&image], &envs), &host, &image);
 }
