@@ -210,3 +210,69 @@ async fn no_login_goes_to_a_plain_http_realm_not_listed_as_insecure() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].authorization, None);
 }
+
+/// A fake Docker Hub (404 to everything) and its token service (a token for anyone); the
+/// `docker.io` lookup through a client with a user login for `docker.io`, with the operator's
+/// account if `operator`, through a mirror challenging with Docker Hub's realm if `mirror`:
+/// the `Authorization` headers the token service saw.
+async fn docker_io_token_requests(operator: bool, mirror: bool) -> Vec<Option<String>> {
+    let hub = FakeServer::start(Router::new().fallback(|| async { StatusCode::NOT_FOUND })).await;
+    let tokens = FakeServer::start(
+        Router::new().fallback(|| async { axum::Json(serde_json::json!({"token": "t"})) }),
+    )
+    .await;
+    let realm = format!("{}/token", tokens.url());
+    let mirror = match mirror {
+        true => Some(FakeServer::start(fake::challenging(realm.clone())).await),
+        false => None,
+    };
+    let mut hosts = vec![hub.host(), tokens.host()];
+    hosts.extend(mirror.as_ref().map(FakeServer::host));
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let client = mquery_tests::client_with(&hosts, |c| {
+        c.docker_hub = registry::config::DockerHub {
+            registry: hub.url(),
+            realm: realm.clone(),
+            service: "registry.docker.io".into(),
+        };
+        c.logins = Some(Arc::new(Fixed(vec![(
+            "docker.io".into(),
+            basic("alice", "s3cret"),
+        )])));
+        if operator {
+            c.docker_hub_credentials = registry::config::Credentials::new("operator", "op-token");
+        }
+        c.docker_hub_mirror = mirror
+            .as_ref()
+            .map(|m| registry::client::Url::parse(&m.url()).expect("url"));
+    });
+    let reference = Reference::parse("library/app:v1").expect("valid reference");
+    let err = client.summarize(&reference).await.expect_err("refused");
+    assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+    tokens.seen().into_iter().map(|s| s.authorization).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_docker_io_login_goes_to_docker_hub_itself_only() {
+    let encode = |pair: &str| {
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ))
+    };
+    assert_eq!(
+        docker_io_token_requests(false, false).await,
+        [encode("alice:s3cret")]
+    );
+    // the operator's account, when set, goes first
+    assert_eq!(
+        docker_io_token_requests(true, false).await,
+        [encode("operator:op-token")]
+    );
+    // a mirror, even one naming Docker Hub's own realm, never has the login sent for it
+    let mirrored = docker_io_token_requests(false, true).await;
+    assert!(
+        !mirrored.is_empty() && mirrored.iter().all(Option::is_none),
+        "{mirrored:?}"
+    );
+}
