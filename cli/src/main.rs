@@ -9,6 +9,7 @@
 
 mod check;
 mod config;
+mod login;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -37,7 +38,8 @@ const EXIT_VERIFY_FINDINGS: u8 = 5;
                   Environment: MQUERY_ENDPOINT (--endpoint's default); MQUERY_INSECURE_REGISTRIES, \
                   MQUERY_PRIVATE_REGISTRIES, MQUERY_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR; \
                   MQUERY_DOCKER_HUB_MIRROR, MQUERY_DOCKER_HUB_FALLBACK, MQUERY_DOCKER_HUB_USERNAME \
-                  with MQUERY_DOCKER_HUB_TOKEN; RUST_LOG; for mquery check, COMPOSE_ENV_FILES, \
+                  with MQUERY_DOCKER_HUB_TOKEN; RUST_LOG; logins: REGISTRY_AUTH_FILE, \
+                  XDG_RUNTIME_DIR, XDG_CONFIG_HOME, DOCKER_CONFIG, HOME; for mquery check, COMPOSE_ENV_FILES, \
                   COMPOSE_DISABLE_ENV_FILE and the variables Compose files use."
 )]
 struct Args {
@@ -64,6 +66,11 @@ struct Args {
     /// Ask the mquery service at URL instead of the registries (default: MQUERY_ENDPOINT).
     #[arg(long, value_name = "URL", global = true)]
     endpoint: Option<String>,
+    /// Read registry logins from FILE alone (podman's auth.json or docker's config.json
+    /// format; default: REGISTRY_AUTH_FILE, else the containers auth.json files, then
+    /// docker's config.json). Not used with --endpoint.
+    #[arg(long, value_name = "FILE", global = true)]
+    authfile: Option<std::path::PathBuf>,
     /// Image references: alpine, golang:1.22, ghcr.io/org/app:v1, name@sha256:...
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
@@ -173,9 +180,11 @@ fn main() -> ExitCode {
             Ok(service) => Backend::Service(service),
             Err(e) => return fail(&e.to_string()),
         },
-        None => match Client::new(config.client) {
+        None => match with_logins(config.client, args.authfile.as_deref())
+            .and_then(|client| Client::new(client).map_err(|e| e.to_string()))
+        {
             Ok(client) => Backend::Direct(client),
-            Err(e) => return fail(&e.to_string()),
+            Err(e) => return fail(&e),
         },
     };
     if let Some(Command::Check {
@@ -207,6 +216,20 @@ fn main() -> ExitCode {
         (spec, sense)
     });
     ExitCode::from(print(&outcomes, args.json, check))
+}
+
+/// The client settings with the user's registry logins ([`login`]); their warnings go to
+/// stderr.
+fn with_logins(
+    mut client: registry::ClientConfig,
+    authfile: Option<&std::path::Path>,
+) -> Result<registry::ClientConfig, String> {
+    let (logins, warnings) = login::UserLogins::read(authfile, |name| std::env::var(name).ok())?;
+    for warning in warnings {
+        eprintln!("mquery: warning: {warning}");
+    }
+    client.logins = Some(std::sync::Arc::new(logins));
+    Ok(client)
 }
 
 fn fail(message: &str) -> ExitCode {

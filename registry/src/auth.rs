@@ -1,15 +1,18 @@
 //! Registry authentication: `WWW-Authenticate` challenges, the token request ([`fetch_token`])
 //! and its response, the operator's Docker Hub account ([`DockerHubAccount`]: sent to Docker
-//! Hub's token service and nowhere else), and one bounded cache of challenges (per registry)
+//! Hub's token service and nowhere else), what a token request carries ([`Presented`]: the
+//! command line user's login is one), and one bounded cache of challenges (per registry)
 //! and tokens (per registry and repository).
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use crate::config::{ClientConfig, Credentials};
+use crate::credentials::{Login, Secret};
 use crate::error::{Error, TokenProblem};
 use crate::transport::{Endpoint, Outcome, Repository, Transport, Url, read_body};
 
@@ -326,18 +329,31 @@ impl DockerHubAccount {
 
     /// The credentials to send with a token request for `ep` to the challenge's realm: only
     /// Docker Hub's own, to Docker Hub's own token service.
-    fn for_request(&self, ep: &Endpoint, challenge: &BearerChallenge) -> Option<&Credentials> {
+    pub fn for_request(&self, ep: &Endpoint, challenge: &BearerChallenge) -> Option<&Credentials> {
         (ep.base == self.registry && challenge.realm == self.realm).then_some(&self.credentials)
     }
 }
 
+/// What a token request carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    Anonymous,
+    /// The operator's Docker Hub account ([`DockerHubAccount::for_request`]); if Docker Hub
+    /// refuses it, the token is asked for anonymously.
+    Account(&'a Credentials),
+    /// The command line user's login ([`crate::credentials`]): a username and password as
+    /// Basic auth, or an identity token exchanged as OAuth2 (distribution
+    /// `internal/client/auth/session.go`, `fetchTokenWithOAuth`: a `refresh_token` grant
+    /// POSTed with `service`, `scope` and `client_id`). If refused, the lookup is.
+    User(&'a Login),
+}
+
 /// A pull token for the repository from the challenge's realm, kept in `cache` until it
-/// expires. The operator's Docker Hub account goes along where [`DockerHubAccount`] allows; if
-/// Docker Hub refuses it, the token is asked for anonymously.
+/// expires; the only scope ever asked for is `repository:NAME:pull`.
 pub async fn fetch_token(
     transport: &Transport,
     cache: &AuthCache,
-    account: Option<&DockerHubAccount>,
+    presented: Presented<'_>,
     repo: &Repository<'_>,
     challenge: &BearerChallenge,
 ) -> Result<Token, Error> {
@@ -353,13 +369,25 @@ pub async fn fetch_token(
     };
     let url = token_url(challenge, repo.name())
         .ok_or_else(|| failed(TokenProblem::InvalidRealm(challenge.realm.clone())))?;
-    let credentials = account.and_then(|account| account.for_request(ep, challenge));
-    let mut request = transport.request(Method::GET, &url)?;
-    if let Some(credentials) = credentials {
-        request = request.basic_auth(credentials.username(), Some(credentials.token()));
-    }
+    let request = match presented {
+        Presented::Anonymous => transport.request(Method::GET, &url)?,
+        Presented::Account(credentials) => transport
+            .request(Method::GET, &url)?
+            .basic_auth(credentials.username(), Some(credentials.token())),
+        Presented::User(Login::Basic { username, password }) => transport
+            .request(Method::GET, &url)?
+            .basic_auth(username, Some(password.expose())),
+        Presented::User(Login::IdentityToken(refresh)) => {
+            let mut realm = url.clone();
+            realm.set_query(None);
+            transport
+                .request(Method::POST, &realm)?
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(refresh_form(&url, refresh))
+        }
+    };
     let mut response = transport.send(ep, request).await?;
-    if credentials.is_some()
+    if matches!(presented, Presented::Account(_))
         && matches!(
             response.status(),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
@@ -402,6 +430,23 @@ pub async fn fetch_token(
             Err(failed(TokenProblem::Status(status.as_u16())))
         }
     }
+}
+
+/// The OAuth2 form exchanging an identity token: the token URL's `service` and `scope`, a
+/// `refresh_token` grant and mquery's `client_id`.
+fn refresh_form(token_url: &Url, refresh: &Secret) -> String {
+    let mut form = Url::parse("http://form.invalid/").expect("a constant URL");
+    {
+        let mut pairs = form.query_pairs_mut();
+        for (key, value) in token_url.query_pairs() {
+            pairs.append_pair(&key, &value);
+        }
+        pairs
+            .append_pair("client_id", "mquery")
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh.expose());
+    }
+    form.query().unwrap_or_default().to_owned()
 }
 
 /// The token request's URL: the realm with `service` and a pull `scope`. Userinfo in the
@@ -546,6 +591,13 @@ mod tests {
             "https://auth.example/token?service=registry.example&scope=repository%3Aorg%2Fapp%3Apull"
         );
         assert!(token_url(&challenge("file:///etc/passwd"), "a").is_none());
+        // an identity token is exchanged for a pull token of the repository, nothing more
+        let form = refresh_form(&url, &Secret::new("r&fresh"));
+        assert_eq!(
+            form,
+            "service=registry.example&scope=repository%3Aorg%2Fapp%3Apull&client_id=mquery\
+             &grant_type=refresh_token&refresh_token=r%26fresh"
+        );
         assert!(token_url(&challenge("not a url"), "a").is_none());
     }
 }

@@ -83,6 +83,8 @@ struct Inner {
     auth: AuthCache,
     /// The operator's Docker Hub account, if set, for Docker Hub's token service only.
     account: Option<DockerHubAccount>,
+    /// The command line user's logins (never set in the service).
+    logins: Option<crate::credentials::Logins>,
     /// Lookups that failed on content, by canonical reference, for [`FAILURE_MEMORY`]: a
     /// hostile index costs the registry (and our pull quota) once a minute, not per request.
     failures: moka::sync::Cache<String, Error>,
@@ -128,6 +130,7 @@ impl Client {
                     .build(),
                 auth: AuthCache::new(config.token_cache_capacity, known),
                 account: DockerHubAccount::from_config(&config, routes.docker_hub()),
+                logins: crate::credentials::Logins::from_config(&config),
                 quota: PullQuota::new(routes.docker_hub(), config.docker_hub_mirror.is_some()),
                 routes,
                 failures: moka::sync::Cache::builder()
@@ -493,6 +496,7 @@ fn verdict<T>(result: &Result<T, Error>) -> Verdict {
         Err(Error::Timeout { .. }) => Verdict::TimedOut,
         Err(
             Error::NotFound { .. }
+            | Error::Unauthorized { .. }
             | Error::RateLimited { .. }
             | Error::UnexpectedStatus { .. }
             | Error::TokenServer { .. }
@@ -507,6 +511,7 @@ fn verdict<T>(result: &Result<T, Error>) -> Verdict {
             Error::Transport { .. }
             | Error::CertificateNotTrusted { .. }
             | Error::NotAllowed { .. }
+            | Error::Login { .. }
             | Error::ClientSetup { .. }
             | Error::InvalidReference { .. },
         ) => Verdict::Neutral,

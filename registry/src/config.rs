@@ -102,6 +102,10 @@ pub struct ClientConfig {
     pub docker_hub: DockerHub,
     /// Sent, as Basic auth, to Docker Hub's token service and nowhere else.
     pub docker_hub_credentials: Option<Credentials>,
+    /// The user's own registry logins ([`crate::credentials`]): set by the command line only,
+    /// never by the service. Where it is set, a refusal reads "unauthorized: check your
+    /// login for HOST" instead of "not found".
+    pub logins: Option<std::sync::Arc<dyn crate::credentials::LoginSource>>,
     /// Deadline of each HTTP request, body included.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -145,6 +149,7 @@ impl Default for ClientConfig {
             docker_hub_fallback: None,
             docker_hub: DockerHub::default(),
             docker_hub_credentials: None,
+            logins: None,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             lookup_timeout: Duration::from_secs(20),

@@ -22,6 +22,15 @@ pub enum Error {
     },
     #[error("image not found or not public: {reference}")]
     NotFound { reference: String },
+    /// A registry refused the lookup where the command line's user logins are read
+    /// ([`crate::credentials`]): no login, or one that cannot read the image. Its code is
+    /// `NOT_FOUND`, as a refusal without logins.
+    #[error("unauthorized: check your login for {registry} ({reference})")]
+    Unauthorized { registry: String, reference: String },
+    /// The user's login for a registry could not be read (a credential helper that failed,
+    /// hung or printed garbage): that registry's lookups fail, as `docker pull` and podman do.
+    #[error("cannot read the login for {registry}: {detail}")]
+    Login { registry: String, detail: String },
     #[error("registry rate limit{}", retry_suffix(*retry_after))]
     RateLimited {
         registry: String,
@@ -127,7 +136,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::InvalidReference { .. } => ErrorCode::InvalidReference,
-            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::NotFound { .. } | Error::Unauthorized { .. } => ErrorCode::NotFound,
             Error::RateLimited { .. } => ErrorCode::UpstreamRateLimited,
             Error::Timeout { .. } => ErrorCode::UpstreamTimeout,
             Error::Transport { .. }
@@ -136,6 +145,7 @@ impl Error {
             | Error::MissingContent { .. }
             | Error::CertificateNotTrusted { .. }
             | Error::BudgetExceeded { .. }
+            | Error::Login { .. }
             | Error::ClientSetup { .. } => ErrorCode::UpstreamError,
             Error::InvalidManifest { .. } | Error::TooLarge { .. } => ErrorCode::InvalidManifest,
             Error::UnsupportedManifest { .. } => ErrorCode::UnsupportedManifest,

@@ -15,6 +15,9 @@
 //!   `request` (the request loop with auth and its retries), [`client::breaker`] (a circuit
 //!   breaker and a bulkhead per host) and [`client::quota`] (Docker Hub's pull quota).
 //! - [`batch`]: many lookups at once ([`gather`]): bounded, in order, within a deadline.
+//! - [`credentials`]: the command line user's own logins (a [`credentials::LoginSource`] the
+//!   CLI sets in [`ClientConfig::logins`]; the service never does), read once per registry,
+//!   and where they may be sent.
 //! - [`config`]: the client's settings and the parsers binaries use for the environment.
 //! - [`guard`]: the SSRF guard every outbound connection passes (IP checks, resolver).
 //! - [`tls`]: which certificate authorities are trusted (system, compiled-in, `MQUERY_CA_FILE`)
@@ -32,6 +35,7 @@ pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod tls;

@@ -103,6 +103,15 @@ fn spawn(
     Ok(child)
 }
 
+/// Who may use a registry.
+#[derive(Debug, Clone, Copy)]
+enum Auth<'a> {
+    Open,
+    Token(&'a TokenServer),
+    /// `auth: htpasswd` with this username and password.
+    Htpasswd(&'a str, &'a str),
+}
+
 impl Distribution {
     /// An open registry: anyone may pull and push.
     pub fn start_open() -> Distribution {
@@ -117,17 +126,23 @@ impl Distribution {
     /// An open registry serving HTTPS only (its `http.tls` settings), with a certificate for
     /// `127.0.0.1` and `localhost` issued by a fresh test CA: [`Distribution::ca_file`].
     pub fn start_tls() -> Distribution {
-        Distribution::start_with(None, true)
+        Distribution::start_with(Auth::Open, true)
+    }
+
+    /// [`Distribution::start_tls`] with `auth: htpasswd`: only `username` with `password`
+    /// (a bcrypt entry written by apache2-utils' `htpasswd`) may pull or push.
+    pub fn start_tls_htpasswd(username: &str, password: &str) -> Distribution {
+        Distribution::start_with(Auth::Htpasswd(username, password), true)
     }
 
     fn start(token: Option<&TokenServer>) -> Distribution {
-        Distribution::start_with(token, false)
+        Distribution::start_with(token.map_or(Auth::Open, Auth::Token), false)
     }
 
-    fn start_with(token: Option<&TokenServer>, tls: bool) -> Distribution {
+    fn start_with(auth: Auth<'_>, tls: bool) -> Distribution {
         let mut last_error = String::new();
         for _ in 0..5 {
-            match Distribution::try_start(token, tls) {
+            match Distribution::try_start(auth, tls) {
                 Ok(registry) => return registry,
                 Err(e) => last_error = e,
             }
@@ -135,7 +150,7 @@ impl Distribution {
         panic!("docker-registry did not start: {last_error}");
     }
 
-    fn try_start(token: Option<&TokenServer>, tls: bool) -> Result<Distribution, String> {
+    fn try_start(auth: Auth<'_>, tls: bool) -> Result<Distribution, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
         let (tls_config, ca_file) = if tls {
@@ -151,8 +166,22 @@ impl Distribution {
         } else {
             (String::new(), None)
         };
-        let auth = match token {
-            Some(token) => {
+        let auth = match auth {
+            Auth::Htpasswd(username, password) => {
+                let entry = Command::new("htpasswd")
+                    .args(["-Bbn", username, password])
+                    .output()
+                    .map_err(|e| {
+                        format!("htpasswd (apache2-utils, scripts/setup-test-env.sh): {e}")
+                    })?;
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, &entry.stdout).map_err(|e| e.to_string())?;
+                format!(
+                    "auth:\n  htpasswd:\n    realm: mquery-test\n    path: {}\n",
+                    file.display()
+                )
+            }
+            Auth::Token(token) => {
                 let bundle = dir.path().join("root.pem");
                 std::fs::write(&bundle, token.certificate_pem()).map_err(|e| e.to_string())?;
                 format!(
@@ -163,7 +192,7 @@ impl Distribution {
                     bundle.display()
                 )
             }
-            None => String::new(),
+            Auth::Open => String::new(),
         };
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\

@@ -44,6 +44,8 @@ pub struct Pusher {
     http: reqwest::Client,
     base: String,
     token: Option<TokenServer>,
+    /// Basic credentials, for a registry with `auth: htpasswd`.
+    login: Option<(String, String)>,
 }
 
 impl Pusher {
@@ -52,6 +54,7 @@ impl Pusher {
             http: reqwest::Client::new(),
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.cloned(),
+            login: None,
         }
     }
 
@@ -72,13 +75,24 @@ impl Pusher {
                 .expect("a client trusting the test CA"),
             base: registry.base_url(),
             token: None,
+            login: None,
+        }
+    }
+
+    /// [`Pusher::for_tls`] sending `username` and `password` (a registry with `auth:
+    /// htpasswd`).
+    pub fn for_tls_with_login(registry: &Distribution, username: &str, password: &str) -> Pusher {
+        Pusher {
+            login: Some((username.to_owned(), password.to_owned())),
+            ..Pusher::for_tls(registry)
         }
     }
 
     fn auth(&self, request: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
-        match &self.token {
-            Some(token) => request.bearer_auth(token.push_token(repo)),
-            None => request,
+        match (&self.token, &self.login) {
+            (Some(token), _) => request.bearer_auth(token.push_token(repo)),
+            (None, Some((username, password))) => request.basic_auth(username, Some(password)),
+            (None, None) => request,
         }
     }
 

@@ -60,6 +60,8 @@ pub enum Accounts {
     Only { username: String, password: String },
     /// Anonymous requests and these credentials; other credentials are refused with 401.
     AnonymousOr { username: String, password: String },
+    /// Only OAuth2 `refresh_token` grants POSTed with this refresh token (an identity token).
+    RefreshToken(String),
 }
 
 /// A running token server on 127.0.0.1.
@@ -96,7 +98,7 @@ impl TokenServer {
         });
         let (listener, addr) = bind_loopback().await;
         let app = Router::new()
-            .route("/token", get(issue))
+            .route("/token", get(issue).post(refresh))
             .with_state(Arc::clone(&shared));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -243,14 +245,43 @@ async fn issue(
             authorization.is_none()
                 || authorization.as_deref() == Some(basic(username, password).as_str())
         }
+        Accounts::RefreshToken(_) => false,
     };
     if !allowed {
         return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
     }
-    let query = query.unwrap_or_default();
+    grant(&shared, &query.unwrap_or_default())
+}
+
+/// An OAuth2 token request (distribution's token spec, "OAuth2"): a form with `grant_type`
+/// `refresh_token`, the refresh token, `service` and `scope`.
+async fn refresh(State(shared): State<Arc<Shared>>, form: String) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let pairs = url_pairs(&form);
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let granted = match &*shared.accounts.lock().expect("accounts lock") {
+        Accounts::RefreshToken(token) => {
+            field("grant_type") == Some("refresh_token")
+                && field("refresh_token") == Some(token.as_str())
+        }
+        _ => false,
+    };
+    if !granted {
+        return (StatusCode::UNAUTHORIZED, "bad refresh token").into_response();
+    }
+    grant(&shared, &form)
+}
+
+/// A token for the `scope`s of `query` (a query string or a form), if its `service` is ours.
+fn grant(shared: &Shared, query: &str) -> Response {
     let mut service_ok = false;
     let mut access = Vec::new();
-    for (key, value) in url_pairs(&query) {
+    for (key, value) in url_pairs(query) {
         match key.as_str() {
             "service" => service_ok = value == shared.service,
             "scope" => {
@@ -278,7 +309,7 @@ async fn issue(
     if !service_ok {
         return (StatusCode::BAD_REQUEST, "unknown service").into_response();
     }
-    let token = sign(&shared, &access);
+    let token = sign(shared, &access);
     let style = *shared.style.lock().expect("style lock");
     let body = match style {
         TokenStyle::Token => json!({"token": token, "expires_in": 300}),

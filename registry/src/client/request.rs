@@ -1,15 +1,19 @@
-//! One registry request: the request loop with anonymous token auth (a cached token, else
-//! one from the registry's known challenge, else the challenge of its 401), the operator's
-//! Docker Hub account where [`crate::auth::DockerHubAccount`] lets it go, one wait for a short
-//! 429 and one retry after a 5xx. Every answer's pull-limit headers go to [`super::quota`].
+//! One registry request: the request loop with token auth (a cached token, else one from the
+//! registry's known challenge, else the challenge of its 401), the operator's Docker Hub
+//! account where [`crate::auth::DockerHubAccount`] lets it go, the command line user's login
+//! where [`crate::credentials`] lets it go (to a token realm, or as Basic auth to a registry
+//! that asks for it), one wait for a short 429 and one retry after a 5xx. Every answer's pull-limit headers go to [`super::quota`].
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::header::ACCEPT;
 use reqwest::{Method, Response};
 
-use crate::auth::{BearerChallenge, Token};
+use crate::auth::{BearerChallenge, Presented, Token};
+use crate::credentials::Login;
 use crate::error::Error;
+use crate::reference::DEFAULT_DOMAIN;
 use crate::transport::{AuthDemand, Outcome, Repository, Url};
 
 use super::Client;
@@ -40,6 +44,15 @@ impl Retries {
     }
 }
 
+/// What a request carries.
+#[derive(Debug)]
+enum Authorization {
+    Anonymous,
+    Bearer(Token),
+    /// The user's login, to a registry that asked for Basic auth.
+    Basic(Arc<Login>),
+}
+
 impl Client {
     /// One registry request with auth, the 429 wait and the one 5xx retry. Returns a 2xx
     /// response or the error it stands for.
@@ -58,21 +71,39 @@ impl Client {
         // refused before anything is sent, a token request included
         self.inner.transport.check(&url)?;
         let auth = &self.inner.auth;
-        let mut token = auth.token(&ep.base, repo.name(), Instant::now());
-        if token.is_none()
-            && let Some(challenge) = auth.challenge(&ep.base)
-        {
-            token = Some(self.fetch_token(repo, &challenge).await?);
-        }
+        let mut authorization = match auth.token(&ep.base, repo.name(), Instant::now()) {
+            Some(token) => Authorization::Bearer(token),
+            None => match auth.challenge(&ep.base) {
+                Some(challenge) => Authorization::Bearer(self.fetch_token(repo, &challenge).await?),
+                None if self
+                    .inner
+                    .logins
+                    .as_ref()
+                    .is_some_and(|l| l.wants_basic(&ep.base)) =>
+                {
+                    self.basic_login(repo, &url)
+                        .await?
+                        .map_or(Authorization::Anonymous, Authorization::Basic)
+                }
+                None => Authorization::Anonymous,
+            },
+        };
         let mut retries = Retries::default();
         loop {
             let mut request = self.inner.transport.request(method.clone(), &url)?;
             if let Some(accept) = accept {
                 request = request.header(ACCEPT, accept);
             }
-            if let Some(token) = &token {
-                request = request.bearer_auth(token.secret());
-            }
+            request = match &authorization {
+                Authorization::Bearer(token) => request.bearer_auth(token.secret()),
+                Authorization::Basic(login) => match &**login {
+                    Login::Basic { username, password } => {
+                        request.basic_auth(username, Some(password.expose()))
+                    }
+                    Login::IdentityToken(_) => request,
+                },
+                Authorization::Anonymous => request,
+            };
             let response = self.inner.transport.send(ep, request).await?;
             match self.inner.transport.classify(ep, response).await {
                 Outcome::Success(response) => {
@@ -81,8 +112,8 @@ impl Client {
                 }
                 Outcome::Unauthorized(demand) => {
                     if !retries.take(Retry::Reauthenticate) {
-                        // a token was just fetched and still refused: denied, not public
-                        return Err(repo.not_found());
+                        // a token (or login) was just fetched and still refused: denied
+                        return Err(self.denied(repo));
                     }
                     let challenge = match demand {
                         AuthDemand::Bearer(challenge) => {
@@ -91,14 +122,26 @@ impl Client {
                         }
                         // ghcr.io and ECR Public answer 403 without a challenge to an
                         // expired token: fetch a new one from the challenge we know
-                        AuthDemand::Silent if token.is_some() => {
-                            auth.challenge(&ep.base).ok_or_else(|| repo.not_found())?
+                        AuthDemand::Silent if matches!(authorization, Authorization::Bearer(_)) => {
+                            auth.challenge(&ep.base).ok_or_else(|| self.denied(repo))?
                         }
-                        // Basic auth or no challenge: anonymous access is impossible
-                        AuthDemand::Silent | AuthDemand::Basic => return Err(repo.not_found()),
+                        // Basic auth: the user's login (ECR, a registry with htpasswd), if any
+                        AuthDemand::Basic => match self.basic_login(repo, &url).await? {
+                            Some(login) => {
+                                if let Some(logins) = &self.inner.logins {
+                                    logins.remember_basic(&ep.base);
+                                }
+                                authorization = Authorization::Basic(login);
+                                continue;
+                            }
+                            None => return Err(self.denied(repo)),
+                        },
+                        // no challenge: anonymous access is impossible
+                        AuthDemand::Silent => return Err(self.denied(repo)),
                     };
                     auth.forget_token(&ep.base, repo.name());
-                    token = Some(self.fetch_token(repo, &challenge).await?);
+                    authorization =
+                        Authorization::Bearer(self.fetch_token(repo, &challenge).await?);
                 }
                 Outcome::RateLimited(Some(wait))
                     if wait <= self.inner.config.max_retry_wait
@@ -130,15 +173,92 @@ impl Client {
     }
 
     /// A pull token for the repository ([`crate::auth::fetch_token`]), with the operator's
-    /// Docker Hub account where it may go.
+    /// Docker Hub account where it may go, else the user's login where it may go.
     async fn fetch_token(
         &self,
         repo: &Repository<'_>,
         challenge: &BearerChallenge,
     ) -> Result<Token, Error> {
         let inner = &self.inner;
-        let account = inner.account.as_ref();
-        crate::auth::fetch_token(&inner.transport, &inner.auth, account, repo, challenge).await
+        let ep = &repo.endpoint;
+        let account = inner
+            .account
+            .as_ref()
+            .and_then(|account| account.for_request(ep, challenge));
+        let user = match account {
+            Some(_) => None,
+            None => self.user_login(repo).await?,
+        };
+        let presented = match (account, &user, &inner.logins) {
+            (Some(credentials), _, _) => Presented::Account(credentials),
+            (None, Some(login), Some(logins)) => {
+                if Url::parse(&challenge.realm).is_ok_and(|realm| logins.may_receive(&realm)) {
+                    Presented::User(login)
+                } else {
+                    tracing::warn!(registry = %ep.host, "the token realm is not HTTPS: asking it without the login");
+                    Presented::Anonymous
+                }
+            }
+            _ => Presented::Anonymous,
+        };
+        crate::auth::fetch_token(&inner.transport, &inner.auth, presented, repo, challenge)
+            .await
+            .map_err(|e| match e {
+                // the token server refused: the lookup is denied
+                Error::NotFound { .. } => self.denied(repo),
+                e => e,
+            })
+    }
+
+    /// The user's login for the repository's registry, if the client has logins and this
+    /// endpoint may receive one: a `docker.io` login goes to Docker Hub itself (not a mirror
+    /// or the fallback), and not when the operator's Docker Hub account is set.
+    async fn user_login(&self, repo: &Repository<'_>) -> Result<Option<Arc<Login>>, Error> {
+        let Some(logins) = &self.inner.logins else {
+            return Ok(None);
+        };
+        let domain = repo.reference.domain();
+        if domain == DEFAULT_DOMAIN
+            && (&repo.endpoint != self.inner.routes.docker_hub() || self.inner.account.is_some())
+        {
+            return Ok(None);
+        }
+        logins.login(domain).await.map_err(|e| Error::Login {
+            registry: domain.to_owned(),
+            detail: e.0,
+        })
+    }
+
+    /// The user's username and password for a registry that asked for Basic auth at `url`.
+    async fn basic_login(
+        &self,
+        repo: &Repository<'_>,
+        url: &Url,
+    ) -> Result<Option<Arc<Login>>, Error> {
+        let may_receive = self
+            .inner
+            .logins
+            .as_ref()
+            .is_some_and(|logins| logins.may_receive(url));
+        if !may_receive {
+            return Ok(None);
+        }
+        Ok(self
+            .user_login(repo)
+            .await?
+            .filter(|login| matches!(**login, Login::Basic { .. })))
+    }
+
+    /// What a refusal means: with the user's logins, "unauthorized: check your login";
+    /// without (the service), "not found or not public".
+    fn denied(&self, repo: &Repository<'_>) -> Error {
+        match self.inner.logins {
+            Some(_) => Error::Unauthorized {
+                registry: repo.reference.domain().to_owned(),
+                reference: repo.reference.canonical(),
+            },
+            None => repo.not_found(),
+        }
     }
 }
 
