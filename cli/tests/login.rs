@@ -123,6 +123,18 @@ fn assert_unauthorized(out: &Output, host: &str, image: &str) {
     );
 }
 
+/// Asserts that mquery exited 1 with "not found or not public" for `image`: a refusal with no
+/// login for its registry reads as a misspelled image does.
+fn assert_not_found(out: &Output, image: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    let not_found = format!("mquery: image not found or not public: {image}\n");
+    assert!(
+        text(&out.stderr).contains(&not_found),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 fn helper_config(host: &str, helper: &str) -> String {
     format!(r#"{{"auths": {{"{host}": {{}}}}, "credHelpers": {{"{host}": "{helper}"}}}}"#)
 }
@@ -149,9 +161,15 @@ async fn a_credential_helper_logs_in_and_nothing_prints_the_secret() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_no_secret(&out);
 
-    // no login at all: unauthorized, naming the registry
-    let home = self::home("{}");
+    // a wrong password: unauthorized, naming the registry
+    let wrong = base64::engine::general_purpose::STANDARD.encode("alice:wrong");
+    let home = self::home(&format!(
+        r#"{{"auths": {{"{host}": {{"auth": "{wrong}"}}}}}}"#
+    ));
     assert_unauthorized(&mquery(&r, home.path(), &[&image]), &host, &image);
+    // no login at all: as a misspelled image
+    let home = self::home("{}");
+    assert_not_found(&mquery(&r, home.path(), &[&image]), &image);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,7 +276,12 @@ async fn basic_auth_to_a_tls_registry_with_htpasswd() {
     );
     assert_no_secret(&out);
 
-    // without the login: unauthorized, naming the registry
-    let home = self::home("{}");
+    // a wrong password: unauthorized, naming the registry; without the login: not found
+    let wrong = base64::engine::general_purpose::STANDARD.encode("alice:wrong");
+    let home = self::home(&format!(
+        r#"{{"auths": {{"{host}": {{"auth": "{wrong}"}}}}}}"#
+    ));
     assert_unauthorized(&run(home.path(), &[&image], &envs), &host, &image);
+    let home = self::home("{}");
+    assert_not_found(&run(home.path(), &[&image], &envs), &image);
 }

@@ -2,7 +2,7 @@
 //! registry they were stored for (Basic, or an identity token as an OAuth2 refresh grant) for
 //! pull tokens only, as Basic auth to a registry that asks for it, never to a plain-HTTP realm
 //! that is not listed as insecure, never across a redirect to another host; a refusal reads
-//! "unauthorized: check your login for HOST".
+//! "unauthorized: check your login for HOST" when a login was sent and refused.
 
 use std::sync::Arc;
 
@@ -74,18 +74,23 @@ async fn the_token_realm_gets_the_login_for_pull_tokens_only() {
     assert_eq!(token.authorizations(), [Some(expected)]);
     assert_eq!(token.scopes(), ["repository:private/app:pull"]);
 
-    // no login, a wrong one, a login for another registry: unauthorized, not "not found"
+    // a login that cannot read it: unauthorized, not "not found"; no login for this registry
+    // (none, or one for another): "not found or not public", as for a misspelled image
     let unauthorized = format!("unauthorized: check your login for {host} ({host}/private/app:v1)");
-    for logins in [
-        vec![],
-        vec![(host.clone(), basic("alice", "wrong"))],
-        vec![("other.example".to_owned(), basic("alice", "s3cret"))],
+    let not_found = format!("image not found or not public: {host}/private/app:v1");
+    for (logins, expected) in [
+        (vec![(host.clone(), basic("alice", "wrong"))], &unauthorized),
+        (vec![], &not_found),
+        (
+            vec![("other.example".to_owned(), basic("alice", "s3cret"))],
+            &not_found,
+        ),
     ] {
         let err = client(&hosts, logins)
             .summarize(&image)
             .await
             .expect_err("refused");
-        mquery_tests::assert_error(&err, "NOT_FOUND", &unauthorized);
+        mquery_tests::assert_error(&err, "NOT_FOUND", expected);
         assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
     }
     // the service (no logins) says what it always said

@@ -113,7 +113,7 @@ impl Client {
                 Outcome::Unauthorized(demand) => {
                     if !retries.take(Retry::Reauthenticate) {
                         // a token (or login) was just fetched and still refused: denied
-                        return Err(self.denied(repo));
+                        return Err(self.denied(repo).await);
                     }
                     let challenge = match demand {
                         AuthDemand::Bearer(challenge) => {
@@ -123,7 +123,10 @@ impl Client {
                         // ghcr.io and ECR Public answer 403 without a challenge to an
                         // expired token: fetch a new one from the challenge we know
                         AuthDemand::Silent if matches!(authorization, Authorization::Bearer(_)) => {
-                            auth.challenge(&ep.base).ok_or_else(|| self.denied(repo))?
+                            match auth.challenge(&ep.base) {
+                                Some(challenge) => challenge,
+                                None => return Err(self.denied(repo).await),
+                            }
                         }
                         // Basic auth: the user's login (ECR, a registry with htpasswd), if any
                         AuthDemand::Basic => match self.basic_login(repo, &url).await? {
@@ -134,10 +137,10 @@ impl Client {
                                 authorization = Authorization::Basic(login);
                                 continue;
                             }
-                            None => return Err(self.denied(repo)),
+                            None => return Err(self.denied(repo).await),
                         },
                         // no challenge: anonymous access is impossible
-                        AuthDemand::Silent => return Err(self.denied(repo)),
+                        AuthDemand::Silent => return Err(self.denied(repo).await),
                     };
                     auth.forget_token(&ep.base, repo.name());
                     authorization =
@@ -201,13 +204,13 @@ impl Client {
             }
             _ => Presented::Anonymous,
         };
-        crate::auth::fetch_token(&inner.transport, &inner.auth, presented, repo, challenge)
+        match crate::auth::fetch_token(&inner.transport, &inner.auth, presented, repo, challenge)
             .await
-            .map_err(|e| match e {
-                // the token server refused: the lookup is denied
-                Error::NotFound { .. } => self.denied(repo),
-                e => e,
-            })
+        {
+            // the token server refused: the lookup is denied
+            Err(Error::NotFound { .. }) => Err(self.denied(repo).await),
+            outcome => outcome,
+        }
     }
 
     /// The user's login for the repository's registry, if the client has logins and this
@@ -249,15 +252,17 @@ impl Client {
             .filter(|login| matches!(**login, Login::Basic { .. })))
     }
 
-    /// What a refusal means: with the user's logins, "unauthorized: check your login";
-    /// without (the service), "not found or not public".
-    fn denied(&self, repo: &Repository<'_>) -> Error {
-        match self.inner.logins {
-            Some(_) => Error::Unauthorized {
+    /// What a refusal means: when the user has a login for this registry (the command line),
+    /// "unauthorized: check your login"; without one (a misspelled public image, or the
+    /// service, which reads no logins), "not found or not public", as registries answer a
+    /// repository that does not exist exactly as one they may not show.
+    async fn denied(&self, repo: &Repository<'_>) -> Error {
+        match self.user_login(repo).await {
+            Ok(Some(_)) => Error::Unauthorized {
                 registry: repo.reference.domain().to_owned(),
                 reference: repo.reference.canonical(),
             },
-            None => repo.not_found(),
+            _ => repo.not_found(),
         }
     }
 }
