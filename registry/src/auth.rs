@@ -381,7 +381,7 @@ pub async fn fetch_token(
             let mut realm = url.clone();
             realm.set_query(None);
             transport
-                .request(Method::POST, &realm)?
+                .credentialed_request(Method::POST, &realm)?
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(refresh_form(&url, refresh))
         }

@@ -112,6 +112,10 @@ pub enum AuthDemand {
 #[derive(Debug, Clone)]
 pub struct Transport {
     http: reqwest::Client,
+    /// For requests that carry credentials in their body (an identity token's grant): no
+    /// redirect is followed, since a 307 or 308 would send the body again to wherever it
+    /// points; a redirect is the token server's failure.
+    credentialed: reqwest::Client,
     guard: Guard,
 }
 
@@ -131,6 +135,14 @@ impl Transport {
             if !attempt.url().username().is_empty() || attempt.url().password().is_some() {
                 return attempt.error("redirect to a URL with credentials");
             }
+            // nothing that went over HTTPS goes on in clear text
+            let from_https = attempt
+                .previous()
+                .last()
+                .is_some_and(|u| u.scheme() == "https");
+            if from_https && attempt.url().scheme() == "http" {
+                return attempt.error("redirect from HTTPS to plain HTTP");
+            }
             match redirect_guard.check_url(attempt.url()) {
                 Ok(()) => attempt.follow(),
                 Err(refused) => attempt.error(refused),
@@ -140,18 +152,26 @@ impl Transport {
             crate::tls::client_config(&config.extra_roots).map_err(|e| Error::ClientSetup {
                 detail: e.to_string(),
             })?;
-        let http = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .redirect(redirects)
-            .dns_resolver(guard.resolver())
-            .tls_backend_preconfigured(tls)
-            .build()
-            .map_err(|e| Error::ClientSetup {
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        Ok(Transport { http, guard })
+        let builder = |redirects: reqwest::redirect::Policy, tls: rustls::ClientConfig| {
+            reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
+                .redirect(redirects)
+                .dns_resolver(guard.resolver())
+                .tls_backend_preconfigured(tls)
+                .build()
+                .map_err(|e| Error::ClientSetup {
+                    detail: format!("cannot build the HTTP client: {e}"),
+                })
+        };
+        let credentialed = builder(reqwest::redirect::Policy::none(), tls.clone())?;
+        let http = builder(redirects, tls)?;
+        Ok(Transport {
+            http,
+            credentialed,
+            guard,
+        })
     }
 
     /// Whether the guard lets `url` be asked (its host's addresses are checked again when
@@ -168,6 +188,13 @@ impl Transport {
         Ok(self.http.request(method, url.clone()))
     }
 
+    /// A request to `url` that carries credentials in its body, checked by the guard, sent by
+    /// a client that follows no redirect.
+    pub fn credentialed_request(&self, method: Method, url: &Url) -> Result<RequestBuilder, Error> {
+        self.check(url)?;
+        Ok(self.credentialed.request(method, url.clone()))
+    }
+
     /// Sends a request, taking one from the lookup's budget; a failed connection is the
     /// error it stands for.
     pub async fn send(&self, ep: &Endpoint, request: RequestBuilder) -> Result<Response, Error> {
@@ -180,8 +207,14 @@ impl Transport {
         let status = response.status();
         match status {
             s if s.is_success() => Outcome::Success(response),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            // a challenge counts only from the endpoint itself: after a redirect to another
+            // origin (a blob CDN, another registry), that host would choose the token realm
+            // the login goes to (docker trusts challenges from the registry's host only)
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if same_origin(response.url(), ep) => {
                 Outcome::Unauthorized(auth_demand(response.headers()))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Outcome::Unauthorized(AuthDemand::Silent)
             }
             StatusCode::TOO_MANY_REQUESTS => Outcome::RateLimited(retry_after(response.headers())),
             StatusCode::NOT_FOUND => Outcome::NotFound,
@@ -287,6 +320,15 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The first Bearer challenge of a refusal; Basic when only Basic is offered.
+/// Whether `url` has the scheme, host and port of the endpoint's base URL.
+fn same_origin(url: &Url, ep: &Endpoint) -> bool {
+    Url::parse(&ep.base).is_ok_and(|base| {
+        base.scheme() == url.scheme()
+            && base.host_str() == url.host_str()
+            && base.port_or_known_default() == url.port_or_known_default()
+    })
+}
+
 fn auth_demand(headers: &HeaderMap) -> AuthDemand {
     let mut basic = false;
     for value in headers.get_all(WWW_AUTHENTICATE) {

@@ -210,10 +210,64 @@ async fn no_login_goes_to_a_plain_http_realm_not_listed_as_insecure() {
         .summarize(&reference(&host, "team/app:v1"))
         .await
         .expect_err("refused");
-    mquery_tests::assert_error(&err, "NOT_FOUND", "unauthorized: check your login for");
+    // the login did not go, so its refusal is not the login's
+    mquery_tests::assert_error(&err, "NOT_FOUND", "image not found or not public");
     let seen = realm.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].authorization, None);
+}
+
+/// A registry that redirects every request to another origin, which challenges with a realm
+/// of its choosing: that challenge is not followed, so the realm never sees the login.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_challenge_after_a_redirect_to_another_origin_gets_no_login() {
+    let realm = FakeServer::start(
+        Router::new().fallback(|| async { axum::Json(serde_json::json!({"token": "t"})) }),
+    )
+    .await;
+    let elsewhere = FakeServer::start(fake::challenging(format!("{}/token", realm.url()))).await;
+    let target = elsewhere.url();
+    let registry = FakeServer::start(Router::new().fallback(move || {
+        let location = format!("{target}/v2/team/app/manifests/v1");
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", location)]) }
+    }))
+    .await;
+    let host = registry.host();
+    let hosts = [host.clone(), elsewhere.host(), realm.host()];
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let err = client(&hosts, vec![(host.clone(), basic("alice", "s3cret"))])
+        .summarize(&reference(&host, "team/app:v1"))
+        .await
+        .expect_err("refused");
+    mquery_tests::assert_error(&err, "NOT_FOUND", "image not found or not public");
+    assert!(!elsewhere.seen().is_empty(), "the redirect was followed");
+    assert!(realm.seen().is_empty(), "{:?}", realm.seen());
+}
+
+/// An identity token's grant is a POST body: a token realm that answers with a 307 (which
+/// would send the body again) is not followed, and the lookup fails on the token server.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_token_grant_follows_no_redirect() {
+    let elsewhere =
+        FakeServer::start(Router::new().fallback(|| async { StatusCode::NOT_FOUND })).await;
+    let target = elsewhere.url();
+    let realm = FakeServer::start(Router::new().fallback(move || {
+        let location = format!("{target}/token");
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", location)]) }
+    }))
+    .await;
+    let registry = FakeServer::start(fake::challenging(format!("{}/token", realm.url()))).await;
+    let host = registry.host();
+    let hosts = [host.clone(), elsewhere.host(), realm.host()];
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let refresh = Login::IdentityToken(Secret::new("refresh-1"));
+    let err = client(&hosts, vec![(host.clone(), refresh)])
+        .summarize(&reference(&host, "team/app:v1"))
+        .await
+        .expect_err("the token server redirected");
+    mquery_tests::assert_error(&err, "UPSTREAM_ERROR", "307");
+    assert_eq!(realm.count(), 1);
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
 }
 
 /// A fake Docker Hub (404 to everything) and its token service (a token for anyone); the

@@ -90,7 +90,13 @@ pub(super) fn params(query: Option<&[u8]>) -> Params {
     let mut p = Params::default();
     if let Some(query) = query {
         for (key, value) in form_urlencoded::parse(query) {
-            p.others |= !matches!(key.as_ref(), "image" | "platform");
+            // anything but one `image` and one `platform` is a query the prepared responses do
+            // not answer: a repeated parameter the route ignores would let anyone mint keys
+            p.others |= match key.as_ref() {
+                "image" => p.image.is_some(),
+                "platform" => p.platform.is_some(),
+                _ => true,
+            };
             match key.as_ref() {
                 "image" if p.image.is_none() => p.image = Some(value.into_owned()),
                 "format" if p.format.is_none() => p.format = Some(value.into_owned()),
@@ -120,5 +126,20 @@ mod tests {
         assert_eq!(p.format.as_deref(), Some("text"));
         let p = params(Some(b"image=a+b"));
         assert_eq!(p.image.as_deref(), Some("a b"));
+    }
+
+    /// Only one `image` and one `platform` make a query whose response may be prepared: a
+    /// repeated one, which the route ignores, would let anyone mint prepared-response keys.
+    #[test]
+    fn a_repeated_image_or_platform_is_another_parameter() {
+        for (query, others) in [
+            ("image=alpine", false),
+            ("image=alpine&platform=linux/arm64", false),
+            ("image=alpine&image=random1", true),
+            ("image=alpine&platform=a&platform=b", true),
+            ("image=alpine&format=json", true),
+        ] {
+            assert_eq!(params(Some(query.as_bytes())).others, others, "{query}");
+        }
     }
 }

@@ -71,19 +71,26 @@ impl Client {
         // refused before anything is sent, a token request included
         self.inner.transport.check(&url)?;
         let auth = &self.inner.auth;
+        // whether the request carries the user's login (as Basic, or through the token it was
+        // exchanged for): only then does a refusal mean "check your login"
+        let mut login_sent = false;
         let mut authorization = match auth.token(&ep.base, repo.name(), Instant::now()) {
             Some(token) => Authorization::Bearer(token),
             None => match auth.challenge(&ep.base) {
-                Some(challenge) => Authorization::Bearer(self.fetch_token(repo, &challenge).await?),
+                Some(challenge) => {
+                    let (token, sent) = self.fetch_token(repo, &challenge).await?;
+                    login_sent = sent;
+                    Authorization::Bearer(token)
+                }
                 None if self
                     .inner
                     .logins
                     .as_ref()
                     .is_some_and(|l| l.wants_basic(&ep.base)) =>
                 {
-                    self.basic_login(repo, &url)
-                        .await?
-                        .map_or(Authorization::Anonymous, Authorization::Basic)
+                    let login = self.basic_login(repo, &url).await?;
+                    login_sent = login.is_some();
+                    login.map_or(Authorization::Anonymous, Authorization::Basic)
                 }
                 None => Authorization::Anonymous,
             },
@@ -113,7 +120,7 @@ impl Client {
                 Outcome::Unauthorized(demand) => {
                     if !retries.take(Retry::Reauthenticate) {
                         // a token (or login) was just fetched and still refused: denied
-                        return Err(self.denied(repo).await);
+                        return Err(self.denied(repo, login_sent));
                     }
                     let challenge = match demand {
                         AuthDemand::Bearer(challenge) => {
@@ -125,7 +132,7 @@ impl Client {
                         AuthDemand::Silent if matches!(authorization, Authorization::Bearer(_)) => {
                             match auth.challenge(&ep.base) {
                                 Some(challenge) => challenge,
-                                None => return Err(self.denied(repo).await),
+                                None => return Err(self.denied(repo, login_sent)),
                             }
                         }
                         // Basic auth: the user's login (ECR, a registry with htpasswd), if any
@@ -135,16 +142,17 @@ impl Client {
                                     logins.remember_basic(&ep.base);
                                 }
                                 authorization = Authorization::Basic(login);
+                                login_sent = true;
                                 continue;
                             }
-                            None => return Err(self.denied(repo).await),
+                            None => return Err(self.denied(repo, false)),
                         },
                         // no challenge: anonymous access is impossible
-                        AuthDemand::Silent => return Err(self.denied(repo).await),
+                        AuthDemand::Silent => return Err(self.denied(repo, login_sent)),
                     };
                     auth.forget_token(&ep.base, repo.name());
-                    authorization =
-                        Authorization::Bearer(self.fetch_token(repo, &challenge).await?);
+                    let (token, sent) = self.fetch_token(repo, &challenge).await?;
+                    (authorization, login_sent) = (Authorization::Bearer(token), sent);
                 }
                 Outcome::RateLimited(Some(wait))
                     if wait <= self.inner.config.max_retry_wait
@@ -176,12 +184,13 @@ impl Client {
     }
 
     /// A pull token for the repository ([`crate::auth::fetch_token`]), with the operator's
-    /// Docker Hub account where it may go, else the user's login where it may go.
+    /// Docker Hub account where it may go, else the user's login where it may go; and whether
+    /// the user's login went with the request.
     async fn fetch_token(
         &self,
         repo: &Repository<'_>,
         challenge: &BearerChallenge,
-    ) -> Result<Token, Error> {
+    ) -> Result<(Token, bool), Error> {
         let inner = &self.inner;
         let ep = &repo.endpoint;
         let account = inner
@@ -204,12 +213,14 @@ impl Client {
             }
             _ => Presented::Anonymous,
         };
+        let sent = matches!(presented, Presented::User(_));
         match crate::auth::fetch_token(&inner.transport, &inner.auth, presented, repo, challenge)
             .await
         {
+            Ok(token) => Ok((token, sent)),
             // the token server refused: the lookup is denied
-            Err(Error::NotFound { .. }) => Err(self.denied(repo).await),
-            outcome => outcome,
+            Err(Error::NotFound { .. }) => Err(self.denied(repo, sent)),
+            Err(e) => Err(e),
         }
     }
 
@@ -252,17 +263,18 @@ impl Client {
             .filter(|login| matches!(**login, Login::Basic { .. })))
     }
 
-    /// What a refusal means: when the user has a login for this registry (the command line),
-    /// "unauthorized: check your login"; without one (a misspelled public image, or the
-    /// service, which reads no logins), "not found or not public", as registries answer a
-    /// repository that does not exist exactly as one they may not show.
-    async fn denied(&self, repo: &Repository<'_>) -> Error {
-        match self.user_login(repo).await {
-            Ok(Some(_)) => Error::Unauthorized {
+    /// What a refusal means: when the request carried the user's login (the command line),
+    /// "unauthorized: check your login"; without one (a misspelled public image, a login that
+    /// could not go, or the service, which reads no logins), "not found or not public", as
+    /// registries answer a repository that does not exist exactly as one they may not show.
+    fn denied(&self, repo: &Repository<'_>, login_sent: bool) -> Error {
+        if login_sent {
+            Error::Unauthorized {
                 registry: repo.reference.domain().to_owned(),
                 reference: repo.reference.canonical(),
-            },
-            _ => repo.not_found(),
+            }
+        } else {
+            repo.not_found()
         }
     }
 }
