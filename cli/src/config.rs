@@ -28,10 +28,12 @@ impl Config {
         let mut client: ClientConfig = client_config_from(&lookup)?;
         // One person's run, not a shared service: `mquery check` of a stack whose images all
         // live on one registry (Docker Hub, usually) sends every lookup at once instead of in
-        // waves of the service's bulkhead (16), and a hanging registry still holds at most half
-        // of the process's lookups.
+        // waves of the service's bulkhead (16), without the slow start a registry not yet
+        // heard from gets in the service, and a hanging registry still holds at most half of
+        // the process's lookups.
         client.max_concurrent_lookups = CLI_LOOKUPS;
         client.max_lookups_per_registry = CLI_LOOKUPS / 2;
+        client.slow_start = false;
         let endpoint = match lookup("MQUERY_ENDPOINT").filter(|v| !v.trim().is_empty()) {
             Some(value) => Some(parse_base_url("MQUERY_ENDPOINT", &value)?),
             None => None,
@@ -55,6 +57,7 @@ mod tests {
         assert!(config.client.docker_hub_mirror.is_none());
         assert_eq!(config.log_filter, "warn");
         assert_eq!(config.client.max_lookups_per_registry, 64);
+        assert!(!config.client.slow_start);
 
         let config = Config::from_lookup(|name| match name {
             "MQUERY_INSECURE_REGISTRIES" => Some("127.0.0.1:5000".into()),

@@ -126,6 +126,13 @@ pub struct ClientConfig {
     /// may run an eighth of it (at least one), and all such hosts together at most half of
     /// `max_concurrent_lookups` (`client::breaker`).
     pub max_lookups_per_registry: usize,
+    /// Whether a host not yet heard from, or whose latest lookup timed out, starts with an
+    /// eighth of its share and all such hosts with half of `max_concurrent_lookups`
+    /// (`client::breaker`): on in the service, where many users share the lookups and silent
+    /// registries must not hold them all; off in the command line, one person's run, where a
+    /// stack's lookups all go at once (slow start cost it a round trip per new registry, and
+    /// a silent registry's rows wait for their timeout either way).
+    pub slow_start: bool,
     /// Lookups of one registry host that time out in a row (no answer between them) before
     /// its circuit breaker opens: its lookups then fail at once (`UPSTREAM_ERROR`, "not
     /// answering") until the cool-down is over and one probe lookup gets an answer.
@@ -161,6 +168,7 @@ impl Default for ClientConfig {
             retry_backoff: Duration::from_millis(200),
             max_concurrent_lookups: 64,
             max_lookups_per_registry: 16,
+            slow_start: true,
             // Envoy's outlier detection (envoy api/envoy/config/cluster/v3/
             // outlier_detection.proto) ejects a host after 5 consecutive failures, for 30 s
             // times its ejection count, at most 300 s; a lookup that times out holds its

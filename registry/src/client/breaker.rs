@@ -21,6 +21,8 @@
 //!   [`unproven_pool`] of the process's `max_concurrent_lookups`. However many silent
 //!   registries a caller names, the other half of the pool stays with registries that
 //!   answer, and a registry never seen before still finds room among the unproven.
+//!   Without `slow_start` (the command line: one person's run) an unproven host has its full
+//!   share and the unproven the whole pool, so a stack on a new registry goes at once.
 //!
 //! A lookup takes its permits in one order: its host's slot, then (unproven) the host's
 //! probation slot and the unproven pool, then the process-wide pool. A process-wide permit is
@@ -38,13 +40,19 @@ use crate::error::Error;
 /// How many lookups at once an unproven host may run: an eighth of a proven host's share,
 /// at least one (2 of 16 in the service, 8 of 64 in the `mquery` command).
 pub fn probation_share(config: &ClientConfig) -> usize {
-    (config.max_lookups_per_registry.max(1) / 8).max(1)
+    match config.slow_start {
+        true => (config.max_lookups_per_registry.max(1) / 8).max(1),
+        false => config.max_lookups_per_registry.max(1),
+    }
 }
 
 /// How many of the process's lookups all unproven hosts together may hold: half (32 of 64 in
 /// the service, 64 of 128 in the `mquery` command), at least one.
 pub fn unproven_pool(config: &ClientConfig) -> usize {
-    (config.max_concurrent_lookups.max(1) / 2).max(1)
+    match config.slow_start {
+        true => (config.max_concurrent_lookups.max(1) / 2).max(1),
+        false => config.max_concurrent_lookups.max(1),
+    }
 }
 
 /// The breaker's settings, from [`ClientConfig`].
@@ -743,6 +751,14 @@ mod tests {
             (probation_share(&defaults), unproven_pool(&defaults)),
             (2, 32)
         );
+        // the command line's: no slow start, every lookup of a new host at once
+        let cli = ClientConfig {
+            max_concurrent_lookups: 128,
+            max_lookups_per_registry: 64,
+            slow_start: false,
+            ..ClientConfig::default()
+        };
+        assert_eq!((probation_share(&cli), unproven_pool(&cli)), (64, 128));
     }
 
     fn config(lookups: usize, per_host: usize) -> ClientConfig {
