@@ -112,27 +112,28 @@ fn assert_no_secret(out: &Output) {
     }
 }
 
-/// Asserts that mquery exited 1 because the registry refused `image` ("check your login").
-fn assert_unauthorized(out: &Output, host: &str, image: &str) {
+/// Asserts that mquery exited 1 printing `line` on stderr.
+fn assert_fails_with(out: &Output, line: &str) {
     assert_eq!(out.status.code(), Some(1));
-    let unauthorized = format!("mquery: unauthorized: check your login for {host} ({image})\n");
     assert!(
-        text(&out.stderr).contains(&unauthorized),
+        text(&out.stderr).contains(&format!("mquery: {line}\n")),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Asserts that mquery exited 1 because the registry refused the login sent for `image`.
+fn assert_unauthorized(out: &Output, host: &str, image: &str) {
+    assert_fails_with(
+        out,
+        &format!("unauthorized: check your login for {host} ({image})"),
     );
 }
 
 /// Asserts that mquery exited 1 with "not found or not public" for `image`: a refusal with no
 /// login for its registry reads as a misspelled image does.
 fn assert_not_found(out: &Output, image: &str) {
-    assert_eq!(out.status.code(), Some(1));
-    let not_found = format!("mquery: image not found or not public: {image}\n");
-    assert!(
-        text(&out.stderr).contains(&not_found),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_fails_with(out, &format!("image not found or not public: {image}"));
 }
 
 fn helper_config(host: &str, helper: &str) -> String {
