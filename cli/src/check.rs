@@ -20,7 +20,7 @@ use stack::plan::{Asked, Plan};
 use stack::report::Status;
 use stack::{Context, Kind, Triple};
 
-use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all};
+use crate::{Backend, EXIT_ERROR, EXIT_PLATFORM_UNSUPPORTED, lookup_all, read_at_most};
 
 /// The largest file `mquery check` reads: far above any real stack, far below what would
 /// strain a laptop (the scanner's own limits bound what a file can expand to).
@@ -180,13 +180,10 @@ fn read_env_file(
     vars: &mut HashMap<String, String>,
 ) -> Result<(), String> {
     let shown = output::printable(&path.display().to_string()).into_owned();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SIZE as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read env file {shown}: {e}"))?;
-    if bytes.len() > MAX_SIZE {
-        return Err(format!("{shown}: {}", DotenvError::TooLarge));
-    }
+    let bytes = std::fs::File::open(path)
+        .and_then(|f| read_at_most(f, MAX_SIZE as u64))
+        .map_err(|e| format!("cannot read env file {shown}: {e}"))?
+        .ok_or_else(|| format!("{shown}: {}", DotenvError::TooLarge))?;
     // compose reads bytes; a value that is not UTF-8 cannot make a valid reference anyway
     let text = String::from_utf8_lossy(&bytes);
     let lookup = |name: &str| environment.get(name).cloned();
@@ -212,17 +209,21 @@ fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
                     std::fs::File::open(file).map_err(|e| format!("cannot read {shown}: {e}"))?,
                 )
             };
+            let cannot_read = |e: std::io::Error| format!("cannot read {shown}: {e}");
+            let bytes = read_at_most(source, MAX_FILE as u64)
+                .map_err(cannot_read)?
+                .ok_or_else(|| {
+                    format!(
+                        "{shown} is larger than {} MiB, the most mquery check reads of a file",
+                        MAX_FILE >> 20
+                    )
+                })?;
+            // the same error as reading into a String would give
             let mut text = String::new();
-            source
-                .take(MAX_FILE as u64 + 1)
+            bytes
+                .as_slice()
                 .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read {shown}: {e}"))?;
-            if text.len() > MAX_FILE {
-                return Err(format!(
-                    "{shown} is larger than {} MiB, the most mquery check reads of a file",
-                    MAX_FILE >> 20
-                ));
-            }
+                .map_err(cannot_read)?;
             Ok((file.clone(), text))
         })
         .collect()

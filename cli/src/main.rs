@@ -21,6 +21,14 @@ use stack::plan::Asked;
 
 use crate::config::Config;
 
+/// Reads `source` to its end when it holds at most `max` bytes; `Ok(None)` when it holds more
+/// (only `max + 1` bytes are read to know). Every file the command reads goes through it.
+fn read_at_most(source: impl std::io::Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut source.take(max + 1), &mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
 const EXIT_ERROR: u8 = 1;
 const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
 const EXIT_PLATFORM_DROPPED: u8 = 4;

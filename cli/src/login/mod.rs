@@ -21,7 +21,6 @@
 mod files;
 mod helper;
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use registry::credentials::{Login, LoginError, LoginSource};
@@ -122,13 +121,9 @@ fn read_file(path: &Path, kind: Kind) -> Result<Option<(AuthFile, Vec<String>)>,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot be read: {e}")),
     };
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!("larger than {} MiB", MAX_FILE_BYTES >> 20));
-    }
+    let bytes = crate::read_at_most(file, MAX_FILE_BYTES)
+        .map_err(|e| format!("cannot be read: {e}"))?
+        .ok_or_else(|| format!("larger than {} MiB", MAX_FILE_BYTES >> 20))?;
     AuthFile::parse(&bytes, kind).map(Some)
 }
 
