@@ -232,9 +232,11 @@ fn with_logins(
     mut client: registry::ClientConfig,
     authfile: Option<&std::path::Path>,
 ) -> Result<registry::ClientConfig, String> {
-    let (logins, warnings) = login::UserLogins::read(authfile, |name| std::env::var(name).ok())?;
+    // file names and a file's keys may hold control characters: escaped, as everywhere
+    let (logins, warnings) = login::UserLogins::read(authfile, |name| std::env::var(name).ok())
+        .map_err(|e| printable(&e).into_owned())?;
     for warning in warnings {
-        eprintln!("mquery: warning: {warning}");
+        eprintln!("mquery: warning: {}", printable(&warning));
     }
     client.logins = Some(std::sync::Arc::new(logins));
     Ok(client)

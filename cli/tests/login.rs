@@ -286,3 +286,23 @@ async fn basic_auth_to_a_tls_registry_with_htpasswd() {
     let home = self::home("{}");
     assert_not_found(&run(home.path(), &[&image], &envs), &image);
 }
+
+/// A credentials file's name is printed with its control characters escaped, as every name
+/// the command prints from outside: an `--authfile` named with an escape sequence cannot drive
+/// the terminal.
+#[test]
+fn a_credentials_file_name_is_printed_escaped() {
+    let home = home("{}");
+    let hostile = home.path().join("auth\u{1b}[2J.json");
+    let hostile = hostile.to_str().expect("a UTF-8 path");
+    let out = run(
+        home.path(),
+        &["--authfile", hostile, "127.0.0.1:9/never/asked:v1"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("credentials file"), "{stderr}");
+    assert!(stderr.contains("no such file"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
