@@ -11,6 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+# a full run (debug, smoke, musl and arm64 builds, fuzz, bench) writes about 13 GiB: say so at
+# once, not as a "No space left on device" deep inside pip or rustc
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${free_kib:-0}" -lt $((14 * 1024 * 1024)) ]; then
+  echo "setup: warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); a full test run writes about 13 GiB" >&2
+fi
+
 apt_packages=()
 [ -x /usr/bin/docker-registry ] || apt_packages+=(docker-registry)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# one build, never edited between runs: incremental state only costs disk (gigabytes) and time
+export CARGO_INCREMENTAL=0
+
 scripts/setup-test-env.sh
 
 echo "== cargo fmt --check"
