@@ -11,10 +11,11 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
+use crate::challenges::Known;
 use crate::config::{ClientConfig, Credentials};
 use crate::credentials::{Login, Secret};
 use crate::error::{Error, TokenProblem};
-use crate::transport::{Endpoint, Outcome, Repository, Transport, Url, read_body};
+use crate::transport::{Endpoint, Outcome, Transport, Url, read_body};
 
 /// Registries that omit `expires_in` mean 60 seconds (distribution's token spec).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -37,6 +38,14 @@ pub struct BearerChallenge {
     pub realm: String,
     pub service: Option<String>,
     pub scope: Option<String>,
+}
+
+impl BearerChallenge {
+    /// Whether a token from `other` is a token from this challenge: the same realm and
+    /// service (a challenge's `scope` names the repository asked, not the grant).
+    pub fn same_grant(&self, other: &BearerChallenge) -> bool {
+        self.realm == other.realm && self.service == other.service
+    }
 }
 
 /// Parses one `WWW-Authenticate` header value. `None` when it is not a challenge at all.
@@ -162,20 +171,69 @@ pub fn parse_token_response(body: &[u8]) -> Result<(Token, Duration), TokenProbl
     Ok((Token(secret), lifetime))
 }
 
-/// What the auth cache holds: a registry's challenge, or a token for one repository.
+/// What the auth cache holds per registry (its base URL) and per repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum AuthKey {
-    Challenge { base: String },
-    Token { base: String, repository: String },
+    /// The registry's challenge, or that it serves pulls without one.
+    Challenge {
+        base: String,
+    },
+    Token {
+        base: String,
+        repository: String,
+    },
+    /// A combined token of the registry's did not say what it grants: ask one per repository.
+    NoBatch {
+        base: String,
+    },
+    /// The challenge book had nothing for the registry (not asked again for a while).
+    NotInBook {
+        base: String,
+    },
 }
 
 #[derive(Debug, Clone)]
 enum AuthEntry {
-    Challenge(BearerChallenge),
-    Token { token: Token, expires: Instant },
+    /// `verified`: the registry itself answered with it (else it came from a book).
+    Challenge {
+        challenge: BearerChallenge,
+        verified: bool,
+    },
+    /// The registry answered an anonymous request with content: no token needed.
+    Open,
+    Token {
+        token: Token,
+        expires: Instant,
+    },
+    /// A [`AuthKey::NoBatch`] or [`AuthKey::NotInBook`] mark, until it expires.
+    Mark {
+        expires: Instant,
+    },
 }
 
-/// Tokens leave the cache when they expire; challenges when the cache is full.
+/// What the client knows of a registry's auth before asking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Knowledge {
+    /// Pulls need a token from this challenge.
+    Bearer {
+        challenge: BearerChallenge,
+        /// The registry itself answered with it in this process; otherwise it is the
+        /// settings', the built-in table's ([`crate::challenges`]) or a book's, and a failed
+        /// token request means asking the registry which is right.
+        verified: bool,
+        /// Whether one token request may name many repositories ([`Known::Bearer`]).
+        batches: bool,
+    },
+    /// Pulls are served without a token.
+    Open,
+    /// Nothing: the first request finds out.
+    Unknown,
+}
+
+/// How long the marks of [`AuthKey::NoBatch`] and [`AuthKey::NotInBook`] last.
+const MARK_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Tokens and marks leave the cache when they expire; challenges when the cache is full.
 struct TokenExpiry;
 
 impl moka::Expiry<AuthKey, AuthEntry> for TokenExpiry {
@@ -186,8 +244,10 @@ impl moka::Expiry<AuthKey, AuthEntry> for TokenExpiry {
         now: Instant,
     ) -> Option<Duration> {
         match entry {
-            AuthEntry::Token { expires, .. } => Some(expires.saturating_duration_since(now)),
-            AuthEntry::Challenge(_) => None,
+            AuthEntry::Token { expires, .. } | AuthEntry::Mark { expires } => {
+                Some(expires.saturating_duration_since(now))
+            }
+            AuthEntry::Challenge { .. } | AuthEntry::Open => None,
         }
     }
 
@@ -202,9 +262,10 @@ impl moka::Expiry<AuthKey, AuthEntry> for TokenExpiry {
     }
 }
 
-/// Bearer challenges per registry (so a second repository skips the probe) and tokens per
+/// Challenges per registry (so a second repository skips the probe) and tokens per
 /// registry and repository (until shortly before they expire), in one bounded cache.
-/// Docker Hub's challenge is known in advance and never evicted.
+/// Docker Hub's challenge is known in advance and never evicted; the built-in table's
+/// ([`crate::challenges::builtin`]) is used until the registry says otherwise.
 pub struct AuthCache {
     entries: moka::sync::Cache<AuthKey, AuthEntry>,
     known: Option<(String, BearerChallenge)>,
@@ -238,26 +299,119 @@ impl AuthCache {
         }
     }
 
-    pub fn challenge(&self, base: &str) -> Option<BearerChallenge> {
-        if let Some((known, challenge)) = &self.known
-            && known == base
-        {
-            return Some(challenge.clone());
-        }
+    /// What is known of the registry at `base`: what it answered in this process first, then
+    /// the settings' Docker Hub challenge, then the built-in table.
+    pub fn knowledge(&self, base: &str) -> Knowledge {
+        let batches = !self.entries.contains_key(&AuthKey::NoBatch {
+            base: base.to_owned(),
+        });
         match self.entries.get(&AuthKey::Challenge {
             base: base.to_owned(),
         }) {
-            Some(AuthEntry::Challenge(challenge)) => Some(challenge),
-            _ => None,
+            Some(AuthEntry::Challenge {
+                challenge,
+                verified,
+            }) => {
+                return Knowledge::Bearer {
+                    challenge,
+                    verified,
+                    batches,
+                };
+            }
+            Some(AuthEntry::Open) => return Knowledge::Open,
+            _ => {}
+        }
+        if let Some((known, challenge)) = &self.known
+            && known == base
+        {
+            return Knowledge::Bearer {
+                challenge: challenge.clone(),
+                verified: false,
+                batches,
+            };
+        }
+        match crate::challenges::builtin(base) {
+            Some(Known::Open) => Knowledge::Open,
+            Some(Known::Bearer {
+                challenge,
+                batches: table,
+            }) => Knowledge::Bearer {
+                challenge,
+                verified: false,
+                batches: batches && table,
+            },
+            None => Knowledge::Unknown,
         }
     }
 
-    pub fn remember_challenge(&self, base: &str, challenge: &BearerChallenge) {
+    /// The challenge to use for the registry at `base`, if any is known.
+    pub fn challenge(&self, base: &str) -> Option<BearerChallenge> {
+        match self.knowledge(base) {
+            Knowledge::Bearer { challenge, .. } => Some(challenge),
+            Knowledge::Open | Knowledge::Unknown => None,
+        }
+    }
+
+    /// Remembers the challenge the registry at `base` answered with (`verified`), or a book
+    /// had for it. Returns whether it is news: not what was already known.
+    pub fn remember_challenge(
+        &self,
+        base: &str,
+        challenge: &BearerChallenge,
+        verified: bool,
+    ) -> bool {
+        let news = self
+            .challenge(base)
+            .is_none_or(|known| !known.same_grant(challenge));
         self.entries.insert(
             AuthKey::Challenge {
                 base: base.to_owned(),
             },
-            AuthEntry::Challenge(challenge.clone()),
+            AuthEntry::Challenge {
+                challenge: challenge.clone(),
+                verified,
+            },
+        );
+        news
+    }
+
+    /// Remembers that the registry at `base` answered an anonymous request with content,
+    /// unless a challenge it answered with is known.
+    pub fn remember_open(&self, base: &str) {
+        let key = AuthKey::Challenge {
+            base: base.to_owned(),
+        };
+        if !self.entries.contains_key(&key) {
+            self.entries.insert(key, AuthEntry::Open);
+        }
+    }
+
+    /// Remembers that a combined token of the registry at `base` did not say what it grants.
+    pub fn stop_batching(&self, base: &str) {
+        self.mark(AuthKey::NoBatch {
+            base: base.to_owned(),
+        });
+    }
+
+    /// Whether the challenge book was asked for `base` recently (and had nothing); marks it
+    /// asked.
+    pub fn book_asked(&self, base: &str) -> bool {
+        let key = AuthKey::NotInBook {
+            base: base.to_owned(),
+        };
+        if self.entries.contains_key(&key) {
+            return true;
+        }
+        self.mark(key);
+        false
+    }
+
+    fn mark(&self, key: AuthKey) {
+        self.entries.insert(
+            key,
+            AuthEntry::Mark {
+                expires: Instant::now() + MARK_LIFETIME,
+            },
         );
     }
 
@@ -348,16 +502,20 @@ pub enum Presented<'a> {
     User(&'a Login),
 }
 
-/// A pull token for the repository from the challenge's realm, kept in `cache` until it
-/// expires; the only scope ever asked for is `repository:NAME:pull`.
+/// The longest list of repositories one token request names (its URL stays under 8 KiB).
+pub const MAX_SCOPES: usize = 64;
+
+/// A pull token for `repositories` (at least one, at most [`MAX_SCOPES`]) on the registry
+/// at `ep`, from the challenge's realm, and its lifetime. The only action ever asked for is
+/// `pull`, one `scope` parameter per repository (distribution's token spec allows several).
+/// A refusal is [`Error::NotFound`] for the first repository.
 pub async fn fetch_token(
     transport: &Transport,
-    cache: &AuthCache,
     presented: Presented<'_>,
-    repo: &Repository<'_>,
+    ep: &Endpoint,
+    repositories: &[&str],
     challenge: &BearerChallenge,
-) -> Result<Token, Error> {
-    let ep = &repo.endpoint;
+) -> Result<(Token, Duration), Error> {
     let realm_host = Url::parse(&challenge.realm)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -367,7 +525,7 @@ pub async fn fetch_token(
         realm_host: realm_host.clone(),
         problem,
     };
-    let url = token_url(challenge, repo.name())
+    let url = token_url(challenge, repositories)
         .ok_or_else(|| failed(TokenProblem::InvalidRealm(challenge.realm.clone())))?;
     let request = match presented {
         Presented::Anonymous => transport.request(Method::GET, &url)?,
@@ -395,6 +553,7 @@ pub async fn fetch_token(
     {
         // refused credentials must not take the service down: go on anonymously
         tracing::error!(registry = %ep.host, status = response.status().as_u16(), "Docker Hub refused the configured credentials; continuing anonymously");
+        crate::transport::drain(response).await;
         response = transport
             .send(ep, transport.request(Method::GET, &url)?)
             .await?;
@@ -408,18 +567,14 @@ pub async fn fetch_token(
                     Error::TooLarge { limit, .. } => failed(TokenProblem::TooLarge(limit)),
                     other => other,
                 })?;
-            let (token, lifetime) = parse_token_response(&body).map_err(failed)?;
-            cache.insert_token(
-                &ep.base,
-                repo.name(),
-                token.clone(),
-                lifetime,
-                Instant::now(),
-            );
-            Ok(token)
+            parse_token_response(&body).map_err(failed)
         }
         Outcome::Unauthorized(_) => Err(Error::NotFound {
-            reference: format!("{}/{}", ep.host, repo.name()),
+            reference: format!(
+                "{}/{}",
+                ep.host,
+                repositories.first().copied().unwrap_or_default()
+            ),
         }),
         Outcome::RateLimited(retry_after) => Err(Error::RateLimited {
             registry: ep.host.clone(),
@@ -430,6 +585,48 @@ pub async fn fetch_token(
             Err(failed(TokenProblem::Status(status.as_u16())))
         }
     }
+}
+
+/// The repositories a token grants `pull` on, when it says so: a JWT whose claims carry
+/// distribution's `access` list (Docker Hub's, distribution's, GitLab's, Quay's). `None` for
+/// an opaque token, which says nothing of what it grants.
+pub fn granted_repositories(token: &Token) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct Claims {
+        access: Vec<Access>,
+    }
+    #[derive(Deserialize)]
+    struct Access {
+        #[serde(rename = "type")]
+        kind: String,
+        name: String,
+        #[serde(default)]
+        actions: Vec<String>,
+    }
+    let mut parts = token.secret().split('.');
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Claims = serde_json::from_slice(&payload).ok()?;
+    Some(
+        claims
+            .access
+            .into_iter()
+            .filter(|a| {
+                a.kind == "repository"
+                    && a.actions
+                        .iter()
+                        .any(|action| action == "pull" || action == "*")
+            })
+            .map(|a| a.name)
+            .collect(),
+    )
 }
 
 /// The OAuth2 form exchanging an identity token: the token URL's `service` and `scope`, a
@@ -449,10 +646,10 @@ fn refresh_form(token_url: &Url, refresh: &Secret) -> String {
     form.query().unwrap_or_default().to_owned()
 }
 
-/// The token request's URL: the realm with `service` and a pull `scope`. Userinfo in the
+/// The token request's URL: the realm with `service` and a pull `scope` per repository. Userinfo in the
 /// realm is dropped (reqwest would send it as Basic auth: credentials named by a URL the
 /// registry supplied are never sent anywhere). `None` for a realm that is not http(s).
-fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
+fn token_url(challenge: &BearerChallenge, repositories: &[&str]) -> Option<Url> {
     let mut url = Url::parse(&challenge.realm).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
@@ -467,7 +664,9 @@ fn token_url(challenge: &BearerChallenge, repository: &str) -> Option<Url> {
         if let Some(service) = &challenge.service {
             query.append_pair("service", service);
         }
-        query.append_pair("scope", &format!("repository:{repository}:pull"));
+        for repository in repositories {
+            query.append_pair("scope", &format!("repository:{repository}:pull"));
+        }
     }
     Some(url)
 }
@@ -568,7 +767,7 @@ mod tests {
             realm: "https://other/token".into(),
             ..hub.clone()
         };
-        cache.remember_challenge("https://other", &other);
+        cache.remember_challenge("https://other", &other, true);
         assert!(cache.len() <= 2);
         cache.forget_token("r", "c");
         assert_eq!(cache.token("r", "c", now), None);
@@ -584,13 +783,16 @@ mod tests {
             service: Some("registry.example".into()),
             scope: None,
         };
-        let url =
-            token_url(&challenge("https://user:pw@auth.example/token"), "org/app").expect("url");
+        let url = token_url(
+            &challenge("https://user:pw@auth.example/token"),
+            &["org/app"],
+        )
+        .expect("url");
         assert_eq!(
             url.as_str(),
             "https://auth.example/token?service=registry.example&scope=repository%3Aorg%2Fapp%3Apull"
         );
-        assert!(token_url(&challenge("file:///etc/passwd"), "a").is_none());
+        assert!(token_url(&challenge("file:///etc/passwd"), &["a"]).is_none());
         // an identity token is exchanged for a pull token of the repository, nothing more
         let form = refresh_form(&url, &Secret::new("r&fresh"));
         assert_eq!(
@@ -598,6 +800,106 @@ mod tests {
             "service=registry.example&scope=repository%3Aorg%2Fapp%3Apull&client_id=mquery\
              &grant_type=refresh_token&refresh_token=r%26fresh"
         );
-        assert!(token_url(&challenge("not a url"), "a").is_none());
+        assert!(token_url(&challenge("not a url"), &["a"]).is_none());
+        // one request for many repositories: a scope each
+        let url = token_url(&challenge("https://auth.example/token"), &["a", "b/c"]).expect("url");
+        assert_eq!(
+            url.query(),
+            Some(
+                "service=registry.example&scope=repository%3Aa%3Apull&scope=repository%3Ab%2Fc%3Apull"
+            )
+        );
+    }
+
+    #[test]
+    fn what_a_token_grants() {
+        use base64::Engine as _;
+        let jwt = |claims: &str| {
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            Token::new(format!("{}.{}.sig", b64(r#"{"alg":"ES256"}"#), b64(claims)))
+        };
+        let token = jwt(
+            r#"{"access":[{"type":"repository","name":"library/alpine","actions":["pull"]},
+                {"type":"repository","name":"private/x","actions":[]},
+                {"type":"registry","name":"catalog","actions":["*"]},
+                {"type":"repository","name":"org/all","actions":["*"]}]}"#,
+        );
+        assert_eq!(
+            granted_repositories(&token),
+            Some(vec!["library/alpine".to_owned(), "org/all".to_owned()])
+        );
+        // opaque tokens say nothing: ghcr.io's, ECR Public's
+        assert_eq!(
+            granted_repositories(&Token::new("djE6b3JnL2FwcDox".into())),
+            None
+        );
+        assert_eq!(granted_repositories(&jwt(r#"{"sub":"x"}"#)), None);
+        assert_eq!(granted_repositories(&Token::new("a.%%%.c".into())), None);
+        assert_eq!(granted_repositories(&Token::new("a.b.c.d".into())), None);
+    }
+
+    #[test]
+    fn what_is_known_of_a_registry() {
+        let hub = BearerChallenge {
+            realm: "https://auth.docker.io/token".into(),
+            service: Some("registry.docker.io".into()),
+            scope: None,
+        };
+        let cache = AuthCache::new(
+            64,
+            Some(("https://registry-1.docker.io".into(), hub.clone())),
+        );
+        assert!(matches!(
+            cache.knowledge("https://registry-1.docker.io"),
+            Knowledge::Bearer { verified: false, batches: true, ref challenge } if *challenge == hub
+        ));
+        // the table: a guess, until the registry answers
+        assert!(matches!(
+            cache.knowledge("https://ghcr.io"),
+            Knowledge::Bearer {
+                verified: false,
+                batches: false,
+                ..
+            }
+        ));
+        assert_eq!(cache.knowledge("https://quay.io"), Knowledge::Open);
+        assert_eq!(cache.knowledge("https://r.example"), Knowledge::Unknown);
+        // what the registry answered wins over the table, and is news once
+        let real = BearerChallenge {
+            realm: "https://ghcr.io/token2".into(),
+            service: Some("ghcr.io".into()),
+            scope: Some("repository:user/image:pull".into()),
+        };
+        assert!(cache.remember_challenge("https://ghcr.io", &real, true));
+        assert!(!cache.remember_challenge(
+            "https://ghcr.io",
+            &BearerChallenge {
+                scope: None,
+                ..real.clone()
+            },
+            true
+        ));
+        assert!(matches!(
+            cache.knowledge("https://ghcr.io"),
+            Knowledge::Bearer { verified: true, ref challenge, .. } if challenge.realm == real.realm
+        ));
+        // open once an anonymous request was answered, unless a challenge is known
+        cache.remember_open("https://r.example");
+        assert_eq!(cache.knowledge("https://r.example"), Knowledge::Open);
+        cache.remember_open("https://ghcr.io");
+        assert!(matches!(
+            cache.knowledge("https://ghcr.io"),
+            Knowledge::Bearer { .. }
+        ));
+        // an opaque combined token stops batching
+        cache.remember_challenge("https://b.example", &real, true);
+        cache.stop_batching("https://b.example");
+        assert!(matches!(
+            cache.knowledge("https://b.example"),
+            Knowledge::Bearer { batches: false, .. }
+        ));
+        // the book is asked once in a while
+        assert!(!cache.book_asked("https://c.example"));
+        assert!(cache.book_asked("https://c.example"));
     }
 }

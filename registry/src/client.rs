@@ -37,6 +37,8 @@ pub use crate::transport::{Url, parse_retry_after};
 use crate::verify::{EntryContent, Verification};
 
 pub mod breaker;
+mod knowledge;
+mod prepare;
 pub mod quota;
 mod request;
 mod routing;
@@ -94,6 +96,11 @@ struct Inner {
     routes: Routes,
     /// What index entries turned out to be (`verify`), by digest: content never changes.
     entries: moka::sync::Cache<Digest, EntryContent>,
+    /// Challenges kept outside the process (the service's cache table), if any.
+    book: Option<Arc<dyn crate::challenges::ChallengeBook>>,
+    /// Registries asked something within [`knowledge::CONNECTION_WARM`]: their connections
+    /// are open.
+    recent: moka::sync::Cache<String, ()>,
 }
 
 /// How many platform entries `verify` reads: two requests each.
@@ -138,9 +145,27 @@ impl Client {
                     .time_to_live(FAILURE_MEMORY)
                     .build(),
                 entries: moka::sync::Cache::builder().max_capacity(16_384).build(),
+                book: None,
+                recent: moka::sync::Cache::builder()
+                    .max_capacity(4096)
+                    .time_to_live(knowledge::CONNECTION_WARM)
+                    .build(),
                 config,
             }),
         })
+    }
+
+    /// The client of `config` that reads the challenges of registries it has not met from
+    /// `book`, and writes those it learns there (the service: its cache table).
+    pub fn with_book(
+        config: ClientConfig,
+        book: Arc<dyn crate::challenges::ChallengeBook>,
+    ) -> Result<Client, Error> {
+        let mut client = Client::new(config)?;
+        Arc::get_mut(&mut client.inner)
+            .expect("a client just built is not shared")
+            .book = Some(book);
+        Ok(client)
     }
 
     pub fn config(&self) -> &ClientConfig {

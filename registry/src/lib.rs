@@ -33,6 +33,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod challenges;
 pub mod client;
 pub mod config;
 pub mod credentials;

@@ -104,12 +104,18 @@ pub fn client_config(extra: &[CertificateDer<'static>]) -> Result<rustls::Client
     if explicit_store() {
         roots.verifier().map_err(|_| roots.error())?;
     }
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(roots)
-        .with_no_client_auth())
+        .with_no_client_auth();
+    // HTTP/2 where the server offers it (every request of a process to one registry then
+    // shares one connection), HTTP/1.1 elsewhere. reqwest sets no ALPN on a configuration it
+    // is handed, so it is set here. Session resumption is rustls's default (an in-memory
+    // cache of 256 sessions).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Whether the user named the system store (`SSL_CERT_FILE`, `SSL_CERT_DIR`): then it must

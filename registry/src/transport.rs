@@ -210,14 +210,25 @@ impl Transport {
             // a challenge counts only from the endpoint itself: after a redirect to another
             // origin (a blob CDN, another registry), that host would choose the token realm
             // the login goes to (docker trusts challenges from the registry's host only)
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if same_origin(response.url(), ep) => {
-                Outcome::Unauthorized(auth_demand(response.headers()))
-            }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                Outcome::Unauthorized(AuthDemand::Silent)
+                let demand = if same_origin(response.url(), ep) {
+                    auth_demand(response.headers())
+                } else {
+                    AuthDemand::Silent
+                };
+                // the request after a 401 (with its token) goes on this connection
+                drain(response).await;
+                Outcome::Unauthorized(demand)
             }
-            StatusCode::TOO_MANY_REQUESTS => Outcome::RateLimited(retry_after(response.headers())),
-            StatusCode::NOT_FOUND => Outcome::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = retry_after(response.headers());
+                drain(response).await;
+                Outcome::RateLimited(wait)
+            }
+            StatusCode::NOT_FOUND => {
+                drain(response).await;
+                Outcome::NotFound
+            }
             s if s.is_server_error() => Outcome::ServerError(s, error_codes(ep, response).await),
             s => Outcome::Unexpected(s, error_codes(ep, response).await),
         }
@@ -249,6 +260,25 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Reads and drops a refusal's (small) body, so that an HTTP/1.1 connection goes back to the
+/// pool for the next request instead of being closed half read. A body over
+/// `MAX_ERROR_BODY` is left: the connection is then closed, which is cheaper than reading it.
+pub async fn drain(mut response: Response) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_ERROR_BODY as u64)
+    {
+        return;
+    }
+    let mut read = 0;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        read += chunk.len();
+        if read > MAX_ERROR_BODY {
+            return;
+        }
+    }
 }
 
 /// The registry's own error codes, if its body has them (at most three).

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::tls::TestCa;
 use crate::token::TokenServer;
 use crate::{free_port, listening, wait_for};
 
@@ -304,53 +305,6 @@ impl Distribution {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The files of a TLS registry: a test CA and a server certificate it issued.
-struct TestCa {
-    ca: PathBuf,
-    certificate: PathBuf,
-    key: PathBuf,
-}
-
-impl TestCa {
-    fn issue(dir: &std::path::Path) -> Result<TestCa, String> {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-        };
-        let error = |e: rcgen::Error| e.to_string();
-        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(error)?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(error)?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mquery test CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(error)?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(error)?;
-        // "127.0.0.1" becomes an IP address SAN
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .map_err(error)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mquery test registry");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let certificate = params.signed_by(&key, &ca).map_err(error)?;
-        let files = TestCa {
-            ca: dir.join("ca.pem"),
-            certificate: dir.join("registry.crt"),
-            key: dir.join("registry.key"),
-        };
-        let write = |path: &PathBuf, text: String| {
-            std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
-        };
-        write(&files.ca, ca.pem())?;
-        write(&files.certificate, certificate.pem())?;
-        write(&files.key, key.serialize_pem())?;
-        Ok(files)
     }
 }
 

@@ -6,7 +6,10 @@
 //! - [`distribution`]: starts the CNCF distribution registry (Debian `docker-registry`) open
 //!   or with `auth: token`, and counts the requests it serves from its access log.
 //! - [`dynamodb`]: DynamoDB Local with the cache table of template.yaml.
-//! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies.
+//! - [`token`]: a token server of our own, issuing the ES256 JWTs distribution 2.8 verifies,
+//!   over plain HTTP or TLS.
+//! - [`tls`]: test CAs and serving a router over TLS with HTTP/2 by ALPN.
+//! - [`proxy`]: a TCP proxy on loopback adding a one-way latency and counting connections.
 //! - [`fixtures`]: pushes images and indexes over the registry HTTP API.
 //! - [`process`]: the `mquery-lambda` binary as a local server on a free port; any child under
 //!   an address-space limit, with its peak resident set.
@@ -38,6 +41,8 @@ pub mod lambda_runtime;
 pub mod moto;
 pub mod podman;
 pub mod process;
+pub mod proxy;
+pub mod tls;
 pub mod token;
 
 use std::net::{SocketAddr, TcpListener};

@@ -22,6 +22,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
 use crate::bind_loopback;
+use crate::tls::{TestCa, serve_tls};
 
 /// How the token response is written: registries differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +65,31 @@ pub enum Accounts {
     RefreshToken(String),
 }
 
-/// A running token server on 127.0.0.1.
+/// A running token server on 127.0.0.1, over plain HTTP or TLS.
 #[derive(Debug, Clone)]
 pub struct TokenServer {
     addr: SocketAddr,
     cert_pem: String,
     shared: Arc<Shared>,
+    /// With TLS: its test CA's files (kept alive with the server).
+    tls: Option<Arc<(TestCa, tempfile::TempDir)>>,
+    /// TCP connections accepted (TLS only).
+    connections: Arc<AtomicUsize>,
 }
 
 impl TokenServer {
+    /// A token server over plain HTTP.
     pub async fn start() -> TokenServer {
+        TokenServer::start_with(false).await
+    }
+
+    /// A token server over TLS (HTTP/2 or HTTP/1.1 by ALPN) with a certificate of a fresh test
+    /// CA ([`TokenServer::ca_file`]), as the public registries' token services are.
+    pub async fn start_tls() -> TokenServer {
+        TokenServer::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> TokenServer {
         let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .expect("generate a P-256 key");
         let params = rcgen::CertificateParams::new(vec!["mquery-test-token-issuer".to_owned()])
@@ -100,14 +116,42 @@ impl TokenServer {
         let app = Router::new()
             .route("/token", get(issue).post(refresh))
             .with_state(Arc::clone(&shared));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let connections = Arc::new(AtomicUsize::new(0));
+        let tls = if tls {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let ca = TestCa::issue(dir.path()).expect("a test CA");
+            let config = ca.server_config().expect("a TLS server configuration");
+            serve_tls(listener, config, app, Arc::clone(&connections));
+            Some(Arc::new((ca, dir)))
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            None
+        };
         TokenServer {
             addr,
             cert_pem: cert.pem(),
             shared,
+            tls,
+            connections,
         }
+    }
+
+    /// With TLS: the test CA that issued the server's certificate (PEM), for the client's
+    /// trusted roots.
+    pub fn ca_file(&self) -> &std::path::Path {
+        &self
+            .tls
+            .as_ref()
+            .expect("ca_file is only for a token server started with start_tls")
+            .0
+            .ca
+    }
+
+    /// With TLS: the TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// `127.0.0.1:PORT`, to list among the insecure registries (the SSRF guard refuses
@@ -117,7 +161,8 @@ impl TokenServer {
     }
 
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/token", self.addr)
     }
 
     pub fn service(&self) -> &str {

@@ -1,5 +1,6 @@
 //! One registry request: the request loop with token auth (a cached token, else one from the
-//! registry's known challenge, else the challenge of its 401), the operator's Docker Hub
+//! registry's known challenge, asked for while the registry's connection opens, else the
+//! challenge of its 401), the operator's Docker Hub
 //! account where [`crate::auth::DockerHubAccount`] lets it go, the command line user's login
 //! where [`crate::credentials`] lets it go (to a token realm, or as Basic auth to a registry
 //! that asks for it), one wait for a short 429 and one retry after a 5xx. Every answer's pull-limit headers go to [`super::quota`].
@@ -10,7 +11,7 @@ use std::time::Instant;
 use reqwest::header::ACCEPT;
 use reqwest::{Method, Response};
 
-use crate::auth::{BearerChallenge, Presented, Token};
+use crate::auth::{BearerChallenge, Knowledge, Presented, Token};
 use crate::credentials::Login;
 use crate::error::Error;
 use crate::reference::DEFAULT_DOMAIN;
@@ -76,23 +77,44 @@ impl Client {
         let mut login_sent = false;
         let mut authorization = match auth.token(&ep.base, repo.name(), Instant::now()) {
             Some(token) => Authorization::Bearer(token),
-            None => match auth.challenge(&ep.base) {
-                Some(challenge) => {
-                    let (token, sent) = self.fetch_token(repo, &challenge).await?;
-                    login_sent = sent;
-                    Authorization::Bearer(token)
+            None => match self.knowledge(ep).await {
+                Knowledge::Bearer {
+                    challenge,
+                    verified,
+                    ..
+                } => {
+                    // the token is asked for while the registry's connection opens
+                    let (token, ()) = tokio::join!(
+                        self.fetch_token(repo, &challenge),
+                        self.warm_up(ep, &challenge)
+                    );
+                    match token {
+                        Ok((token, sent)) => {
+                            login_sent = sent;
+                            Authorization::Bearer(token)
+                        }
+                        // a challenge the registry has not answered with in this process
+                        // (the settings', the table's, a book's) that did not work: ask the
+                        // registry, whose 401 names the right one
+                        Err(e) if !verified && !matches!(e, Error::Login { .. }) => {
+                            tracing::info!(registry = %ep.host, error = %e, "the expected token challenge failed; asking the registry");
+                            Authorization::Anonymous
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
-                None if self
-                    .inner
-                    .logins
-                    .as_ref()
-                    .is_some_and(|l| l.wants_basic(&ep.base)) =>
+                Knowledge::Open | Knowledge::Unknown
+                    if self
+                        .inner
+                        .logins
+                        .as_ref()
+                        .is_some_and(|l| l.wants_basic(&ep.base)) =>
                 {
                     let login = self.basic_login(repo, &url).await?;
                     login_sent = login.is_some();
                     login.map_or(Authorization::Anonymous, Authorization::Basic)
                 }
-                None => Authorization::Anonymous,
+                Knowledge::Open | Knowledge::Unknown => Authorization::Anonymous,
             },
         };
         let mut retries = Retries::default();
@@ -112,9 +134,13 @@ impl Client {
                 Authorization::Anonymous => request,
             };
             let response = self.inner.transport.send(ep, request).await?;
+            self.used(ep);
             match self.inner.transport.classify(ep, response).await {
                 Outcome::Success(response) => {
                     self.inner.quota.note(ep, response.headers());
+                    if matches!(authorization, Authorization::Anonymous) {
+                        auth.remember_open(&ep.base);
+                    }
                     return Ok(response);
                 }
                 Outcome::Unauthorized(demand) => {
@@ -124,7 +150,7 @@ impl Client {
                     }
                     let challenge = match demand {
                         AuthDemand::Bearer(challenge) => {
-                            auth.remember_challenge(&ep.base, &challenge);
+                            self.learn(ep, &challenge);
                             challenge
                         }
                         // ghcr.io and ECR Public answer 403 without a challenge to an
@@ -183,14 +209,30 @@ impl Client {
         }
     }
 
-    /// A pull token for the repository ([`crate::auth::fetch_token`]), with the operator's
-    /// Docker Hub account where it may go, else the user's login where it may go; and whether
-    /// the user's login went with the request.
+    /// A pull token for the repository ([`crate::auth::fetch_token`]), kept until it
+    /// expires; and whether the user's login went with the request.
     async fn fetch_token(
         &self,
         repo: &Repository<'_>,
         challenge: &BearerChallenge,
     ) -> Result<(Token, bool), Error> {
+        let (token, lifetime, sent) = self.token_for(repo, &[repo.name()], challenge).await?;
+        let base = &repo.endpoint.base;
+        self.inner
+            .auth
+            .insert_token(base, repo.name(), token.clone(), lifetime, Instant::now());
+        Ok((token, sent))
+    }
+
+    /// A pull token for `repositories` of `repo`'s registry, with the operator's Docker Hub
+    /// account where it may go, else the user's login where it may go; its lifetime; and
+    /// whether the user's login went with the request.
+    pub(super) async fn token_for(
+        &self,
+        repo: &Repository<'_>,
+        repositories: &[&str],
+        challenge: &BearerChallenge,
+    ) -> Result<(Token, std::time::Duration, bool), Error> {
         let inner = &self.inner;
         let ep = &repo.endpoint;
         let account = inner
@@ -214,10 +256,10 @@ impl Client {
             _ => Presented::Anonymous,
         };
         let sent = matches!(presented, Presented::User(_));
-        match crate::auth::fetch_token(&inner.transport, &inner.auth, presented, repo, challenge)
+        match crate::auth::fetch_token(&inner.transport, presented, ep, repositories, challenge)
             .await
         {
-            Ok(token) => Ok((token, sent)),
+            Ok((token, lifetime)) => Ok((token, lifetime, sent)),
             // the token server refused: the lookup is denied
             Err(Error::NotFound { .. }) => Err(self.denied(repo, sent)),
             Err(e) => Err(e),

@@ -14,8 +14,7 @@ use axum::routing::get;
 use mquery_tests::fake::manifest;
 use registry::Digest;
 use registry::manifest::media_type;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -82,42 +81,11 @@ pub async fn fake_registry(port: u16, latency: Duration) -> std::io::Result<()> 
     axum::serve(listener, app).await
 }
 
+/// A latency proxy on `port` ([`mquery_tests::proxy`]: each byte delayed `delay` each way, the
+/// TCP handshake's round trip included), serving until the process is ended.
 pub async fn latency_proxy(port: u16, upstream: u16, delay: Duration) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    loop {
-        let (client, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                let (client_read, client_write) = client.into_split();
-                let (server_read, server_write) = server.into_split();
-                tokio::join!(
-                    pipe(client_read, server_write, delay),
-                    pipe(server_read, client_write, delay)
-                );
-            }
-        });
-    }
-}
-
-/// Copies `from` to `to`, holding each chunk back by `delay`.
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: Duration,
-) {
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tokio::time::sleep(delay).await;
-                if to.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = to.shutdown().await;
+    let _proxy = mquery_tests::proxy::Proxy::start_on(port, upstream, delay).await?;
+    std::future::pending().await
 }
 
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
