@@ -346,8 +346,19 @@ impl Service {
     }
 }
 
-/// Looks all images up concurrently; answers come back in the order given.
+/// Looks all images up concurrently; answers come back in the order given. Looked up here,
+/// they are prepared first: one token request and one connection per registry
+/// ([`registry::Client::prepare`]).
 async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<LookupResult> {
+    if let Backend::Direct(client) = backend
+        && images.len() > 1
+    {
+        let references: Vec<Reference> = images
+            .iter()
+            .filter_map(|image| Reference::parse(image).ok())
+            .collect();
+        client.prepare(&references).await;
+    }
     // all at once: the client bounds the requests
     registry::gather(images, images.len(), None, |image| {
         let backend = backend.clone();

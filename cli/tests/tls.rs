@@ -210,3 +210,76 @@ async fn without_a_system_store_the_compiled_in_roots_are_used() {
     assert!(text(&out.stderr).contains("roots=Bundled"));
     assert!(text(&out.stdout).contains(" * Manifest List: Yes"));
 }
+
+/// `mquery check` of a stack on one HTTPS registry with token auth whose realm is a second
+/// HTTPS server, each behind a proxy counting connections: one connection to each, one token
+/// request for all the stack's repositories, every manifest over HTTP/2.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_check_costs_one_connection_and_one_token_request() {
+    use mquery_tests::fixtures::{Format, platform};
+    use mquery_tests::proxy::Proxy;
+    use mquery_tests::token::TokenServer;
+    use std::time::Duration;
+
+    let token = TokenServer::start_tls().await;
+    let token_proxy = Proxy::start(token.port(), Duration::ZERO).await;
+    // `localhost`, not `127.0.0.1`: a second name, as a token service has its own (a TLS
+    // client keeps its sessions and key-exchange hints per server name)
+    let token = token.via(format!("localhost:{}", token_proxy.port()));
+    let registry = Distribution::start_tls_with_token(&token);
+    let registry_proxy = Proxy::start(registry.port(), Duration::ZERO).await;
+    let pusher = Pusher::for_tls_with_token(&registry, &token);
+    let mut compose = String::from("services:\n");
+    for i in 0..20 {
+        let repo = format!("acme/svc{i:02}");
+        let platforms = vec![
+            platform("linux", "amd64", None),
+            platform("linux", "arm64", Some("v8")),
+        ];
+        pusher
+            .index_of(&repo, Some("v1"), Format::Oci, platforms)
+            .await;
+        compose.push_str(&format!(
+            "  s{i}:\n    image: {}/{repo}:v1\n",
+            registry_proxy.host()
+        ));
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(&file, compose).expect("write the compose file");
+    let mut cas = std::fs::read_to_string(registry.ca_file()).expect("the registry's CA");
+    cas.push_str(&std::fs::read_to_string(token.ca_file()).expect("the token server's CA"));
+    let ca_file = dir.path().join("cas.pem");
+    std::fs::write(&ca_file, cas).expect("write the CAs");
+    let mark = registry.mark();
+    let out = mquery(
+        &[
+            "check",
+            &file.display().to_string(),
+            "--platform",
+            "linux/arm64",
+        ],
+        &[
+            (
+                "MQUERY_PRIVATE_REGISTRIES",
+                format!("{},localhost:{}", registry_proxy.host(), token_proxy.port()),
+            ),
+            ("MQUERY_CA_FILE", ca_file.display().to_string()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(served_manifests(&registry, mark), 20);
+    assert_eq!(registry_proxy.connections(), 1, "registry connections");
+    assert_eq!(token_proxy.connections(), 1, "token-server connections");
+    assert_eq!(token.requests(), 1, "token requests");
+    let served = registry.served_since(mark);
+    assert!(
+        served.iter().all(|s| s.protocol == "HTTP/2.0"),
+        "{served:?}"
+    );
+}

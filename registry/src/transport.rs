@@ -394,6 +394,13 @@ pub fn transport_error(ep: &Endpoint, e: reqwest::Error) -> Error {
         return Error::Timeout { registry };
     }
     let detail = if e.is_connect() {
+        let mut chain = String::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        tracing::debug!(registry = %ep.host, error = %chain, "cannot connect");
         "cannot connect".to_owned()
     } else if e.is_redirect() {
         "too many redirects".to_owned()

@@ -16,6 +16,8 @@ pub struct Served {
     pub method: String,
     pub path: String,
     pub status: u16,
+    /// `HTTP/1.1`, or `HTTP/2.0` when the client and the registry agreed on HTTP/2 (ALPN).
+    pub protocol: String,
 }
 
 /// A running `docker-registry serve`. Killed on drop.
@@ -52,7 +54,8 @@ pub fn parse_access_line(line: &str) -> Option<Served> {
     let mut request = rest[..end].split(' ');
     let method = request.next()?.to_owned();
     let path = request.next()?.to_owned();
-    if !request.next()?.starts_with("HTTP/") {
+    let protocol = request.next()?.to_owned();
+    if !protocol.starts_with("HTTP/") {
         return None;
     }
     let status = rest[end + 1..].split_whitespace().next()?.parse().ok()?;
@@ -60,6 +63,7 @@ pub fn parse_access_line(line: &str) -> Option<Served> {
         method,
         path,
         status,
+        protocol,
     })
 }
 
@@ -122,6 +126,13 @@ impl Distribution {
     /// A registry with `auth: token`, trusting `token`'s certificate.
     pub fn start_with_token(token: &TokenServer) -> Distribution {
         Distribution::start(Some(token))
+    }
+
+    /// [`Distribution::start_tls`] with `auth: token` from `token` (whose realm may be a TLS
+    /// server too: [`TokenServer::start_tls`]); HTTP/2 is offered by ALPN, as distribution
+    /// does by default since 2.6 (`registry/registry.go`, `nextProtos`).
+    pub fn start_tls_with_token(token: &TokenServer) -> Distribution {
+        Distribution::start_with(Auth::Token(token), true)
     }
 
     /// An open registry serving HTTPS only (its `http.tls` settings), with a certificate for
@@ -326,7 +337,8 @@ mod tests {
             Some(Served {
                 method: "GET".into(),
                 path: "/v2/a/b/manifests/latest".into(),
-                status: 200
+                status: 200,
+                protocol: "HTTP/1.1".into(),
             })
         );
         assert_eq!(

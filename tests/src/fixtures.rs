@@ -79,6 +79,15 @@ impl Pusher {
         }
     }
 
+    /// [`Pusher::for_tls`] with push tokens of `token` (a registry started with
+    /// [`Distribution::start_tls_with_token`]).
+    pub fn for_tls_with_token(registry: &Distribution, token: &TokenServer) -> Pusher {
+        Pusher {
+            token: Some(token.clone()),
+            ..Pusher::for_tls(registry)
+        }
+    }
+
     /// [`Pusher::for_tls`] sending `username` and `password` (a registry with `auth:
     /// htpasswd`).
     pub fn for_tls_with_login(registry: &Distribution, username: &str, password: &str) -> Pusher {

@@ -75,6 +75,8 @@ pub struct TokenServer {
     tls: Option<Arc<(TestCa, tempfile::TempDir)>>,
     /// TCP connections accepted (TLS only).
     connections: Arc<AtomicUsize>,
+    /// Where clients are told to reach it ([`TokenServer::via`]), if not its own address.
+    public: Option<String>,
 }
 
 impl TokenServer {
@@ -135,6 +137,16 @@ impl TokenServer {
             shared,
             tls,
             connections,
+            public: None,
+        }
+    }
+
+    /// The same server, with its realm naming `host` (`127.0.0.1:PORT`, a proxy in front of
+    /// it) instead of its own address.
+    pub fn via(&self, host: String) -> TokenServer {
+        TokenServer {
+            public: Some(host),
+            ..self.clone()
         }
     }
 
@@ -160,9 +172,16 @@ impl TokenServer {
         self.addr.to_string()
     }
 
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     pub fn realm(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}/token", self.addr)
+        match &self.public {
+            Some(host) => format!("{scheme}://{host}/token"),
+            None => format!("{scheme}://{}/token", self.addr),
+        }
     }
 
     pub fn service(&self) -> &str {

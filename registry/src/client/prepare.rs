@@ -86,9 +86,12 @@ impl Client {
                 self.token_for(&repo, chunk, &challenge),
                 self.warm_up(&ep, &challenge)
             );
-            let Ok((token, lifetime, _)) = token else {
-                tracing::debug!(registry = %ep.host, "no combined token; each lookup asks its own");
-                return;
+            let (token, lifetime) = match token {
+                Ok((token, lifetime, _)) => (token, lifetime),
+                Err(e) => {
+                    tracing::debug!(registry = %ep.host, error = %e, "no combined token; each lookup asks its own");
+                    return;
+                }
             };
             let Some(granted) = granted_repositories(&token) else {
                 tracing::debug!(registry = %ep.host, "an opaque combined token; one per repository from now on");
