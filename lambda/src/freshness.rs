@@ -21,6 +21,9 @@ pub const GRACE: Duration = Duration::from_secs(86_400);
 /// While an answer is served stale, the registry is asked again after this long: a stale
 /// answer's `max-age` is at most this.
 pub const STALE_RETRY: Duration = Duration::from_secs(30);
+/// How long a registry's token challenge stays in the cache table's challenge book
+/// (`challenge#BASE` items; docs/registries.md): a new instance knows it without a probe.
+pub const CHALLENGE_KEPT: Duration = Duration::from_secs(7 * 86_400);
 /// The page without an image (only the forms): `max-age` this.
 pub const PAGE_MAX_AGE: Duration = Duration::from_secs(3600);
 /// How long a browser may reuse the answer to `/v1/check`'s CORS preflight

@@ -26,6 +26,7 @@
 //!   and its shedding (`shedding.rs`), the write timeout (`write_timeout.rs`).
 //! - [`secrets`]: the operator's Docker Hub account from AWS Secrets Manager.
 
+pub mod challenge_book;
 pub mod config;
 pub mod error;
 pub mod freshness;

@@ -273,3 +273,83 @@ async fn a_stalled_dynamodb_costs_one_short_wait_then_nothing() {
     let (_, doc) = inspect(&other, &registry.image("acme/app5:v1")).await;
     assert_eq!(doc["cache"]["source"], "registry", "{doc}");
 }
+
+/// The challenge book: the first instance learns a TLS token registry's challenge from its
+/// 401 and writes it to the table (`challenge#BASE`); a second instance (a new process, memory
+/// empty) reads it there and asks for its token at once: no request of its gets a 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_instance_reads_the_registries_challenges_from_the_table() {
+    use mquery_tests::fixtures::{Format, platform};
+    use mquery_tests::proxy::Proxy;
+    use mquery_tests::token::TokenServer;
+
+    let dynamodb = DynamoLocal::start();
+    let token = TokenServer::start_tls().await;
+    // a name of its own, as a token service has
+    let token = token.via(format!("localhost:{}", token.port()));
+    let registry = Distribution::start_tls_with_token(&token);
+    let pusher = Pusher::for_tls_with_token(&registry, &token);
+    for repo in ["acme/web", "acme/db"] {
+        let platforms = vec![platform("linux", "amd64", None)];
+        pusher
+            .index_of(repo, Some("v1"), Format::Oci, platforms)
+            .await;
+    }
+    // both CAs in one file
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cas = std::fs::read_to_string(registry.ca_file()).expect("the registry's CA");
+    cas.push_str(&std::fs::read_to_string(token.ca_file()).expect("the token server's CA"));
+    let ca_file = dir.path().join("cas.pem");
+    std::fs::write(&ca_file, cas).expect("write the CAs");
+    let proxy = Proxy::start(registry.port(), Duration::ZERO).await;
+    let mut env = dynamodb.env();
+    env.push((
+        "MQUERY_PRIVATE_REGISTRIES",
+        format!("{},localhost:{}", proxy.host(), token.port()),
+    ));
+    env.push(("MQUERY_CA_FILE", ca_file.display().to_string()));
+    let binary = Path::new(env!("CARGO_BIN_EXE_mquery-lambda"));
+
+    let first = ServiceProcess::start(binary, &env);
+    let mark = registry.mark();
+    let response = first
+        .inspect(&format!("{}/acme/web:v1", proxy.host()))
+        .await;
+    assert_eq!(response.status(), 200);
+    let learned = registry.served_since(mark);
+    assert!(learned.iter().any(|s| s.status == 401), "{learned:?}");
+    // the item is written in the background: wait for it
+    let store = local_store(dynamodb.endpoint()).await;
+    let key = service::challenge_book::StoreBook::key(&format!("https://{}", proxy.host()));
+    let mut item = None;
+    for _ in 0..100 {
+        item = store.get(&key).await.expect("GetItem");
+        if item.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let item = item.expect("the challenge item");
+    let recorded: Value = serde_json::from_str(&item.payload).expect("JSON payload");
+    assert_eq!(recorded["realm"], token.realm(), "{recorded}");
+    assert_eq!(recorded["service"], token.service(), "{recorded}");
+    assert!(item.expires_at > item.fetched_at + 86_400, "{item:?}");
+    assert!(first.terminate().success());
+
+    let second = ServiceProcess::start(binary, &env);
+    let mark = registry.mark();
+    let response = second
+        .inspect(&format!("{}/acme/db:v1", proxy.host()))
+        .await;
+    assert_eq!(response.status(), 200);
+    // the version check that opened the connection while the token was asked for, then the
+    // manifest with its token: no 401 on the manifest
+    let served = registry.served_since(mark);
+    let paths: Vec<(&str, u16)> = served.iter().map(|s| (s.path.as_str(), s.status)).collect();
+    assert_eq!(
+        paths,
+        [("/v2/", 401), ("/v2/acme/db/manifests/v1", 200)],
+        "{served:?}"
+    );
+    assert!(second.terminate().success());
+}

@@ -7,6 +7,7 @@
 //!   and under pressure;
 //! - [`write_timeout`]: the socket whose blocked writes time out.
 
+use crate::challenge_book::StoreBook;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,12 +52,20 @@ pub async fn state_with_clock(
             }
         }
     }
-    let client = registry::Client::new(client_config)?;
     let store = match &config.table {
         Some(table) => Some(Arc::new(
             DynamoStore::connect(table.clone(), config.dynamodb_endpoint.clone()).await,
         ) as Arc<dyn Store>),
         None => None,
+    };
+    // with a table, the registries' challenges outlive the instance (docs/registries.md);
+    // in memory only, what the process learns is all it knows
+    let client = match &store {
+        Some(store) => registry::Client::with_book(
+            client_config,
+            Arc::new(StoreBook::new(Arc::clone(store), Arc::clone(&clock))),
+        )?,
+        None => registry::Client::new(client_config)?,
     };
     let cache = Tiered::new(config.cache_memory, store, Arc::clone(&clock));
     Ok(AppState::new(Inspector::new(
