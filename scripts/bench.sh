@@ -3,6 +3,7 @@
 # BENCHMARKS.md holds the latest results and the method).
 #
 #   scripts/bench.sh            full run (about 7 minutes), release build
+#   scripts/bench.sh --only tls one part (cold, stack or tls)
 #   scripts/bench.sh --smoke    short run of the debug build that keeps the benchmarks working
 #                               (CI); its numbers mean nothing
 #

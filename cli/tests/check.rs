@@ -170,8 +170,12 @@ services:
         None,
     );
     let text = stdout(&out);
-    // one request per distinct index, two for the single image (manifest, config)
-    assert_eq!(registry.served_since(mark).len(), 4 + 2, "{text}");
+    // the registry is new to this process: one `GET /v2/` learns whether it wants a token
+    // (docs/registries.md, "A stack costs about one image"); then one request per distinct
+    // index, two for the single image (manifest, config)
+    let served = registry.served_since(mark);
+    assert_eq!(served.len(), 1 + 4 + 2, "{text}");
+    assert_eq!((served[0].path.as_str(), served[0].status), ("/v2/", 200));
     // an unresolved variable is a problem: exit 1, and it is a row with its line
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_summary(

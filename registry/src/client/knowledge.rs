@@ -1,7 +1,8 @@
 //! What the client knows of a registry before asking it, and the connection it opens early:
 //! the auth cache's knowledge ([`crate::auth::AuthCache::knowledge`]: learned, the settings',
 //! the built-in table's), completed in the service by the challenge book
-//! ([`crate::challenges::ChallengeBook`]) for a registry the process has not met; the
+//! ([`crate::challenges::ChallengeBook`]) for a registry the process has not met, asked while
+//! the registry's connection opens; the
 //! challenges learned from 401s, written back to the book; and the warm-up request that opens
 //! the registry's connection (TCP, TLS, HTTP/2 by ALPN) while the token is asked for, so that
 //! a cold lookup costs max(token path, registry handshake) + one GET.
@@ -10,9 +11,10 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::auth::{BearerChallenge, Knowledge};
+use crate::auth::{BearerChallenge, Token};
 use crate::challenges::recordable;
-use crate::transport::{AuthDemand, Endpoint, Outcome, Url};
+use crate::error::Error;
+use crate::transport::{AuthDemand, Endpoint, Outcome, Repository, Url};
 
 use super::Client;
 
@@ -21,24 +23,56 @@ use super::Client;
 pub(super) const CONNECTION_WARM: Duration = Duration::from_secs(60);
 
 impl Client {
-    /// What is known of the registry at `ep`; for one the process knows nothing of, what the
-    /// challenge book recorded (asked once per registry in a while).
-    pub(super) async fn knowledge(&self, ep: &Endpoint) -> Knowledge {
-        let auth = &self.inner.auth;
-        let known = auth.knowledge(&ep.base);
+    /// For a registry this process knows nothing of, in the service (with a challenge book,
+    /// asked once per registry in a while): whether to ask the book.
+    pub(super) fn may_ask_book(&self, ep: &Endpoint) -> bool {
+        self.inner.book.is_some() && !self.inner.auth.book_asked(&ep.base)
+    }
+
+    /// The token of a registry this process knows nothing of, asking the book while the
+    /// registry's connection opens (`GET /v2/`): a recorded challenge's token is asked for as
+    /// soon as the book answers, so the book's latency hides behind the registry's handshake.
+    /// When the book has nothing, or its challenge is not the one `/v2/` names, the challenge
+    /// of `/v2/` is learned and used. `None`: the registry wants no token (or said nothing
+    /// useful): the lookup goes on anonymously. Returns whether the user's login went too.
+    pub(super) async fn token_asking_the_book(
+        &self,
+        repo: &Repository<'_>,
+    ) -> Result<Option<(Token, bool)>, Error> {
+        let ep = &repo.endpoint;
         let Some(book) = &self.inner.book else {
-            return known;
+            return Ok(None);
         };
-        if known != Knowledge::Unknown || auth.book_asked(&ep.base) {
-            return known;
-        }
-        match book.recall(&ep.base).await {
-            Some(challenge) if recordable(&challenge) => {
-                tracing::debug!(registry = %ep.host, "challenge from the book");
-                auth.remember_challenge(&ep.base, &challenge, false);
-                auth.knowledge(&ep.base)
+        let from_book = async {
+            let challenge = book.recall(&ep.base).await.filter(recordable)?;
+            tracing::debug!(registry = %ep.host, "challenge from the book");
+            self.inner
+                .auth
+                .remember_challenge(&ep.base, &challenge, false);
+            let token = self.fetch_token(repo, &challenge).await;
+            Some((challenge, token))
+        };
+        let (from_book, check) = tokio::join!(from_book, self.version_check(ep));
+        let answered = match check {
+            Some(VersionCheck::Bearer(answered)) => {
+                self.learn(ep, &answered);
+                Some(answered)
             }
-            _ => known,
+            Some(VersionCheck::Open) => {
+                self.inner.auth.remember_open(&ep.base);
+                None
+            }
+            Some(VersionCheck::Other) | None => None,
+        };
+        match (from_book, answered) {
+            (Some((recorded, Ok(token))), answered)
+                if answered.as_ref().is_none_or(|a| a.same_grant(&recorded)) =>
+            {
+                Ok(Some(token))
+            }
+            (Some((_, Err(e @ Error::Login { .. }))), _) => Err(e),
+            (_, Some(answered)) => self.fetch_token(repo, &answered).await.map(Some),
+            (_, None) => Ok(None),
         }
     }
 
@@ -74,27 +108,41 @@ impl Client {
         if self.inner.recent.contains_key(&ep.base) || same_host(&ep.base, &challenge.realm) {
             return;
         }
-        self.used(ep);
-        let Ok(url) = Url::parse(&format!("{}/v2/", ep.base)) else {
-            return;
-        };
-        let transport = &self.inner.transport;
-        let Ok(request) = transport.request(Method::GET, &url) else {
-            return;
-        };
-        let Ok(response) = transport.send(ep, request).await else {
-            return;
-        };
-        match transport.classify(ep, response).await {
-            Outcome::Unauthorized(AuthDemand::Bearer(answered))
-                if !answered.same_grant(challenge) =>
-            {
-                self.learn(ep, &answered);
-            }
-            Outcome::Success(response) => crate::transport::drain(response).await,
-            _ => {}
+        if let Some(VersionCheck::Bearer(answered)) = self.version_check(ep).await
+            && !answered.same_grant(challenge)
+        {
+            self.learn(ep, &answered);
         }
     }
+
+    /// `GET /v2/` with no credentials: what the registry wants. Opens (and notes) its
+    /// connection; `None` when it could not be asked.
+    pub(super) async fn version_check(&self, ep: &Endpoint) -> Option<VersionCheck> {
+        self.used(ep);
+        let url = Url::parse(&format!("{}/v2/", ep.base)).ok()?;
+        let transport = &self.inner.transport;
+        let request = transport.request(Method::GET, &url).ok()?;
+        let response = transport.send(ep, request).await.ok()?;
+        Some(match transport.classify(ep, response).await {
+            Outcome::Unauthorized(AuthDemand::Bearer(challenge)) => VersionCheck::Bearer(challenge),
+            Outcome::Success(response) => {
+                crate::transport::drain(response).await;
+                VersionCheck::Open
+            }
+            _ => VersionCheck::Other,
+        })
+    }
+}
+
+/// What a registry's `GET /v2/` answered.
+#[derive(Debug)]
+pub(super) enum VersionCheck {
+    /// 401 with a Bearer challenge.
+    Bearer(BearerChallenge),
+    /// 200: the API answers without credentials.
+    Open,
+    /// Anything else (Basic auth, an error).
+    Other,
 }
 
 /// Whether two URLs have the same scheme, host and port.

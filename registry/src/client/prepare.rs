@@ -18,13 +18,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use reqwest::Method;
-
 use crate::auth::{Knowledge, MAX_SCOPES, granted_repositories};
 use crate::reference::Reference;
-use crate::transport::{AuthDemand, Endpoint, Outcome, Repository, Url};
+use crate::transport::{Endpoint, Repository};
 
 use super::Client;
+use super::knowledge::VersionCheck;
 
 impl Client {
     /// Prepares the lookups of `references` (see the module documentation). Returns when
@@ -69,7 +68,7 @@ impl Client {
         if names.len() < 2 {
             return;
         }
-        let challenge = match self.knowledge(&ep).await {
+        let challenge = match auth.knowledge(&ep.base) {
             Knowledge::Bearer { batches: false, .. } | Knowledge::Open => return,
             Knowledge::Bearer { challenge, .. } => challenge,
             Knowledge::Unknown => match self.probe(&ep).await {
@@ -108,24 +107,16 @@ impl Client {
     /// `GET /v2/` of a registry the client knows nothing of: the challenge it answers with,
     /// learned; `None` when it wants none (remembered as open) or something else.
     async fn probe(&self, ep: &Endpoint) -> Option<crate::auth::BearerChallenge> {
-        let url = Url::parse(&format!("{}/v2/", ep.base)).ok()?;
-        let transport = &self.inner.transport;
-        let response = transport
-            .send(ep, transport.request(Method::GET, &url).ok()?)
-            .await
-            .ok()?;
-        self.used(ep);
-        match transport.classify(ep, response).await {
-            Outcome::Unauthorized(AuthDemand::Bearer(challenge)) => {
+        match self.version_check(ep).await? {
+            VersionCheck::Bearer(challenge) => {
                 self.learn(ep, &challenge);
                 Some(challenge)
             }
-            Outcome::Success(response) => {
-                crate::transport::drain(response).await;
+            VersionCheck::Open => {
                 self.inner.auth.remember_open(&ep.base);
                 None
             }
-            _ => None,
+            VersionCheck::Other => None,
         }
     }
 }

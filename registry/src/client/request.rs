@@ -77,7 +77,7 @@ impl Client {
         let mut login_sent = false;
         let mut authorization = match auth.token(&ep.base, repo.name(), Instant::now()) {
             Some(token) => Authorization::Bearer(token),
-            None => match self.knowledge(ep).await {
+            None => match auth.knowledge(&ep.base) {
                 Knowledge::Bearer {
                     challenge,
                     verified,
@@ -101,6 +101,15 @@ impl Client {
                             Authorization::Anonymous
                         }
                         Err(e) => return Err(e),
+                    }
+                }
+                Knowledge::Unknown if self.may_ask_book(ep) => {
+                    match self.token_asking_the_book(repo).await? {
+                        Some((token, sent)) => {
+                            login_sent = sent;
+                            Authorization::Bearer(token)
+                        }
+                        None => Authorization::Anonymous,
                     }
                 }
                 Knowledge::Open | Knowledge::Unknown
@@ -211,7 +220,7 @@ impl Client {
 
     /// A pull token for the repository ([`crate::auth::fetch_token`]), kept until it
     /// expires; and whether the user's login went with the request.
-    async fn fetch_token(
+    pub(super) async fn fetch_token(
         &self,
         repo: &Repository<'_>,
         challenge: &BearerChallenge,

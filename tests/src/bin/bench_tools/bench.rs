@@ -11,6 +11,9 @@
 //!
 //! 1b. a [`stack`]: `mquery check` of a Compose file naming 50 distinct images on the same
 //!    proxy, beside the slowest single cold lookup of those images and a loop of skopeo;
+//! 1c. [`tls`]: HTTPS with token auth behind two latency proxies (25 ms each way): cold lookups
+//!    by mquery, skopeo and the docker client, the service's new instance with and without the
+//!    challenge book, and a stack, in milliseconds, round trips, connections and token requests;
 //! 2. [`cached`] HTTP throughput and p50/p99 of /v1/inspect and /v1/badge with wrk, beside
 //!    nginx serving the same bytes as a static file;
 //! 3. process [`startup`] to first answered request, stripped binary sizes, peak RSS under load;
@@ -36,6 +39,7 @@ mod report;
 mod soak;
 mod stack;
 mod startup;
+mod tls;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -82,8 +86,9 @@ impl Runs {
 }
 
 /// Runs every part; the exit code is a failure when a part could not run or a check failed.
-pub fn run(smoke: bool) -> ExitCode {
+pub fn run(smoke: bool, only: Option<String>) -> ExitCode {
     let outcome = Bench::start(smoke).and_then(|mut bench| {
+        bench.only = only;
         let passed = bench.parts()?;
         println!("bench: report in {REPORT}");
         bench.report.finish()?;
@@ -103,6 +108,8 @@ pub fn run(smoke: bool) -> ExitCode {
 /// is removed (fields drop in order).
 struct Bench {
     background: Background,
+    /// `--only PART`: that part alone.
+    only: Option<String>,
     runs: Runs,
     root: PathBuf,
     /// The directory of the binaries measured (`target/debug` or `target/release`).
@@ -151,6 +158,7 @@ impl Bench {
         let report = Report::create(&root.join(REPORT))?;
         Ok(Bench {
             background: Background::default(),
+            only: None,
             runs,
             root,
             bin,
@@ -162,11 +170,15 @@ impl Bench {
 
     /// The parts in order, then the checks: whether they all passed.
     fn parts(&mut self) -> Result<bool, String> {
+        if let Some(only) = self.only.clone() {
+            return self.part(&only).map(|()| true);
+        }
         let registry = Registry::start(self)?;
         self.push_fixtures(registry.port, "acme/app", "v1")?;
         let proxy_port = self.latency_proxy(registry.port)?;
         cold::run(self, &registry, proxy_port)?;
         stack::run(self, &registry, proxy_port)?;
+        tls::run(self)?;
         let cached = cached::run(self, &registry)?;
         startup::run(self, cached.pid)?;
         let soak = soak::run(self, &cached)?;
@@ -185,6 +197,22 @@ impl Bench {
         passed &= soak.flat();
         passed &= burst.flat();
         Ok(passed)
+    }
+
+    /// One of the lookup parts alone (`--only cold|stack|tls`), to measure a change to the
+    /// registry client without the whole run.
+    fn part(&mut self, name: &str) -> Result<(), String> {
+        if name == "tls" {
+            return tls::run(self);
+        }
+        let registry = Registry::start(self)?;
+        self.push_fixtures(registry.port, "acme/app", "v1")?;
+        let proxy_port = self.latency_proxy(registry.port)?;
+        match name {
+            "cold" => cold::run(self, &registry, proxy_port),
+            "stack" => stack::run(self, &registry, proxy_port),
+            other => Err(format!("no part {other:?}: cold, stack or tls")),
+        }
     }
 
     fn tmp(&self) -> &Path {

@@ -1,7 +1,7 @@
 //! The benchmarks (README "Benchmarks", BENCHMARKS.md) and the helpers they use, on loopback
 //! only:
 //!
-//! - `mquery-bench-tools bench [--smoke]`: every benchmark, writing the Markdown report to
+//! - `mquery-bench-tools bench [--smoke] [--only cold|stack|tls]`: every benchmark (or one part), writing the Markdown report to
 //!   `target/bench/report.md` (the [`bench`] module; `scripts/bench.sh` installs what they
 //!   need, then runs this);
 //!
@@ -43,7 +43,7 @@ use std::time::Duration;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: mquery-bench-tools bench [--smoke]\n       \
+        "usage: mquery-bench-tools bench [--smoke] [--only cold|stack|tls]\n       \
          mquery-bench-tools push-fixtures BASE_URL REPO TAG\n       \
          mquery-bench-tools fake-registry PORT LATENCY_MS\n       \
          mquery-bench-tools latency-proxy PORT UPSTREAM_PORT DELAY_MS\n       \
@@ -60,8 +60,10 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         // it runs the helpers' async parts on a runtime of its own
-        ["bench"] => bench::run(false),
-        ["bench", "--smoke"] => bench::run(true),
+        ["bench"] => bench::run(false, None),
+        ["bench", "--smoke"] => bench::run(true, None),
+        ["bench", "--only", part] => bench::run(false, Some((*part).to_owned())),
+        ["bench", "--smoke", "--only", part] => bench::run(true, Some((*part).to_owned())),
         ["bench", ..] => usage(),
         helper => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(self::helper(helper)),
