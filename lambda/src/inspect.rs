@@ -331,18 +331,29 @@ impl Inspector {
         // client, store) is a large one, boxed so that it is only built, and moved, on a miss.
         let hit = match self.inner.cache.get_fresh(&key).await {
             Ok(hit) => hit,
-            Err(previous) => Box::pin(
-                self.inner
-                    .cache
-                    .load_missing(&key, previous, |previous| self.load(reference, previous)),
-            )
-            .await
-            .map_err(|e| {
-                if e.code() != ErrorCode::NotFound {
-                    tracing::warn!(reference = %reference, error = %e, "lookup failed");
+            Err(previous) => {
+                // the digest's entry is written while the tag's is: the answer waits for both
+                // writes at once, not one after the other (never for neither: a write left
+                // running when Lambda freezes the instance would time out on thaw)
+                let digest_write = std::sync::Mutex::new(None);
+                let loaded = Box::pin(self.inner.cache.load_missing(&key, previous, |previous| {
+                    self.load(reference, previous, &digest_write)
+                }))
+                .await;
+                let pending = digest_write
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let Some(write) = pending {
+                    let _ = write.await;
                 }
-                fail((*e).clone())
-            })?,
+                loaded.map_err(|e| {
+                    if e.code() != ErrorCode::NotFound {
+                        tracing::warn!(reference = %reference, error = %e, "lookup failed");
+                    }
+                    fail((*e).clone())
+                })?
+            }
         };
         let stats = self.cache_stats();
         if hit.tier == Tier::Memory {
@@ -391,6 +402,7 @@ impl Inspector {
         &self,
         reference: &Reference,
         previous: Option<Arc<Cached<Entry>>>,
+        digest_write: &DigestWrite,
     ) -> Result<Loaded<Entry>, registry::Error> {
         let inner = &self.inner;
         let life = inner.lifetimes;
@@ -445,7 +457,14 @@ impl Inspector {
                     .as_ref()
                     .is_none_or(|p| p.digest != summary.digest)
                 {
-                    self.remember_digest(reference, &summary).await;
+                    let (inspector, reference) = (self.clone(), reference.clone());
+                    let summary = Arc::clone(&summary);
+                    let write = tokio::spawn(async move {
+                        inspector.remember_digest(&reference, &summary).await;
+                    });
+                    *digest_write
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(write);
                 }
                 Ok(fresh(
                     Entry::image(summary),
@@ -514,6 +533,10 @@ impl Inspector {
             .await;
     }
 }
+
+/// The write of a tag's digest entry, running while the tag's own entry is written;
+/// [`Inspector::inspect`] waits for it before answering.
+type DigestWrite = std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>;
 
 /// The previous answer again, marked stale, asked about again after `stale_retry`.
 fn stale(previous: Arc<Cached<Entry>>, life: Lifetimes, now: SystemTime) -> Loaded<Entry> {

@@ -5,7 +5,7 @@
 //! inside.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,6 +21,8 @@ const IN_FLIGHT_CHUNKS: usize = 256;
 pub struct Proxy {
     port: u16,
     connections: Arc<AtomicUsize>,
+    /// The one-way delay in microseconds, read for each connection and chunk.
+    delay_us: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -39,9 +41,12 @@ impl Proxy {
     fn serve(listener: TcpListener, upstream: u16, delay: Duration, port: u16) -> Proxy {
         let connections = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&connections);
+        let delay_us = Arc::new(AtomicU64::new(delay.as_micros() as u64));
+        let current = Arc::clone(&delay_us);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
+                let delay = Duration::from_micros(current.load(Ordering::Relaxed));
                 tokio::spawn(async move {
                     // the connection itself crosses the link: SYN out, SYN-ACK back
                     tokio::time::sleep(delay * 2).await;
@@ -59,7 +64,18 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, connections }
+        Proxy {
+            port,
+            connections,
+            delay_us,
+        }
+    }
+
+    /// Changes the delay for the connections accepted from now on (a benchmark measures the
+    /// same case at two delays: the round trips are the difference over the delays').
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn port(&self) -> u16 {

@@ -95,6 +95,9 @@ pub fn serve_tls(
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             connections.fetch_add(1, Ordering::SeqCst);
+            // as Go's servers and axum::serve do: a response's head and body written apart
+            // must not wait for the peer's delayed ACK (Nagle)
+            let _ = tcp.set_nodelay(true);
             let (acceptor, app) = (acceptor.clone(), app.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {

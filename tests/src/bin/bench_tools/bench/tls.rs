@@ -1,8 +1,9 @@
 //! Part 1c, TLS and tokens: `docker-registry` serving HTTPS (HTTP/2 by ALPN) with `auth:
 //! token`, its realm a second HTTPS server (the harness's token server), each behind its own
-//! proxy adding 25 ms each way (a round trip, RTT, is 50 ms). Every run is a new process and
-//! counts what it cost: registry connections and token-server connections (from the proxies)
-//! and token requests (from the token server). docs/registries.md says what each case should
+//! proxy adding 25 ms each way (a round trip, RTT, is 50 ms), and again with no delay: the
+//! round trips are the difference over 50 ms, so the machine's own work is not counted as
+//! network. Every run is a new process and counts what it cost: registry connections and
+//! token-server connections (from the proxies) and token requests (from the token server). docs/registries.md says what each case should
 //! cost; this measures it:
 //!
 //! - cold lookups of one image on a registry the tool has not met: mquery, `skopeo inspect
@@ -45,28 +46,39 @@ struct Net {
     dynamodb_env: Vec<(&'static str, String)>,
 }
 
-/// What one run cost.
+/// What a case cost: its times with the proxies' delay and without, and what the runs with
+/// the delay counted.
 #[derive(Default)]
 struct Cost {
     us: Vec<u64>,
+    /// The same case with no added delay: the machine's own work (servers, TLS, processes).
+    zero_us: Vec<u64>,
     registry_connections: Vec<u64>,
     token_connections: Vec<u64>,
     tokens: Vec<u64>,
 }
 
 impl Cost {
+    /// The round trips: what the delay added to the median time, over one round trip.
+    fn round_trips(&self) -> f64 {
+        (median(&self.us) as f64 - median(&self.zero_us) as f64) / 1000.0 / RTT_MS
+    }
+
     fn row(&self, label: &str) -> Vec<String> {
-        let us = median(&self.us);
         vec![
             label.to_owned(),
-            ms(us),
-            format!("{:.1}", us as f64 / 1000.0 / RTT_MS),
+            ms(median(&self.us)),
+            ms(median(&self.zero_us)),
+            format!("{:.1}", self.round_trips()),
             median(&self.registry_connections).to_string(),
             median(&self.token_connections).to_string(),
             median(&self.tokens).to_string(),
         ]
     }
 }
+
+/// Every case runs with the delay, then without.
+const DELAYS: [Duration; 2] = [DELAY, Duration::ZERO];
 
 impl Net {
     fn start(bench: &Bench, repos: usize) -> Result<Net, String> {
@@ -125,12 +137,20 @@ impl Net {
         ]
     }
 
-    /// Runs `work`, adding what it cost to `cost`.
+    /// Both proxies' delay for the connections from now on.
+    fn set_delay(&self, delay: Duration) {
+        self.registry_proxy.set_delay(delay);
+        self.token_proxy.set_delay(delay);
+    }
+
+    /// Runs `work` at `delay`, adding what it cost to `cost`.
     fn measure(
         &self,
         cost: &mut Cost,
+        delay: Duration,
         work: impl FnOnce() -> Result<Duration, String>,
     ) -> Result<(), String> {
+        self.set_delay(delay);
         // the last run's connections close, the registry's collector settles
         std::thread::sleep(Duration::from_millis(150));
         let (registry, token, tokens) = (
@@ -138,8 +158,12 @@ impl Net {
             self.token_proxy.connections(),
             self.token.requests(),
         );
-        let took = work()?;
-        cost.us.push(took.as_micros() as u64);
+        let took = work()?.as_micros() as u64;
+        if delay.is_zero() {
+            cost.zero_us.push(took);
+            return Ok(());
+        }
+        cost.us.push(took);
         cost.registry_connections
             .push((self.registry_proxy.connections() - registry) as u64);
         cost.token_connections
@@ -176,17 +200,21 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     }
     for run in 0..runs {
         let image = net.image(run);
-        for (tool, cost) in &mut tools {
-            let mut command = match *tool {
-                "mquery" => mquery(&["--json", &image]),
-                "skopeo" => go_tool(
-                    "skopeo",
-                    &["inspect", "--raw", &format!("docker://{image}")],
-                ),
-                _ => go_tool("docker", &["manifest", "inspect", &image]),
-            };
-            command.stdout(Stdio::null());
-            net.measure(cost, || run_timed(&mut command, COMMAND_TIMEOUT, tool))?;
+        for delay in DELAYS {
+            for (tool, cost) in &mut tools {
+                let mut command = match *tool {
+                    "mquery" => mquery(&["--json", &image]),
+                    "skopeo" => go_tool(
+                        "skopeo",
+                        &["inspect", "--raw", &format!("docker://{image}")],
+                    ),
+                    _ => go_tool("docker", &["manifest", "inspect", &image]),
+                };
+                command.stdout(Stdio::null());
+                net.measure(cost, delay, || {
+                    run_timed(&mut command, COMMAND_TIMEOUT, tool)
+                })?;
+            }
         }
     }
 
@@ -224,18 +252,24 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     let _ = first.wait();
     let (mut known, mut next, mut unknown) = (Cost::default(), Cost::default(), Cost::default());
     for run in 0..runs {
-        let (mut instance, port) = service(&table_env)?;
-        let outcome = net
-            .measure(&mut known, || inspect(port, &net.image(run)))
-            .and_then(|()| net.measure(&mut next, || inspect(port, &net.image(runs + run))));
-        let _ = instance.kill();
-        let _ = instance.wait();
-        outcome?;
-        let (mut instance, port) = service(&env)?;
-        let outcome = net.measure(&mut unknown, || inspect(port, &net.image(run + 1)));
-        let _ = instance.kill();
-        let _ = instance.wait();
-        outcome?;
+        for delay in DELAYS {
+            // each new instance's connections are made at this delay
+            net.set_delay(delay);
+            let (mut instance, port) = service(&table_env)?;
+            let outcome = net
+                .measure(&mut known, delay, || inspect(port, &net.image(run)))
+                .and_then(|()| {
+                    net.measure(&mut next, delay, || inspect(port, &net.image(runs + run)))
+                });
+            let _ = instance.kill();
+            let _ = instance.wait();
+            outcome?;
+            let (mut instance, port) = service(&env)?;
+            let outcome = net.measure(&mut unknown, delay, || inspect(port, &net.image(run + 1)));
+            let _ = instance.kill();
+            let _ = instance.wait();
+            outcome?;
+        }
     }
 
     // a stack on that registry: mquery check, and a loop of skopeo
@@ -248,22 +282,26 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     let compose_arg = compose_path.display().to_string();
     let mut stack = Cost::default();
     for _ in 0..runs {
-        let mut command = mquery(&["check", "--platform", "linux/arm64", &compose_arg]);
-        command.stdout(Stdio::null());
-        net.measure(&mut stack, || {
-            run_timed(&mut command, COMMAND_TIMEOUT, "mquery check")
-        })?;
+        for delay in DELAYS {
+            let mut command = mquery(&["check", "--platform", "linux/arm64", &compose_arg]);
+            command.stdout(Stdio::null());
+            net.measure(&mut stack, delay, || {
+                run_timed(&mut command, COMMAND_TIMEOUT, "mquery check")
+            })?;
+        }
     }
     let mut skopeo_loop = Cost::default();
-    net.measure(&mut skopeo_loop, || {
-        let started = Instant::now();
-        for i in 0..stack_images {
-            let image = format!("docker://{}", net.image(i));
-            let mut command = go_tool("skopeo", &["inspect", "--raw", &image]);
-            run_timed(command.stdout(Stdio::null()), COMMAND_TIMEOUT, "skopeo")?;
-        }
-        Ok(started.elapsed())
-    })?;
+    for delay in DELAYS {
+        net.measure(&mut skopeo_loop, delay, || {
+            let started = Instant::now();
+            for i in 0..stack_images {
+                let image = format!("docker://{}", net.image(i));
+                let mut command = go_tool("skopeo", &["inspect", "--raw", &image]);
+                run_timed(command.stdout(Stdio::null()), COMMAND_TIMEOUT, "skopeo")?;
+            }
+            Ok(started.elapsed())
+        })?;
+    }
 
     let report = &mut bench.report;
     report.section(&format!(
@@ -273,6 +311,7 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     report.columns(&[
         "case",
         "median",
+        "median, no delay",
         "round trips",
         "registry connections",
         "token-server connections",
@@ -302,12 +341,16 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         report.row(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     report.say("");
-    let single = median(&tools[0].1.us) as f64;
+    let single = &tools[0].1;
     report.paragraph(&format!(
-        "mquery check of {stack_images} images took {:.2}x a single cold mquery lookup of one \
-         of them. Round trips are the median time over the 50 ms RTT, process start included \
-         (a few ms: about 0.1 RTT).",
-        median(&stack.us) as f64 / single
+        "Round trips: what the 25 ms each way added to the case's median time (the median with \
+         the delay less the median without), over the 50 ms of a round trip; the time without \
+         delay is this machine's own work (the servers, TLS, process start) on two shared \
+         cores. mquery check of {stack_images} images took {:.2}x a single cold mquery lookup \
+         of one of them ({:.1} round trips against {:.1}).",
+        median(&stack.us) as f64 / median(&single.us) as f64,
+        stack.round_trips(),
+        single.round_trips(),
     ));
     Ok(())
 }
