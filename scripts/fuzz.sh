@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the reference parser, the platform parser, the manifest summarizer, the cache
-# store's decode path and the stack scanner with
+# store's decode path, the stack scanner and a pull token's claims (what it grants) with
 # cargo-fuzz (libFuzzer + AddressSanitizer) for a bounded time each:
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 20)
 # Seeds are the committed corpus in fuzz/corpus/TARGET; the run grows a copy under
@@ -29,7 +29,7 @@ target_flags() {
     *) echo "" ;;
   esac
 }
-for target in reference platform manifest store scan; do
+for target in reference platform manifest store scan token_claims; do
   corpus="target/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp fuzz/corpus/"$target"/* "$corpus"/

@@ -50,7 +50,15 @@ impl ChallengeBook for StoreBook {
     fn recall<'a>(&'a self, base: &'a str) -> BookFuture<'a, Option<BearerChallenge>> {
         Box::pin(async move {
             let key = StoreBook::key(base);
-            let item = match self.store.get_live(&key, self.now()).await {
+            let asked = std::time::Instant::now();
+            let item = self.store.get_live(&key, self.now()).await;
+            tracing::debug!(
+                registry = base,
+                micros = asked.elapsed().as_micros() as u64,
+                found = matches!(item, Ok(Some(_))),
+                "challenge book read"
+            );
+            let item = match item {
                 Ok(item) => item?,
                 Err(e) => {
                     tracing::warn!(registry = base, error = %e, "cannot read the challenge book");

@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod platform;
 pub mod reference;
 pub mod summary;
+pub mod token_claims;
 pub mod verify;
 
 pub use check::{PlatformCheck, PlatformMatch, Sense};

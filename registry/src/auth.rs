@@ -587,46 +587,9 @@ pub async fn fetch_token(
     }
 }
 
-/// The repositories a token grants `pull` on, when it says so: a JWT whose claims carry
-/// distribution's `access` list (Docker Hub's, distribution's, GitLab's, Quay's). `None` for
-/// an opaque token, which says nothing of what it grants.
+/// The repositories a token grants `pull` on, when it says so ([`oci::token_claims`]).
 pub fn granted_repositories(token: &Token) -> Option<Vec<String>> {
-    use base64::Engine as _;
-    #[derive(Deserialize)]
-    struct Claims {
-        access: Vec<Access>,
-    }
-    #[derive(Deserialize)]
-    struct Access {
-        #[serde(rename = "type")]
-        kind: String,
-        name: String,
-        #[serde(default)]
-        actions: Vec<String>,
-    }
-    let mut parts = token.secret().split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Claims = serde_json::from_slice(&payload).ok()?;
-    Some(
-        claims
-            .access
-            .into_iter()
-            .filter(|a| {
-                a.kind == "repository"
-                    && a.actions
-                        .iter()
-                        .any(|action| action == "pull" || action == "*")
-            })
-            .map(|a| a.name)
-            .collect(),
-    )
+    oci::token_claims::granted_repositories(token.secret())
 }
 
 /// The OAuth2 form exchanging an identity token: the token URL's `service` and `scope`, a
@@ -809,33 +772,6 @@ mod tests {
                 "service=registry.example&scope=repository%3Aa%3Apull&scope=repository%3Ab%2Fc%3Apull"
             )
         );
-    }
-
-    #[test]
-    fn what_a_token_grants() {
-        use base64::Engine as _;
-        let jwt = |claims: &str| {
-            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-            Token::new(format!("{}.{}.sig", b64(r#"{"alg":"ES256"}"#), b64(claims)))
-        };
-        let token = jwt(
-            r#"{"access":[{"type":"repository","name":"library/alpine","actions":["pull"]},
-                {"type":"repository","name":"private/x","actions":[]},
-                {"type":"registry","name":"catalog","actions":["*"]},
-                {"type":"repository","name":"org/all","actions":["*"]}]}"#,
-        );
-        assert_eq!(
-            granted_repositories(&token),
-            Some(vec!["library/alpine".to_owned(), "org/all".to_owned()])
-        );
-        // opaque tokens say nothing: ghcr.io's, ECR Public's
-        assert_eq!(
-            granted_repositories(&Token::new("djE6b3JnL2FwcDox".into())),
-            None
-        );
-        assert_eq!(granted_repositories(&jwt(r#"{"sub":"x"}"#)), None);
-        assert_eq!(granted_repositories(&Token::new("a.%%%.c".into())), None);
-        assert_eq!(granted_repositories(&Token::new("a.b.c.d".into())), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -50,13 +51,11 @@ impl Proxy {
                 tokio::spawn(async move {
                     // the connection itself crosses the link: SYN out, SYN-ACK back
                     tokio::time::sleep(delay * 2).await;
-                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    let Some((client_read, client_write, server_read, server_write)) =
+                        splice(client, upstream).await
+                    else {
                         return;
                     };
-                    let _ = client.set_nodelay(true);
-                    let _ = server.set_nodelay(true);
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
                     tokio::join!(
                         pipe(client_read, server_write, delay),
                         pipe(server_read, client_write, delay)
@@ -93,12 +92,22 @@ impl Proxy {
     }
 }
 
+/// The halves of `client` and of a new connection to 127.0.0.1:`upstream`, both without
+/// Nagle's delay: client read, client write, upstream read, upstream write.
+pub async fn splice(
+    client: TcpStream,
+    upstream: u16,
+) -> Option<(OwnedReadHalf, OwnedWriteHalf, OwnedReadHalf, OwnedWriteHalf)> {
+    let server = TcpStream::connect(("127.0.0.1", upstream)).await.ok()?;
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    Some((client_read, client_write, server_read, server_write))
+}
+
 /// Copies `from` to `to`, each chunk delivered `delay` after it was read.
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: Duration,
-) {
+async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duration) {
     let (chunks, mut due) = mpsc::channel::<(Instant, Vec<u8>)>(IN_FLIGHT_CHUNKS);
     let reader = async move {
         let mut buf = vec![0u8; 64 << 10];

@@ -29,14 +29,11 @@ impl RuntimeApiProxy {
             while let Ok((client, _)) = listener.accept().await {
                 let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    let Some((client_read, client_write, server_read, server_write)) =
+                        crate::proxy::splice(client, upstream).await
                     else {
                         return;
                     };
-                    let _ = client.set_nodelay(true);
-                    let _ = server.set_nodelay(true);
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
                     tokio::join!(
                         pipe(client_read, server_write, Some(seen)),
                         pipe(server_read, client_write, None)
