@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::freshness::CHALLENGE_KEPT;
 
+/// The longest a book read is waited for (DynamoDB answers in milliseconds).
+const READ_DEADLINE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The key prefix of challenge items: `#` and `://` appear in no image's cache key.
 const KEY_PREFIX: &str = "challenge#";
 
@@ -51,7 +54,14 @@ impl ChallengeBook for StoreBook {
         Box::pin(async move {
             let key = StoreBook::key(base);
             let asked = std::time::Instant::now();
-            let item = self.store.get_live(&key, self.now()).await;
+            // a hint, not an answer: a slow table is not waited for (the registry's own 401
+            // says the same a round trip later)
+            let Ok(item) =
+                tokio::time::timeout(READ_DEADLINE, self.store.get_live(&key, self.now())).await
+            else {
+                tracing::warn!(registry = base, "the challenge book did not answer in time");
+                return None;
+            };
             tracing::debug!(
                 registry = base,
                 micros = asked.elapsed().as_micros() as u64,

@@ -302,9 +302,13 @@ impl AuthCache {
     /// What is known of the registry at `base`: what it answered in this process first, then
     /// the settings' Docker Hub challenge, then the built-in table.
     pub fn knowledge(&self, base: &str) -> Knowledge {
+        // the table's "one repository per token" holds for what is learned too
         let batches = !self.entries.contains_key(&AuthKey::NoBatch {
             base: base.to_owned(),
-        });
+        }) && !matches!(
+            crate::challenges::builtin(base),
+            Some(Known::Bearer { batches: false, .. })
+        );
         match self.entries.get(&AuthKey::Challenge {
             base: base.to_owned(),
         }) {

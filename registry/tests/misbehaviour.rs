@@ -322,6 +322,58 @@ async fn expired_token_answered_with_403_gets_a_new_token() {
     );
 }
 
+/// A known challenge that is wrong (here the settings' Docker Hub realm; the built-in table's
+/// are the same path) whose tokens the registry refuses with a bare 403, as ghcr.io and ECR
+/// Public refuse tokens: the registry's own challenge is learned and the lookup succeeds; the
+/// guess's token is sent once, and the next lookup goes to the right realm at once.
+#[tokio::test]
+async fn a_wrong_known_challenge_refused_without_a_challenge_is_relearned() {
+    let token_server = |prefix: &'static str| {
+        FakeServer::start(Router::new().fallback(move || async move {
+            axum::Json(json!({"token": format!("{prefix}-token"), "expires_in": 300}))
+        }))
+    };
+    let (wrong, right) = (token_server("wrong").await, token_server("right").await);
+    let realm = format!("{}/token", right.url());
+    let registry = serve(move |_, headers, _| {
+        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+            None => bearer_challenge(&format!("realm=\"{realm}\",service=\"fake\"")),
+            Some("Bearer right-token") => manifest_response(index_body(), None),
+            Some(_) => StatusCode::FORBIDDEN.into_response(),
+        }
+    })
+    .await;
+    let client = mquery_tests::client_with(
+        &[&registry.host(), &wrong.host(), &right.host()],
+        |config| {
+            config.docker_hub.registry = registry.url();
+            config.docker_hub.realm = format!("{}/token", wrong.url());
+            config.docker_hub.service = "wrong".to_owned();
+        },
+    );
+    for image in ["acme/a:v1", "acme/b:v1"] {
+        let reference = Reference::parse(image).expect("valid reference");
+        let summary = client.summarize(&reference).await.expect("relearned");
+        assert_eq!(summary.platforms.len(), 1);
+    }
+    let sent: Vec<Option<String>> = registry
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.contains("/manifests/"))
+        .map(|s| s.authorization)
+        .collect();
+    let wrong_sent = sent
+        .iter()
+        .filter(|a| a.as_deref() == Some("Bearer wrong-token"))
+        .count();
+    assert!(wrong_sent <= 1, "{sent:?}");
+    assert_eq!(
+        sent.last().cloned().flatten().as_deref(),
+        Some("Bearer right-token"),
+        "{sent:?}"
+    );
+}
+
 /// A 401 with a Bearer challenge of `params`.
 fn bearer_challenge(params: &str) -> Response {
     let challenge = format!("Bearer {params}");

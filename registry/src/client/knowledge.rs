@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::auth::{BearerChallenge, Token};
+use crate::auth::{BearerChallenge, Knowledge, Token};
 use crate::challenges::recordable;
 use crate::error::Error;
 use crate::transport::{AuthDemand, Endpoint, Outcome, Repository, Url};
@@ -26,7 +26,16 @@ impl Client {
     /// For a registry this process knows nothing of, in the service (with a challenge book,
     /// asked once per registry in a while): whether to ask the book.
     pub(super) fn may_ask_book(&self, ep: &Endpoint) -> bool {
-        self.inner.book.is_some() && !self.inner.auth.book_asked(&ep.base)
+        self.inner.book.is_some() && bookable(&ep.base) && !self.inner.auth.book_asked(&ep.base)
+    }
+
+    /// Whether the registry itself answered with `challenge` (a 401, or `/v2/` while its
+    /// token was asked for).
+    pub(super) fn confirmed(&self, ep: &Endpoint, challenge: &BearerChallenge) -> bool {
+        matches!(
+            self.inner.auth.knowledge(&ep.base),
+            Knowledge::Bearer { challenge: known, verified: true, .. } if known.same_grant(challenge)
+        )
     }
 
     /// The token of a registry this process knows nothing of, asking the book while the
@@ -71,6 +80,8 @@ impl Client {
                 Ok(Some(token))
             }
             (Some((_, Err(e @ Error::Login { .. }))), _) => Err(e),
+            // the registry names the book's challenge: its failure is the answer
+            (Some((recorded, Err(e))), Some(answered)) if answered.same_grant(&recorded) => Err(e),
             (_, Some(answered)) => self.fetch_token(repo, &answered).await.map(Some),
             (_, None) => Ok(None),
         }
@@ -87,7 +98,7 @@ impl Client {
         let Some(book) = &self.inner.book else {
             return;
         };
-        if !news || !recordable(challenge) {
+        if !news || !recordable(challenge) || !bookable(&ep.base) {
             return;
         }
         let (book, base, challenge) = (book.clone(), ep.base.clone(), challenge.clone());
@@ -108,9 +119,8 @@ impl Client {
         if self.inner.recent.contains_key(&ep.base) || same_host(&ep.base, &challenge.realm) {
             return;
         }
-        if let Some(VersionCheck::Bearer(answered)) = self.version_check(ep).await
-            && !answered.same_grant(challenge)
-        {
+        // the same challenge: now confirmed; another: learned for the next lookup
+        if let Some(VersionCheck::Bearer(answered)) = self.version_check(ep).await {
             self.learn(ep, &answered);
         }
     }
@@ -145,6 +155,13 @@ pub(super) enum VersionCheck {
     Other,
 }
 
+/// Whether the registry at `base` may have an item in the book: not when its URL carries
+/// credentials (an operator's mirror given as `https://user:pass@host`), which the table must
+/// never hold.
+fn bookable(base: &str) -> bool {
+    Url::parse(base).is_ok_and(|url| url.username().is_empty() && url.password().is_none())
+}
+
 /// Whether two URLs have the same scheme, host and port.
 fn same_host(a: &str, b: &str) -> bool {
     match (Url::parse(a), Url::parse(b)) {
@@ -175,5 +192,12 @@ mod tests {
             "https://r.example/token"
         ));
         assert!(!same_host("https://r.example", "not a url"));
+    }
+
+    #[test]
+    fn no_book_item_for_a_url_with_credentials() {
+        assert!(bookable("https://mirror.example"));
+        assert!(!bookable("https://user:pass@mirror.example"));
+        assert!(!bookable("https://user@mirror.example"));
     }
 }

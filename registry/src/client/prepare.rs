@@ -25,9 +25,12 @@ use crate::transport::{Endpoint, Repository};
 use super::Client;
 use super::knowledge::VersionCheck;
 
+/// The longest the lookups wait for the preparation: about 7 round trips of a slow network.
+const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Client {
     /// Prepares the lookups of `references` (see the module documentation). Returns when
-    /// every registry is prepared or has failed, within the client's lookup deadline.
+    /// every registry is prepared or has failed, or after [`PREPARE_WAIT`].
     pub async fn prepare(&self, references: &[Reference]) {
         let mut registries: HashMap<String, (Endpoint, Vec<Reference>)> = HashMap::new();
         for reference in references {
@@ -50,7 +53,9 @@ impl Client {
             let client = self.clone();
             tasks.spawn(async move { client.prepare_registry(ep, named).await });
         }
-        let deadline = self.inner.config.lookup_timeout;
+        // a registry that is slow to prepare holds every row back only this long; its
+        // lookups then ask on their own (the others are prepared by then)
+        let deadline = self.inner.config.lookup_timeout.min(PREPARE_WAIT);
         let _ = tokio::time::timeout(deadline, async {
             while tasks.join_next().await.is_some() {}
         })

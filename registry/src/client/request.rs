@@ -28,6 +28,8 @@ enum Retry {
     RateLimit,
     /// Asking again after a 5xx.
     ServerError,
+    /// Asking anonymously after a guessed challenge's token was refused without a challenge.
+    Relearn,
 }
 
 /// Which [`Retry`]s a request has taken.
@@ -43,6 +45,24 @@ impl Retries {
         self.0.push(retry);
         true
     }
+
+    /// Makes `retry` available again (once [`Retry::Relearn`] turned the request anonymous:
+    /// its 401 may still be followed by a token).
+    fn give_back(&mut self, retry: Retry) {
+        self.0.retain(|r| *r != retry);
+    }
+}
+
+/// Whether a token request's failure may mean its challenge was the wrong one: its realm did
+/// not answer as a token service, or refused a request that carried no login.
+fn wrong_guess(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::TokenServer { .. }
+            | Error::Transport { .. }
+            | Error::CertificateNotTrusted { .. }
+            | Error::NotFound { .. }
+    )
 }
 
 /// What a request carries.
@@ -78,11 +98,7 @@ impl Client {
         let mut authorization = match auth.token(&ep.base, repo.name(), Instant::now()) {
             Some(token) => Authorization::Bearer(token),
             None => match auth.knowledge(&ep.base) {
-                Knowledge::Bearer {
-                    challenge,
-                    verified,
-                    ..
-                } => {
+                Knowledge::Bearer { challenge, .. } => {
                     // the token is asked for while the registry's connection opens
                     let (token, ()) = tokio::join!(
                         self.fetch_token(repo, &challenge),
@@ -93,10 +109,11 @@ impl Client {
                             login_sent = sent;
                             Authorization::Bearer(token)
                         }
-                        // a challenge the registry has not answered with in this process
-                        // (the settings', the table's, a book's) that did not work: ask the
-                        // registry, whose 401 names the right one
-                        Err(e) if !verified && !matches!(e, Error::Login { .. }) => {
+                        // a challenge the registry has not confirmed (the settings', the
+                        // table's, a book's) whose realm failed or refused without a login:
+                        // ask the registry, whose 401 names the right one. A timeout, a rate
+                        // limit or a refused login is the answer, not a wrong guess.
+                        Err(e) if wrong_guess(&e) && !self.confirmed(ep, &challenge) => {
                             tracing::info!(registry = %ep.host, error = %e, "the expected token challenge failed; asking the registry");
                             Authorization::Anonymous
                         }
@@ -165,9 +182,20 @@ impl Client {
                         // ghcr.io and ECR Public answer 403 without a challenge to an
                         // expired token: fetch a new one from the challenge we know
                         AuthDemand::Silent if matches!(authorization, Authorization::Bearer(_)) => {
-                            match auth.challenge(&ep.base) {
-                                Some(challenge) => challenge,
-                                None => return Err(self.denied(repo, login_sent)),
+                            match auth.knowledge(&ep.base) {
+                                Knowledge::Bearer {
+                                    challenge,
+                                    verified: true,
+                                    ..
+                                } => challenge,
+                                // a guessed challenge's token refused without a word: ask
+                                // anonymously, once, to learn the registry's own
+                                Knowledge::Bearer { .. } if retries.take(Retry::Relearn) => {
+                                    authorization = Authorization::Anonymous;
+                                    retries.give_back(Retry::Reauthenticate);
+                                    continue;
+                                }
+                                _ => return Err(self.denied(repo, login_sent)),
                             }
                         }
                         // Basic auth: the user's login (ECR, a registry with htpasswd), if any
