@@ -292,3 +292,26 @@ async fn a_new_instance_knows_what_the_book_recorded() {
         "{served:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_token_server_delays_a_stack_once_and_fails_no_row() {
+    let net = Network::start().await;
+    let repos: Vec<String> = (0..20).map(|i| format!("acme/slow{i:02}")).collect();
+    for repo in &repos {
+        net.push(repo).await;
+    }
+    // the token server's link: 200 ms each way, its handshake included (a token in about
+    // 1.2 s, where a lookup's own token request would have 20 lookups wait for 20 of them)
+    net.token_proxy
+        .set_delay(std::time::Duration::from_millis(200));
+    let before = net.token.requests();
+    let client = Client::new(net.config()).expect("client");
+    let references: Vec<Reference> = repos.iter().map(|r| net.reference(r)).collect();
+    let results = stack(&client, &references).await;
+    for (repo, result) in repos.iter().zip(&results) {
+        assert!(result.is_ok(), "{repo}: {result:?}");
+    }
+    // one token request, one connection to the token server: the stack waited once
+    assert_eq!(net.token.requests() - before, 1);
+    assert_eq!(net.token_proxy.connections(), 1);
+}
