@@ -247,10 +247,9 @@ async fn a_stack_check_costs_one_connection_and_one_token_request() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("compose.yaml");
     std::fs::write(&file, compose).expect("write the compose file");
-    let mut cas = std::fs::read_to_string(registry.ca_file()).expect("the registry's CA");
-    cas.push_str(&std::fs::read_to_string(token.ca_file()).expect("the token server's CA"));
     let ca_file = dir.path().join("cas.pem");
-    std::fs::write(&ca_file, cas).expect("write the CAs");
+    mquery_tests::tls::ca_bundle(&ca_file, &[registry.ca_file(), token.ca_file()])
+        .expect("both CAs in one file");
     let mark = registry.mark();
     let out = mquery(
         &[

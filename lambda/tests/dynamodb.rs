@@ -297,10 +297,9 @@ async fn a_new_instance_reads_the_registries_challenges_from_the_table() {
     }
     // both CAs in one file
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut cas = std::fs::read_to_string(registry.ca_file()).expect("the registry's CA");
-    cas.push_str(&std::fs::read_to_string(token.ca_file()).expect("the token server's CA"));
     let ca_file = dir.path().join("cas.pem");
-    std::fs::write(&ca_file, cas).expect("write the CAs");
+    mquery_tests::tls::ca_bundle(&ca_file, &[registry.ca_file(), token.ca_file()])
+        .expect("both CAs in one file");
     let proxy = Proxy::start(registry.port(), Duration::ZERO).await;
     let mut env = dynamodb.env();
     env.push((

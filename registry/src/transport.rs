@@ -349,9 +349,8 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-/// The first Bearer challenge of a refusal; Basic when only Basic is offered.
 /// Whether `url` has the scheme, host and port of the endpoint's base URL.
-fn same_origin(url: &Url, ep: &Endpoint) -> bool {
+pub(crate) fn same_origin(url: &Url, ep: &Endpoint) -> bool {
     Url::parse(&ep.base).is_ok_and(|base| {
         base.scheme() == url.scheme()
             && base.host_str() == url.host_str()
@@ -359,6 +358,7 @@ fn same_origin(url: &Url, ep: &Endpoint) -> bool {
     })
 }
 
+/// The first Bearer challenge of a refusal; Basic when only Basic is offered.
 fn auth_demand(headers: &HeaderMap) -> AuthDemand {
     let mut basic = false;
     for value in headers.get_all(WWW_AUTHENTICATE) {

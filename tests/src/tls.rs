@@ -83,6 +83,19 @@ impl TestCa {
     }
 }
 
+/// Writes the CA certificates of `cas` (PEM files) into one file at `path`, the form
+/// `MQUERY_CA_FILE` and `SSL_CERT_FILE` take: a client of a registry and its token server,
+/// each with its own test CA, trusts both.
+pub fn ca_bundle(path: &Path, cas: &[&Path]) -> Result<(), String> {
+    let mut bundle = String::new();
+    for ca in cas {
+        bundle.push_str(
+            &std::fs::read_to_string(ca).map_err(|e| format!("read {}: {e}", ca.display()))?,
+        );
+    }
+    std::fs::write(path, bundle).map_err(|e| format!("write {}: {e}", path.display()))
+}
+
 /// Serves `app` over TLS on `listener` until the runtime ends, counting the TCP connections
 /// accepted in `connections`.
 pub fn serve_tls(

@@ -61,18 +61,7 @@ impl Client {
             let token = self.fetch_token(repo, &challenge).await;
             Some((challenge, token))
         };
-        let (from_book, check) = tokio::join!(from_book, self.version_check(ep));
-        let answered = match check {
-            Some(VersionCheck::Bearer(answered)) => {
-                self.learn(ep, &answered);
-                Some(answered)
-            }
-            Some(VersionCheck::Open) => {
-                self.inner.auth.remember_open(&ep.base);
-                None
-            }
-            Some(VersionCheck::Other) | None => None,
-        };
+        let (from_book, answered) = tokio::join!(from_book, self.probe(ep));
         match (from_book, answered) {
             (Some((recorded, Ok(token))), answered)
                 if answered.as_ref().is_none_or(|a| a.same_grant(&recorded)) =>
@@ -125,9 +114,25 @@ impl Client {
         }
     }
 
+    /// `GET /v2/` of a registry the client knows nothing of: the challenge it answers with,
+    /// learned; `None` when it wants none (remembered as open) or something else.
+    pub(super) async fn probe(&self, ep: &Endpoint) -> Option<BearerChallenge> {
+        match self.version_check(ep).await? {
+            VersionCheck::Bearer(challenge) => {
+                self.learn(ep, &challenge);
+                Some(challenge)
+            }
+            VersionCheck::Open => {
+                self.inner.auth.remember_open(&ep.base);
+                None
+            }
+            VersionCheck::Other => None,
+        }
+    }
+
     /// `GET /v2/` with no credentials: what the registry wants. Opens (and notes) its
     /// connection; `None` when it could not be asked.
-    pub(super) async fn version_check(&self, ep: &Endpoint) -> Option<VersionCheck> {
+    async fn version_check(&self, ep: &Endpoint) -> Option<VersionCheck> {
         self.used(ep);
         let url = Url::parse(&format!("{}/v2/", ep.base)).ok()?;
         let transport = &self.inner.transport;
@@ -146,7 +151,7 @@ impl Client {
 
 /// What a registry's `GET /v2/` answered.
 #[derive(Debug)]
-pub(super) enum VersionCheck {
+enum VersionCheck {
     /// 401 with a Bearer challenge.
     Bearer(BearerChallenge),
     /// 200: the API answers without credentials.
@@ -162,16 +167,10 @@ fn bookable(base: &str) -> bool {
     Url::parse(base).is_ok_and(|url| url.username().is_empty() && url.password().is_none())
 }
 
-/// Whether two URLs have the same scheme, host and port.
+/// Whether the URL `a` (a registry's base) and the URL `b` (a realm) have one origin: the
+/// transport's rule for whose challenge counts ([`crate::transport::same_origin`]).
 fn same_host(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-        }
-        _ => false,
-    }
+    Url::parse(b).is_ok_and(|b| crate::transport::same_origin(&b, &Endpoint::from_base_url(a)))
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use crate::reference::Reference;
 use crate::transport::{Endpoint, Repository};
 
 use super::Client;
-use super::knowledge::VersionCheck;
 
 /// The longest the lookups wait for the preparation: about 7 round trips of a slow network.
 const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -106,22 +105,6 @@ impl Client {
             for name in chunk.iter().filter(|n| granted.iter().any(|g| g == *n)) {
                 auth.insert_token(&ep.base, name, token.clone(), lifetime, now);
             }
-        }
-    }
-
-    /// `GET /v2/` of a registry the client knows nothing of: the challenge it answers with,
-    /// learned; `None` when it wants none (remembered as open) or something else.
-    async fn probe(&self, ep: &Endpoint) -> Option<crate::auth::BearerChallenge> {
-        match self.version_check(ep).await? {
-            VersionCheck::Bearer(challenge) => {
-                self.learn(ep, &challenge);
-                Some(challenge)
-            }
-            VersionCheck::Open => {
-                self.inner.auth.remember_open(&ep.base);
-                None
-            }
-            VersionCheck::Other => None,
         }
     }
 }

@@ -101,14 +101,8 @@ impl Net {
                     .index_of(&format!("acme/t{i:02}"), Some("v1"), Format::Oci, platforms)
                     .await;
             }
-            let mut cas = std::fs::read_to_string(registry.ca_file())
-                .map_err(|e| format!("the registry's CA: {e}"))?;
-            cas.push_str(
-                &std::fs::read_to_string(token.ca_file())
-                    .map_err(|e| format!("the token server's CA: {e}"))?,
-            );
             let path = bench.tmp().join("tls-cas.pem");
-            write(&path, cas)?;
+            mquery_tests::tls::ca_bundle(&path, &[registry.ca_file(), token.ca_file()])?;
             Ok(Net {
                 host: registry_proxy.host(),
                 _registry: registry,
