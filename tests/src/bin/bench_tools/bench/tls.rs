@@ -172,8 +172,14 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
     let smoke = bench.runs.cold < 5;
     let runs = if smoke { 1 } else { bench.runs.cold };
     let stack_images = if smoke { 10 } else { 50 };
-    // single lookups use their own repositories, so no tool is helped by another's run
-    let net = Net::start(bench, stack_images.max(2 * runs + 2))?;
+    // repositories, so that no run is helped by another's: the tools' single lookups first
+    // (no cache outlives a command), then two
+    // per service instance on the table (the table keeps answers: a repository looked up once
+    // would be a cache hit for the next instance, and no lookup at all), then the one whose
+    // lookup records the challenge
+    let table_image = |run: usize, delay: usize, which: usize| runs + (run * 2 + delay) * 2 + which;
+    let recording = table_image(runs, 0, 0);
+    let net = Net::start(bench, stack_images.max(recording + 1))?;
     let env = net.mquery_env();
     let mquery = |args: &[&str]| -> Command {
         let mut command = bench.command(bench.binary("mquery"));
@@ -241,27 +247,29 @@ pub fn run(bench: &mut Bench) -> Result<(), String> {
         Ok(started.elapsed())
     };
     let (mut first, port) = service(&table_env)?;
-    inspect(port, &net.image(stack_images.max(2 * runs + 2) - 1))?;
+    inspect(port, &net.image(recording))?;
     // the book is written in the background: give it a moment before the process ends
     std::thread::sleep(Duration::from_millis(300));
     let _ = first.kill();
     let _ = first.wait();
     let (mut known, mut next, mut unknown) = (Cost::default(), Cost::default(), Cost::default());
     for run in 0..runs {
-        for delay in DELAYS {
+        for (d, delay) in DELAYS.into_iter().enumerate() {
             // each new instance's connections are made at this delay
             net.set_delay(delay);
             let (mut instance, port) = service(&table_env)?;
+            let (looked_up, next_one) = (table_image(run, d, 0), table_image(run, d, 1));
             let outcome = net
-                .measure(&mut known, delay, || inspect(port, &net.image(run)))
+                .measure(&mut known, delay, || inspect(port, &net.image(looked_up)))
                 .and_then(|()| {
-                    net.measure(&mut next, delay, || inspect(port, &net.image(runs + run)))
+                    net.measure(&mut next, delay, || inspect(port, &net.image(next_one)))
                 });
             let _ = instance.kill();
             let _ = instance.wait();
             outcome?;
             let (mut instance, port) = service(&env)?;
-            let outcome = net.measure(&mut unknown, delay, || inspect(port, &net.image(run + 1)));
+            // no table: nothing is kept between instances
+            let outcome = net.measure(&mut unknown, delay, || inspect(port, &net.image(run)));
             let _ = instance.kill();
             let _ = instance.wait();
             outcome?;
