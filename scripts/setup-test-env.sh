@@ -2,7 +2,8 @@
 # Installs what the test suite needs, idempotently: each step checks first and installs only
 # what is missing, so a second run changes nothing.
 #   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests),
-#           apache2-utils (htpasswd: the bcrypt logins of the registry with `auth: htpasswd`)
+#           apache2-utils (htpasswd: the bcrypt logins of the registry with `auth: htpasswd`),
+#           zsh, fish and groff-base (the completion scripts and the manual page)
 #   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
 #           checkov (pinned below) in .cache/checkov-venv, a venv of its own
 #   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
@@ -25,6 +26,11 @@ apt_packages=()
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 command -v java >/dev/null 2>&1 || apt_packages+=(openjdk-17-jre-headless)
 command -v htpasswd >/dev/null 2>&1 || apt_packages+=(apache2-utils)
+# the shells whose completion scripts the tests load, and groff for the manual page
+# (cli/tests/completions.rs)
+command -v zsh >/dev/null 2>&1 || apt_packages+=(zsh)
+command -v fish >/dev/null 2>&1 || apt_packages+=(fish)
+command -v groff >/dev/null 2>&1 || apt_packages+=(groff-base)
 apt_install setup "${apt_packages[@]}"
 
 venv=.cache/venv

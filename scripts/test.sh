@@ -23,6 +23,11 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+echo "== cargo install --path cli (the README's install, in the debug profile: it reuses the suite's build)"
+install_root=$(mktemp -d)
+cargo install --path cli --debug --locked --root "$install_root" -q
+"$install_root/bin/mquery" --version
+rm -rf "$install_root"
 echo "== template.yaml"
 scripts/validate-template.sh
 echo "== arm64 Lambda build"

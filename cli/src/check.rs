@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
+use output::formats::{self, Format};
 use registry::Sense;
 use stack::dotenv::{self, DotenvError, MAX_SIZE};
 use stack::plan::{Asked, Plan};
@@ -229,13 +230,22 @@ fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// How the answer is printed: `--format`, `--color` decided, and whether stderr is a
+/// terminal (the progress line).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub format: Format,
+    pub colour: bool,
+    pub progress: bool,
+}
+
 pub async fn run(
     backend: &Backend,
     files: &[String],
     platform: Option<Asked>,
     sense: Sense,
-    json: bool,
     env: &EnvOptions,
+    style: Style,
 ) -> u8 {
     let texts = match read(files) {
         Ok(texts) => texts,
@@ -271,16 +281,38 @@ pub async fn run(
         };
         plan.add(file, text, &context);
     }
+    finish(backend, plan, sense, style).await
+}
+
+/// `mquery --format FORMAT IMAGE...` in a CI format: the images named on the command line,
+/// checked and reported as a stack (their rows have no file).
+pub async fn arguments(
+    backend: &Backend,
+    images: &[String],
+    platform: Option<Asked>,
+    sense: Sense,
+    style: Style,
+) -> u8 {
+    let mut plan = Plan::new(platform);
+    plan.add_arguments(images);
+    finish(backend, plan, sense, style).await
+}
+
+/// Looks the plan's images up, prints the report in `style` and returns the exit code.
+async fn finish(backend: &Backend, plan: Plan, sense: Sense, style: Style) -> u8 {
     // one lookup per distinct reference, all at once (the client bounds concurrency)
-    let outcomes = lookup_all(backend, &plan.references(), false).await;
+    let outcomes = lookup_all(backend, &plan.references(), false, style.progress).await;
     let report = plan.judge(outcomes, sense);
+    let text = match style.format {
+        Format::Text => report.table_in(style.colour),
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Github => formats::github::render(&report),
+        Format::Sarif => formats::sarif::render(&report, crate::VERSION) + "\n",
+        Format::Junit => formats::junit::render(&report),
+        Format::Markdown => formats::markdown::render(&report),
+    };
     let mut stdout = std::io::stdout().lock();
-    if json {
-        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-        let _ = writeln!(stdout, "{text}");
-    } else {
-        let _ = write!(stdout, "{}", report.table());
-    }
+    let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
     match report.status {
         Status::Ok => 0,

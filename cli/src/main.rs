@@ -11,10 +11,11 @@ mod check;
 mod config;
 mod login;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::Parser;
+use output::formats::Format;
 use output::{CacheInfo, ErrorBody, ErrorReport, LookupResult, Report, printable};
 use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense};
 use stack::plan::Asked;
@@ -29,6 +30,10 @@ fn read_at_most(source: impl std::io::Read, max: u64) -> std::io::Result<Option<
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
+/// The version `--version` prints and the SARIF log names: the package's, and the commit it
+/// was built from when the build could tell (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("MQUERY_BUILD_COMMIT"));
+
 const EXIT_ERROR: u8 = 1;
 const EXIT_PLATFORM_UNSUPPORTED: u8 = 3;
 const EXIT_PLATFORM_DROPPED: u8 = 4;
@@ -38,7 +43,7 @@ const EXIT_VERIFY_FINDINGS: u8 = 5;
 #[command(
     name = "mquery",
     subcommand_negates_reqs = true,
-    version,
+    version = VERSION,
     about = "Is a container image multi-platform, and which platforms does it support?",
     after_help = "Exit status: 0 success, 1 any error, 3 an image does not support --platform \
                   (natively, or with --compatible as docker pull would), 5 --verify found \
@@ -71,6 +76,22 @@ struct Args {
     /// their config, duplicate platforms and entries that are not images; exit 5 if any.
     #[arg(long)]
     verify: bool,
+    /// Output format: text (the default), json (as --json), github (workflow commands that
+    /// mark each problem on its line in a pull request), sarif (2.1.0, for code scanning),
+    /// junit (XML, one test case per image) or markdown (a table for a pull-request comment).
+    /// The last four report a check's problems: with mquery IMAGE... they need no --verify.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        value_parser = Format::ALL.map(|(name, _)| name),
+        conflicts_with = "json"
+    )]
+    format: Option<String>,
+    /// Colour the text format's verdicts: auto (on a terminal, unless NO_COLOR is set and not
+    /// empty), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
     /// Ask the mquery service at URL instead of the registries (default: MQUERY_ENDPOINT).
     #[arg(long, value_name = "URL", global = true)]
     endpoint: Option<String>,
@@ -86,6 +107,15 @@ struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Print the completion script of SHELL, made from these options: e.g. `source <(mquery
+    /// completions bash)`, or save it where the shell loads completions (docs/cli.md).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, section 1), made from these options: `mquery man |
+    /// man -l -`, or save it as mquery.1 in a man directory.
+    Man,
     /// The platforms NEW added and dropped relative to OLD (compared as containerd normalizes
     /// them: arm64 and arm64/v8 are one platform), attestation counts and digests. Exit 4 when
     /// NEW dropped a platform OLD had.
@@ -124,6 +154,16 @@ enum Command {
     },
 }
 
+/// Whether text goes out coloured: `--color`, else a terminal without `NO_COLOR` (set and not
+/// empty: no-color.org).
+fn colour(when: &str, terminal: bool) -> bool {
+    match when {
+        "always" => true,
+        "never" => false,
+        _ => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -134,6 +174,34 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let style = check::Style {
+        format: match (args.format.as_deref().map(str::parse), args.json) {
+            (Some(Ok(format)), _) => format,
+            (Some(Err(e)), _) => return fail(&e),
+            (None, true) => Format::Json,
+            (None, false) => Format::Text,
+        },
+        colour: colour(&args.color, std::io::stdout().is_terminal()),
+        progress: std::io::stderr().is_terminal(),
+    };
+    // made from the definitions above, before anything is configured: nothing else can fail
+    match &args.command {
+        Some(Command::Completions { shell }) => {
+            let mut command = <Args as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "mquery", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            let man = clap_mangen::Man::new(<Args as clap::CommandFactory>::command());
+            return match man.render(&mut std::io::stdout()) {
+                // `mquery man | head` is no error
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("cannot write the manual page: {e}")),
+            };
+        }
+        _ => {}
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => return fail(&e.to_string()),
@@ -206,16 +274,31 @@ fn main() -> ExitCode {
             env_files: env_files.clone(),
             no_env: *no_env,
         };
-        return ExitCode::from(runtime.block_on(check::run(
-            &backend, files, platform, sense, args.json, &env,
-        )));
+        return ExitCode::from(
+            runtime.block_on(check::run(&backend, files, platform, sense, &env, style)),
+        );
     }
+    let json = match style.format {
+        Format::Text => false,
+        Format::Json => true,
+        _ if args.command.is_some() => return fail("mquery diff prints text or json"),
+        _ if args.verify => return fail("--verify prints text or json"),
+        _ => {
+            return ExitCode::from(runtime.block_on(check::arguments(
+                &backend,
+                &args.images,
+                platform,
+                sense,
+                style,
+            )));
+        }
+    };
     if let Some(Command::Diff { old, new }) = &args.command {
         let images = [old.clone(), new.clone()];
-        let outcomes = runtime.block_on(lookup_all(&backend, &images, false));
-        return ExitCode::from(print_diff(&outcomes, args.json));
+        let outcomes = runtime.block_on(lookup_all(&backend, &images, false, false));
+        return ExitCode::from(print_diff(&outcomes, json));
     }
-    let mut outcomes = runtime.block_on(lookup_all(&backend, &args.images, args.verify));
+    let mut outcomes = runtime.block_on(lookup_all(&backend, &args.images, args.verify, false));
     let check = platform.as_ref().map(|(requested, spec)| {
         for report in outcomes.iter_mut().filter_map(|o| o.as_mut().ok()) {
             report.platform_check =
@@ -223,7 +306,7 @@ fn main() -> ExitCode {
         }
         (spec, sense)
     });
-    ExitCode::from(print(&outcomes, args.json, check))
+    ExitCode::from(print(&outcomes, json, check))
 }
 
 /// The client settings with the user's registry logins ([`login`]); their warnings go to
@@ -349,7 +432,12 @@ impl Service {
 /// Looks all images up concurrently; answers come back in the order given. Looked up here,
 /// they are prepared first: one token request and one connection per registry
 /// ([`registry::Client::prepare`]).
-async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<LookupResult> {
+async fn lookup_all(
+    backend: &Backend,
+    images: &[String],
+    verify: bool,
+    progress: bool,
+) -> Vec<LookupResult> {
     if let Backend::Direct(client) = backend
         && images.len() > 1
     {
@@ -359,17 +447,68 @@ async fn lookup_all(backend: &Backend, images: &[String], verify: bool) -> Vec<L
             .collect();
         client.prepare(&references).await;
     }
+    let progress = std::sync::Arc::new(Progress::new(progress, images.len()));
     // all at once: the client bounds the requests
-    registry::gather(images, images.len(), None, |image| {
+    let outcomes = registry::gather(images, images.len(), None, |image| {
         let backend = backend.clone();
-        async move { lookup(&backend, &image, verify).await }
+        let progress = progress.clone();
+        async move {
+            let outcome = lookup(&backend, &image, verify).await;
+            progress.one_more();
+            outcome
+        }
     })
-    .await
-    .into_iter()
-    .map(|outcome| {
-        outcome.unwrap_or_else(|u| Err(ErrorReport::of_image(u.item(), u.code(), u.to_string())))
-    })
-    .collect()
+    .await;
+    progress.clear();
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome
+                .unwrap_or_else(|u| Err(ErrorReport::of_image(u.item(), u.code(), u.to_string())))
+        })
+        .collect()
+}
+
+/// The line on stderr that counts a large stack's lookups as they finish (docs/cli.md,
+/// "Colour and progress"), rewritten in place and erased at the end; shown only on a
+/// terminal, and only from [`Progress::FROM`] images.
+struct Progress {
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+    shown: bool,
+}
+
+impl Progress {
+    const FROM: usize = 10;
+
+    fn new(terminal: bool, total: usize) -> Progress {
+        Progress {
+            total,
+            done: std::sync::atomic::AtomicUsize::new(0),
+            shown: terminal && total >= Progress::FROM,
+        }
+    }
+
+    fn one_more(&self) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if self.shown {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(
+                stderr,
+                "\r\x1b[2Kmquery: looked up {done} of {} images",
+                self.total
+            );
+            let _ = stderr.flush();
+        }
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[2K");
+            let _ = stderr.flush();
+        }
+    }
 }
 
 async fn lookup(backend: &Backend, image: &str, verify: bool) -> LookupResult {

@@ -13,8 +13,11 @@
 //!   [`text::stack`], a stack check's table and summary line.
 //! - [`timestamp`]: RFC 3339 rendering of times, used by the documents' serde.
 //! - [`error_code`]: [`ErrorCode`], the status table's codes (docs/errors.md).
+//! - [`formats`]: `--format`'s formats of a stack check: GitHub workflow commands, SARIF,
+//!   JUnit XML and Markdown, beside the text and the check document.
 
 pub mod error_code;
+pub mod formats;
 pub mod report;
 pub mod stack;
 pub mod text;

@@ -107,16 +107,8 @@ impl Plan {
                 }
             };
             self.places += 1;
-            let position = *self.index.entry(canonical).or_insert_with(|| {
-                self.images.push(Planned {
-                    reference: raw,
-                    found_in: Vec::new(),
-                    platform: None,
-                });
-                self.images.len() - 1
-            });
             let judged_by_file = self.asked.is_none();
-            let image = &mut self.images[position];
+            let image = self.image(raw, canonical);
             image.found_in.push(found.location);
             if judged_by_file && image.platform.is_none() {
                 image.platform = found.platform.map(|raw| {
@@ -127,6 +119,41 @@ impl Plan {
                 });
             }
         }
+    }
+
+    /// Adds images named on the command line (`mquery --format github IMAGE...`): found in
+    /// no file, so their rows have no place; an invalid reference is a problem row at `-`.
+    pub fn add_arguments(&mut self, images: &[String]) {
+        for raw in images {
+            if self.places >= MAX_ROWS {
+                self.omitted += 1;
+                continue;
+            }
+            match Reference::parse(raw) {
+                Ok(reference) => {
+                    self.places += 1;
+                    self.image(raw.clone(), reference.canonical());
+                }
+                Err(e) => {
+                    let reason = format!("invalid reference {:?}: {e}", quoted(raw));
+                    self.problem("-".to_owned(), reason, Listed::Problem);
+                }
+            }
+        }
+    }
+
+    /// The planned image whose canonical reference is `canonical`, added (as `raw`) if it is
+    /// new.
+    fn image(&mut self, raw: String, canonical: String) -> &mut Planned {
+        let position = *self.index.entry(canonical).or_insert_with(|| {
+            self.images.push(Planned {
+                reference: raw,
+                found_in: Vec::new(),
+                platform: None,
+            });
+            self.images.len() - 1
+        });
+        &mut self.images[position]
     }
 
     fn problem(&mut self, location: String, reason: String, listed: Listed) {

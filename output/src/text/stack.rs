@@ -7,6 +7,13 @@ use crate::text::{clip, printable};
 impl StackReport {
     /// The table, aligned, under a header, then the summary line.
     pub fn table(&self) -> String {
+        self.table_in(false)
+    }
+
+    /// The table, its verdicts coloured when `colour` (green supported, red lacking or
+    /// failed, yellow not checked; docs/cli.md, "Colour and progress"). Only the last column
+    /// is coloured, so the escapes never shift the alignment.
+    pub fn table_in(&self, colour: bool) -> String {
         let header = ["IMAGE", "FOUND IN", "PLATFORMS", "PLATFORM CHECK"].map(str::to_owned);
         let cells: Vec<[String; 4]> = self
             .rows
@@ -27,15 +34,28 @@ impl StackReport {
             .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         let mut out = String::new();
-        for row in all {
+        let styles = std::iter::once(None).chain(self.rows.iter().map(|r| r.verdict.style()));
+        for (row, style) in all.into_iter().zip(styles) {
             let mut line = String::new();
             for (c, cell) in row.iter().enumerate() {
-                line.push_str(cell);
                 if c < 3 {
+                    line.push_str(cell);
                     line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
                 }
             }
-            out.push_str(line.trim_end());
+            let verdict = row[3].trim_end();
+            match style.filter(|_| colour && !verdict.is_empty()) {
+                Some(style) => {
+                    out.push_str(&line);
+                    out.push_str(style);
+                    out.push_str(verdict);
+                    out.push_str(RESET);
+                }
+                None => {
+                    line.push_str(verdict);
+                    out.push_str(line.trim_end());
+                }
+            }
             out.push('\n');
         }
         out.push_str(&self.summary);
@@ -44,7 +64,20 @@ impl StackReport {
     }
 }
 
+/// SGR: the end of a coloured cell.
+const RESET: &str = "\x1b[0m";
+
 impl Verdict {
+    /// The SGR escape that colours the verdict, if any.
+    fn style(&self) -> Option<&'static str> {
+        match self {
+            Verdict::Supported { .. } => Some("\x1b[32m"),
+            Verdict::Unsupported { .. } | Verdict::Failed(_) => Some("\x1b[31m"),
+            Verdict::NotChecked(_) => Some("\x1b[33m"),
+            Verdict::LookedUp | Verdict::BuiltLocally(_) => None,
+        }
+    }
+
     /// The verdict column.
     pub fn text(&self) -> String {
         match self {
