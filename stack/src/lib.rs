@@ -25,6 +25,7 @@
 //!   lookups' outcomes into the check document, `output`'s [`report::StackReport`] (whose
 //!   table is `output`'s text too).
 
+mod devcontainer;
 mod dockerfile;
 pub mod dotenv;
 pub mod interpolate;
@@ -45,10 +46,13 @@ pub enum Kind {
     Kubernetes,
     Dockerfile,
     List,
+    GithubWorkflow,
+    GitlabCi,
+    Devcontainer,
 }
 
 /// Why a row names no image to look up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Problem {
     #[error("not valid YAML: {0}")]
     Unparsable(String),
@@ -75,6 +79,20 @@ pub enum Problem {
     /// A limit of [`limits`] was reached; the sentence names it.
     #[error("{0}")]
     Limit(String),
+    /// A container without an image (a workflow's `container:` or a service mapping that
+    /// names none).
+    #[error("a container without an image")]
+    NoImage,
+    /// A GitHub Actions expression: its value is known only when the workflow runs.
+    #[error("the expression {0:?} is evaluated when the workflow runs")]
+    Expression(String),
+    /// A GitLab CI configuration GitLab itself refuses (an unknown or circular `extends`).
+    #[error("GitLab CI: {0}")]
+    Gitlab(String),
+    /// The container comes from another file (a dev container's Dockerfile or Compose file):
+    /// listed, not a problem; the sentence names the file to check.
+    #[error("{0}")]
+    Elsewhere(String),
     /// A Dockerfile line BuildKit itself refuses (an unknown instruction, `FROM` without an
     /// image, an unterminated heredoc); the sentence says which.
     #[error("invalid Dockerfile: {0}")]
@@ -214,6 +232,9 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Scan {
 
 fn scan_kind(name: &str, text: &str, context: &Context) -> Scan {
     let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    if let Some(scan) = devcontainer::scan(name, text) {
+        return scan;
+    }
     let dockerfile_name = base.contains("dockerfile") || base.contains("containerfile");
     if let Some(found) = dockerfile::read(name, text, dockerfile_name, context) {
         return Scan {

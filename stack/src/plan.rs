@@ -90,7 +90,7 @@ impl Plan {
                 Ok(raw) => raw,
                 Err(problem) => {
                     let listed = match problem {
-                        Problem::BuiltLocally => Listed::BuiltLocally,
+                        Problem::BuiltLocally | Problem::Elsewhere(_) => Listed::BuiltLocally,
                         Problem::NotBuilt(_) => Listed::NotBuilt,
                         _ => Listed::Problem,
                     };

@@ -3,6 +3,8 @@
 //! memory. Where strict YAML 1.2 and docker compose's parser (go-yaml v3) disagree, the
 //! Compose reading follows go-yaml ([`lenient`]).
 
+mod github;
+mod gitlab;
 mod lenient;
 pub mod tree;
 
@@ -19,8 +21,17 @@ fn location(name: &str, tree: &Tree, id: Id) -> String {
     format!("{name}:{}", tree.line(id))
 }
 
+/// A field that must be a string naming an image: its text, or why it is not one.
+pub(crate) fn text_field<'t>(tree: &'t Tree, id: Id) -> Result<&'t str, Problem> {
+    match tree.text(id) {
+        Some(t) if t.len() > MAX_EXPANSION => Err(too_long(t)),
+        Some(t) => Ok(t),
+        None => Err(Problem::NotAString),
+    }
+}
+
 /// The problem row of a file that was not read.
-fn refused(name: &str, error: LoadError) -> Found {
+pub(crate) fn refused(name: &str, error: LoadError) -> Found {
     let line = error.line();
     Found {
         location: format!("{name}:{line}"),
@@ -49,7 +60,11 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
         },
     };
     let docs = &tree.documents;
-    if let Some(services) = docs.iter().find_map(|&d| tree.get(d, "services")) {
+    // Compose's `services` is a mapping (GitLab CI's is a list)
+    let services = docs
+        .iter()
+        .find_map(|&d| tree.get(d, "services").filter(|&s| tree.is_mapping(s)));
+    if let Some(services) = services {
         // compose-go refuses a mapping that names a key twice (go-yaml's "already defined")
         if let Some((line, key, first)) = tree.duplicate_key() {
             return Err(Found {
@@ -69,13 +84,42 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
         .iter()
         .any(|&d| tree.get(d, "kind").is_some() && tree.get(d, "apiVersion").is_some());
     if !kubernetes {
-        return Ok(None);
+        return Ok(ci(name, &tree));
     }
     let mut rows = Rows::default();
     for &doc in docs {
         containers(name, &tree, doc, &mut rows);
     }
     Ok(Some(rows.scan(Kind::Kubernetes)))
+}
+
+/// A CI configuration: a GitHub Actions workflow, or GitLab CI's (whose configuration is the
+/// last document when a `spec:` header comes first: gitlabhq lib/gitlab/ci/config/yaml/
+/// documents.rb); `None` when it is neither.
+fn ci(name: &str, tree: &Tree) -> Option<Scan> {
+    let mut rows = Rows::default();
+    let workflows: Vec<Id> = tree
+        .documents
+        .iter()
+        .copied()
+        .filter(|&d| github::is_workflow(tree, d))
+        .collect();
+    if !workflows.is_empty() {
+        for doc in workflows {
+            github::scan(name, tree, doc, &mut rows);
+        }
+        return Some(rows.scan(Kind::GithubWorkflow));
+    }
+    let doc = match tree.documents.as_slice() {
+        [header, config] if tree.get(*header, "spec").is_some() => *config,
+        [config] => *config,
+        _ => return None,
+    };
+    if !gitlab::is_gitlab_ci(tree, doc) {
+        return None;
+    }
+    gitlab::scan(name, tree, doc, &mut rows);
+    Some(rows.scan(Kind::GitlabCi))
 }
 
 /// `services.*.image`, interpolated as compose interpolates (with the variables of
