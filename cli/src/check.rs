@@ -196,6 +196,21 @@ fn read_env_file(
     })
 }
 
+/// The files a Compose file names (`include`, `extends: {file:}`), read from disk like the
+/// files given, each at most [`MAX_FILE`] bytes (the scanner bounds how many: SECURITY.md).
+#[derive(Debug)]
+struct Disk;
+
+impl stack::files::Files for Disk {
+    fn read(&self, path: &str) -> Result<String, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let bytes = read_at_most(file, MAX_FILE as u64)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("larger than {} MiB", MAX_FILE >> 20))?;
+        String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+    }
+}
+
 /// Reads `files` (`-` is standard input), each at most [`MAX_FILE`] bytes; `Err` is a
 /// sentence for stderr.
 fn read(files: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -278,6 +293,7 @@ pub async fn run(
             vars,
             target: target.clone(),
             build: build.clone(),
+            files: Some(std::sync::Arc::new(Disk)),
         };
         plan.add(file, text, &context);
     }

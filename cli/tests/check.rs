@@ -531,3 +531,71 @@ async fn env_files_that_cannot_be_read() {
         stderr(&out)
     );
 }
+
+/// A Compose file that includes another (with an env file) and extends a service of a
+/// third, read from disk as compose-go reads them; a cycle and a missing file are rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_include_and_extends_read_other_files() {
+    let registry = registry().await;
+    let host = registry.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("db")).expect("mkdir");
+    write(
+        dir.path(),
+        "db/compose.yaml",
+        "services:\n  db:\n    image: ${REGISTRY}/acme/db:16\n",
+    );
+    write(dir.path(), "db/db.env", &format!("REGISTRY={host}\n"));
+    write(
+        dir.path(),
+        "base.yaml",
+        &format!(
+            "services:\n  worker:\n    image: {host}/acme/worker:v1\n  cache:\n    image: {host}/acme/cache:7\n"
+        ),
+    );
+    write(dir.path(), "loop.yaml", "include:\n  - compose.yaml\n");
+    let compose = write(
+        dir.path(),
+        "compose.yaml",
+        "include:\n  - path: db/compose.yaml\n    env_file: db/db.env\n  - loop.yaml\n  - gone.yaml\nservices:\n  worker:\n    extends:\n      file: base.yaml\n      service: worker\n  cache:\n    extends: {file: base.yaml, service: cache}\n    platform: linux/arm64\n",
+    );
+    let out = mquery(
+        &registry,
+        &["check", "--platform", "linux/arm64", &compose],
+        None,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let path = |file: &str| format!("{}/{file}", dir.path().display());
+    let row = |image: &str| line_starting(&text, image).to_owned();
+    assert!(
+        row(&format!("{host}/acme/db:16")).contains(&format!("{}:3", path("db/compose.yaml"))),
+        "{text}"
+    );
+    assert!(
+        row(&format!("{host}/acme/db:16")).contains("linux/arm64: yes"),
+        "{text}"
+    );
+    assert!(
+        row(&format!("{host}/acme/worker:v1")).contains(&format!("{}:3", path("base.yaml"))),
+        "{text}"
+    );
+    assert!(
+        row(&format!("{host}/acme/cache:7")).contains("linux/arm64: no"),
+        "{text}"
+    );
+    assert!(
+        line_containing(&text, "include cycle detected")
+            .contains(&format!("{}:2", path("loop.yaml"))),
+        "{text}"
+    );
+    assert!(
+        line_containing(&text, "gone.yaml: No such file")
+            .contains(&format!("{}:5", path("compose.yaml"))),
+        "{text}"
+    );
+    assert_summary(
+        &text,
+        "3 images: 2 support linux/arm64, 1 does not, 0 failed, 2 not checked\n",
+    );
+}

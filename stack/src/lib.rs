@@ -28,6 +28,7 @@
 mod devcontainer;
 mod dockerfile;
 pub mod dotenv;
+pub mod files;
 pub mod interpolate;
 pub mod limits;
 pub mod plan;
@@ -89,6 +90,10 @@ pub enum Problem {
     /// A GitLab CI configuration GitLab itself refuses (an unknown or circular `extends`).
     #[error("GitLab CI: {0}")]
     Gitlab(String),
+    /// Another file a file names, which this scan cannot or may not read (the service has
+    /// no files; a bound of [`limits`]); the sentence says which.
+    #[error("{0}")]
+    Unread(String),
     /// The container comes from another file (a dev container's Dockerfile or Compose file):
     /// listed, not a problem; the sentence names the file to check.
     #[error("{0}")]
@@ -184,6 +189,9 @@ pub struct Context {
     pub target: Option<Triple>,
     /// The platform mquery runs on: what `BUILD*` arguments hold.
     pub build: Triple,
+    /// The other files a file may name (Compose `include` and `extends`): the command line's
+    /// disk; `None` in the service, which reports such rows as not checked.
+    pub files: Option<std::sync::Arc<dyn files::Files>>,
 }
 
 impl Default for Context {
@@ -192,6 +200,7 @@ impl Default for Context {
             vars: None,
             target: None,
             build: Triple::host(),
+            files: None,
         }
     }
 }

@@ -28,3 +28,12 @@ pub const MAX_ROWS: usize = 1000;
 
 /// The longest piece of a file quoted in a row's reason.
 pub const MAX_QUOTED: usize = 200;
+
+/// How deep files may include files (Compose `include`, `extends: {file:}`).
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// The most other files one file's scan reads.
+pub const MAX_INCLUDED_FILES: usize = 64;
+
+/// The most bytes those files may hold in all.
+pub const MAX_INCLUDED_BYTES: usize = 64 << 20;

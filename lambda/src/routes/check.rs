@@ -89,7 +89,8 @@ pub async fn check(
 ) -> Result<StackReport, AppError> {
     let name = name.to_owned();
     // no environment: a variable without a default stays unresolved; a Dockerfile's TARGET*
-    // arguments hold the platform asked for
+    // arguments hold the platform asked for; no other file is read (a Compose include is a
+    // row that says so)
     let build = stack::Triple::host();
     let context = stack::Context {
         vars: None,
@@ -97,6 +98,7 @@ pub async fn check(
             .as_ref()
             .map(|(_, spec)| stack::Triple::target(spec, &build)),
         build,
+        files: None,
     };
     let scanned = tokio::task::spawn_blocking(move || {
         let mut plan = Plan::new(asked);

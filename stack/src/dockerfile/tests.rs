@@ -17,6 +17,7 @@ fn context() -> Context {
         vars: None,
         target: Some(triple("linux", "arm64", "")),
         build: triple("linux", "amd64", ""),
+        files: None,
     }
 }
 
@@ -170,6 +171,7 @@ fn the_target_platform_defaults_to_the_build_platform() {
         vars: None,
         target: None,
         build: triple("linux", "arm", "v7"),
+        files: None,
     };
     let text = "FROM --platform=$TARGETPLATFORM alpine\n\
                     FROM base-$TARGETARCH$TARGETVARIANT\n\

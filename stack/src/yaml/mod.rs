@@ -3,12 +3,12 @@
 //! memory. Where strict YAML 1.2 and docker compose's parser (go-yaml v3) disagree, the
 //! Compose reading follows go-yaml ([`lenient`]).
 
+mod compose;
 mod github;
 mod gitlab;
 mod lenient;
 pub mod tree;
 
-use crate::interpolate::interpolate_vars;
 use crate::limits::MAX_EXPANSION;
 use crate::{Context, Found, Kind, Problem, Rows, Scan, reference, too_long};
 use tree::{Id, LoadError, Tree};
@@ -60,11 +60,17 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
         },
     };
     let docs = &tree.documents;
-    // Compose's `services` is a mapping (GitLab CI's is a list)
-    let services = docs
-        .iter()
-        .find_map(|&d| tree.get(d, "services").filter(|&s| tree.is_mapping(s)));
-    if let Some(services) = services {
+    // Compose's `services` is a mapping (GitLab CI's is a list); a file may also hold only
+    // `include:` (compose-spec's top-level include: a list of paths or of mappings with
+    // `path`; GitLab CI's `include:` comes with jobs, so GitLab's is read as GitLab's first)
+    let compose_doc = docs.iter().copied().find(|&d| {
+        tree.get(d, "services").is_some_and(|s| tree.is_mapping(s))
+            || (tree
+                .get(d, "include")
+                .is_some_and(|i| !tree.items(i).is_empty())
+                && !gitlab::is_gitlab_ci(&tree, d))
+    });
+    if let Some(doc) = compose_doc {
         // compose-go refuses a mapping that names a key twice (go-yaml's "already defined")
         if let Some((line, key, first)) = tree.duplicate_key() {
             return Err(Found {
@@ -77,7 +83,7 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
             });
         }
         let mut rows = Rows::default();
-        compose(name, &tree, services, context, &mut rows);
+        compose::scan(name, &tree, doc, context, &mut rows);
         return Ok(Some(rows.scan(Kind::Compose)));
     }
     let kubernetes = docs
@@ -120,52 +126,6 @@ fn ci(name: &str, tree: &Tree) -> Option<Scan> {
     }
     gitlab::scan(name, tree, doc, &mut rows);
     Some(rows.scan(Kind::GitlabCi))
-}
-
-/// `services.*.image`, interpolated as compose interpolates (with the variables of
-/// `context`: none in the service, where a variable without a default is reported);
-/// `build:`-only services are listed, not looked up. Merge keys apply to the services
-/// mapping and to each service.
-fn compose(name: &str, tree: &Tree, services: Id, context: &Context, rows: &mut Rows) {
-    let vars = context.vars.as_ref();
-    for (key, service) in tree.entries(services) {
-        if !tree.is_mapping(service) {
-            continue;
-        }
-        let image = tree.get(service, "image");
-        if image.is_none() && tree.get(service, "build").is_none() {
-            continue;
-        }
-        if !rows.room() {
-            continue;
-        }
-        // a platform that does not interpolate is kept as written: the check says it does
-        // not parse, rather than judging the image by no platform
-        let platform = tree
-            .get(service, "platform")
-            .and_then(|p| tree.text(p))
-            .map(|p| match p.len() > MAX_EXPANSION {
-                true => crate::excerpt(p),
-                false => interpolate_vars(p, vars).unwrap_or_else(|_| p.to_owned()),
-            });
-        let row = match image {
-            Some(image) => Found {
-                location: location(name, tree, image),
-                image: match tree.text(image) {
-                    Some(t) if t.len() > MAX_EXPANSION => Err(too_long(t)),
-                    Some(t) => interpolate_vars(t, vars).and_then(|i| reference(&i)),
-                    None => Err(Problem::NotAString),
-                },
-                platform,
-            },
-            None => Found {
-                location: location(name, tree, key),
-                image: Err(Problem::BuiltLocally),
-                platform,
-            },
-        };
-        rows.push(row);
-    }
 }
 
 /// Every container of every pod template under `id`, in document order. The recursion is
