@@ -28,6 +28,7 @@
 mod dockerfile;
 pub mod dotenv;
 pub mod interpolate;
+pub mod kustomize;
 pub mod limits;
 pub mod plan;
 pub mod report;

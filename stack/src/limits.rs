@@ -28,3 +28,7 @@ pub const MAX_ROWS: usize = 1000;
 
 /// The longest piece of a file quoted in a row's reason.
 pub const MAX_QUOTED: usize = 200;
+
+/// The most entries one kustomization may list in `resources` (with `bases`), in
+/// `components`, and in `images` (with `imageTags`): real ones list tens.
+pub const MAX_KUSTOMIZE_ENTRIES: usize = 1000;
