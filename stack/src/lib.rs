@@ -30,6 +30,7 @@ mod dockerfile;
 pub mod dotenv;
 pub mod files;
 pub mod interpolate;
+pub mod kustomize;
 pub mod limits;
 pub mod plan;
 pub mod report;
