@@ -8,9 +8,12 @@
 //! `Unmarshal`); the deprecated `bases` and `imageTags` are appended to `resources` and
 //! `images` (same file, `FixKustomization`).
 
+mod build;
 mod image;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use build::scan;
 
 pub use image::{apply, passes, transform};
 
@@ -158,16 +161,7 @@ enum Detected {
 /// The problem row of a YAML file the bounded loader did not read (yaml/tree.rs): where,
 /// and the parser's message or the limit's sentence.
 pub(crate) fn refusal(name: &str, error: LoadError) -> Found {
-    let location = format!("{name}:{}", error.line());
-    let problem = match error {
-        LoadError::Limit { message, .. } => Problem::Limit(message),
-        LoadError::Syntax { message, .. } => Problem::Unparsable(message),
-    };
-    Found {
-        location,
-        image: Err(problem),
-        platform: None,
-    }
+    crate::yaml::refused(name, error)
 }
 
 /// Whether a key names `field` as Go's `encoding/json` matches names: exactly or without
@@ -207,10 +201,7 @@ impl<'t, 'a> File<'t, 'a> {
     /// A kustomization kustomize refuses: its reason, quoting the file.
     fn invalid(&self, id: Id, reason: String) -> Found {
         // a kustomization that parses as YAML but not as a kustomization
-        self.row(
-            id,
-            Problem::Unparsable(format!("invalid kustomization: {reason}")),
-        )
+        self.row(id, Problem::Kustomize(reason))
     }
 
     /// The key's name (its text, at most [`MAX_QUOTED`](crate::limits::MAX_QUOTED)

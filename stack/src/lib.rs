@@ -51,6 +51,7 @@ pub enum Kind {
     GithubWorkflow,
     GitlabCi,
     Devcontainer,
+    Kustomization,
 }
 
 /// Why a row names no image to look up.
@@ -91,6 +92,10 @@ pub enum Problem {
     /// A GitLab CI configuration GitLab itself refuses (an unknown or circular `extends`).
     #[error("GitLab CI: {0}")]
     Gitlab(String),
+    /// A kustomization kustomize itself refuses (an unknown field, a value of the wrong
+    /// type, a wrong kind or apiVersion); the sentence says which.
+    #[error("invalid kustomization: {0}")]
+    Kustomize(String),
     /// Another file a file names, which this scan cannot or may not read (the service has
     /// no files; a bound of [`limits`]); the sentence says which.
     #[error("{0}")]
@@ -244,6 +249,9 @@ fn scan_kind(name: &str, text: &str, context: &Context) -> Scan {
     let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
     if let Some(scan) = devcontainer::scan(name, text) {
         return scan;
+    }
+    if let Some(kustomization) = kustomize::parse(name, text) {
+        return kustomize::scan(name, kustomization, context);
     }
     let dockerfile_name = base.contains("dockerfile") || base.contains("containerfile");
     if let Some(found) = dockerfile::read(name, text, dockerfile_name, context) {

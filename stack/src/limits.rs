@@ -37,6 +37,7 @@ pub const MAX_INCLUDED_FILES: usize = 64;
 
 /// The most bytes those files may hold in all.
 pub const MAX_INCLUDED_BYTES: usize = 64 << 20;
+
 /// The most entries one kustomization may list in `resources` (with `bases`), in
 /// `components`, and in `images` (with `imageTags`): real ones list tens.
 pub const MAX_KUSTOMIZE_ENTRIES: usize = 1000;

@@ -60,6 +60,11 @@ pub fn transform(rules: &[ImageRule], image: &str, passes: usize) -> String {
     for rule in rules {
         for _ in 0..passes {
             image = rewrite(rule, &image);
+            // a tagSuffix grows the image with each rule: past any reference's length the
+            // caller refuses it, so the rest is not computed
+            if image.len() > crate::limits::MAX_EXPANSION {
+                return image;
+            }
         }
     }
     image

@@ -465,17 +465,14 @@ fn refusals() {
     for (body, line, reason) in cases {
         let (location, problem) = refused("k.yaml", &format!("{head}{body}"));
         assert_eq!(location, format!("k.yaml:{line}"), "{body}");
-        assert_eq!(
-            problem,
-            Problem::Unparsable(format!("invalid kustomization: {reason}"))
-        );
+        assert_eq!(problem, Problem::Kustomize(reason.to_owned()));
     }
     let (_, problem) = refused(
         "k.yaml",
         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Kustomization\n",
     );
-    let want = "invalid kustomization: apiVersion for Kustomization should be kustomize.config.k8s.io/v1beta1";
-    assert_eq!(problem, Problem::Unparsable(want.into()));
+    let want = "apiVersion for Kustomization should be kustomize.config.k8s.io/v1beta1";
+    assert_eq!(problem, Problem::Kustomize(want.into()));
     // a mapping that only looks like one is refused only under kustomize's file names
     assert_eq!(parse("x.yaml", "images:\n- path: a\n"), None);
     refused("Kustomization", "images:\n- path: a\n");
