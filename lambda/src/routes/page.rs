@@ -7,12 +7,23 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::inspect::{Answering, about_image};
-use super::{AppState, Format, check, params, typed};
+use super::{AppState, Format, check, openapi, params, typed};
 use crate::error::AppError;
 use crate::freshness::{NO_STORE, page_cache_control};
 use crate::render::html::{self, PageContent};
 
 /// `GET /[?image=REF[&platform=P]]`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "page",
+    params(openapi::PageQuery),
+    responses(
+        (status = 200, description = "The page: its forms, and with `image` the image's answer", content_type = "text/html", body = String),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+        openapi::PageErrors,
+    ),
+)]
 pub(super) async fn page(
     State(state): State<AppState>,
     uri: Uri,
@@ -38,6 +49,16 @@ pub(super) async fn page(
 
 /// The page's "check a file" form (`POST /`, form-encoded `file`, `platform`, `compatible`):
 /// the same check as `/v1/check`, shown as a table under the form.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "page",
+    request_body(content = openapi::CheckForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The page with the check's table under the form", content_type = "text/html", body = String),
+        openapi::FormErrors,
+    ),
+)]
 pub(super) async fn check_form(
     State(state): State<AppState>,
     body: Body,
