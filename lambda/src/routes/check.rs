@@ -202,9 +202,9 @@ async fn lookup(inspector: &Inspector, image: &str) -> LookupResult {
     path = "/v1/check",
     tag = "check",
     params(openapi::CheckQuery),
-    request_body(description = "The file, as is: UTF-8, at most 1 MiB, at most 200 distinct images; any Content-Type", content(
-        (String = "text/plain"),
-        (String = "application/yaml"),
+    request_body(description = "The file, as is: UTF-8, at most 1 MiB, at most 200 distinct images; any Content-Type. Without a body, an empty file: `status` is `error`, with the problem `no image references found`", content(
+        (Option<String> = "text/plain"),
+        (Option<serde_json::Value> = "application/yaml"),
     )),
     responses(
         (status = 200, description = "The check document (docs/json.md), whatever the verdicts: its `status` says them", body = StackReport),

@@ -123,7 +123,7 @@ pub(super) async fn mquery(state: State<AppState>, uri: Uri, headers: HeaderMap)
     get,
     path = "/v1/badge",
     tag = "image",
-    params(openapi::ImageQuery),
+    params(openapi::BadgeQuery),
     responses(
         (status = 200, description = "A shields.io-style flat SVG badge; an error is an error badge (docs/errors.md)", content_type = "image/svg+xml", body = String),
         (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
@@ -138,7 +138,7 @@ pub(super) async fn badge(state: State<AppState>, uri: Uri, headers: HeaderMap) 
     get,
     path = "/v1/shields",
     tag = "image",
-    params(openapi::ImageQuery),
+    params(openapi::BadgeQuery),
     responses(
         (status = 200, description = "The shields.io endpoint document; an error has `isError` (docs/errors.md)", body = ShieldsEndpoint),
         (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),

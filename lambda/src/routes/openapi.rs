@@ -113,10 +113,25 @@ pub(super) struct ImageQuery {
     /// The image reference, any form Docker accepts (`alpine`, `ghcr.io/org/app:v1`,
     /// `name:tag@sha256:...`); surrounding spaces are trimmed. Missing, empty or over 520
     /// characters: `400 INVALID_PARAMETER`; not a reference: `400 INVALID_REFERENCE`.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, max_length = 520)]
     image: String,
     /// A platform specifier in the CLI's syntax (`linux/arm64`, `arm64`, `windows/amd64`);
     /// empty means none; over 200 characters or invalid: `400 INVALID_PARAMETER`.
+    #[param(max_length = 200)]
+    platform: Option<String>,
+}
+
+/// The badges' query: as [`ImageQuery`]'s, but a badge never breaks a README: a missing or
+/// invalid parameter is a 200 with an error badge too (docs/errors.md).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "a description: params.rs reads the query")]
+pub(super) struct BadgeQuery {
+    /// The image reference, any form Docker accepts (`alpine`, `ghcr.io/org/app:v1`);
+    /// missing, empty, too long or not a reference: the `invalid image` badge.
+    image: Option<String>,
+    /// A platform specifier in the CLI's syntax (`linux/arm64`, `arm64`): the badge shows
+    /// the verdict; invalid: the `invalid image` badge.
     platform: Option<String>,
 }
 
@@ -148,8 +163,10 @@ pub(super) enum InspectFormat {
 #[expect(dead_code, reason = "a description: params.rs reads the query")]
 pub(super) struct DiffQuery {
     /// The old image; missing or empty: `400 INVALID_PARAMETER`.
+    #[param(min_length = 1, max_length = 520)]
     old: String,
     /// The new image; missing or empty: `400 INVALID_PARAMETER`.
+    #[param(min_length = 1, max_length = 520)]
     new: String,
 }
 
@@ -174,8 +191,8 @@ pub(super) struct CheckQuery {
 #[expect(dead_code, reason = "a description: page.rs reads the form")]
 pub(super) struct CheckForm {
     /// The file (at most 1 MiB decoded): a Compose file, Kubernetes YAML, a Dockerfile or a
-    /// list of references.
-    file: Option<String>,
+    /// list of references. Required: a body without it is not the form.
+    file: String,
     /// As `platform` of `POST /v1/check`.
     platform: Option<String>,
     /// As `compatible` of `POST /v1/check` (`on` from the checkbox).
@@ -297,5 +314,33 @@ pub(super) struct FormErrors;
 impl IntoResponses for FormErrors {
     fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
         errors(&CHECK_CODES, &[text("text/html")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's `maxLength`s are the service's own bounds.
+    #[test]
+    fn the_documented_bounds_are_the_services() {
+        let doc: serde_json::Value = serde_json::from_str(document()).expect("JSON");
+        let bound = |path: &str, name: &str| {
+            let parameters = doc["paths"][path]["get"]["parameters"].as_array();
+            let parameter = parameters
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name)
+                .expect("the parameter is described");
+            parameter["schema"]["maxLength"].as_u64()
+        };
+        let image = u64::try_from(crate::inspect::MAX_IMAGE_PARAM).ok();
+        let platform = u64::try_from(super::super::params::MAX_PLATFORM_PARAM).ok();
+        for path in ["/v1/inspect", "/mquery"] {
+            assert_eq!(bound(path, "image"), image, "{path}");
+            assert_eq!(bound(path, "platform"), platform, "{path}");
+        }
+        assert_eq!(bound("/v1/diff", "old"), image);
+        assert_eq!(bound("/v1/diff", "new"), image);
     }
 }

@@ -53,7 +53,7 @@ pub(super) async fn page(
     post,
     path = "/",
     tag = "page",
-    request_body(content = openapi::CheckForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = openapi::CheckForm, content_type = "application/x-www-form-urlencoded", description = "The form; without `file`, `400 INVALID_PARAMETER`"),
     responses(
         (status = 200, description = "The page with the check's table under the form", content_type = "text/html", body = String),
         openapi::FormErrors,
@@ -70,11 +70,12 @@ pub(super) async fn check_form(
         .await
         .map_err(in_page)?;
     let p = params::params(Some(&form));
-    // browsers send a textarea's line breaks as CRLF
+    // browsers send a textarea's line breaks as CRLF; the page's form always sends `file`, so
+    // a body without it is not the form
     let file = form_urlencoded::parse(&form)
         .find(|(key, _)| key == "file")
         .map(|(_, value)| value.replace("\r\n", "\n"))
-        .unwrap_or_default();
+        .ok_or_else(|| in_page(AppError::invalid_parameter("the form has no file field")))?;
     if file.len() > check::MAX_FILE {
         return Err(in_page(check::too_large("the file", check::MAX_FILE)));
     }
