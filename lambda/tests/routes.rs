@@ -666,6 +666,21 @@ async fn check_scans_a_posted_file() {
     let (response, body) = send(&s.app, form(&"#".repeat((1 << 20) + 1))).await;
     assert_eq!(response.status(), 413);
     assert!(utf8(body).contains("PAYLOAD_TOO_LARGE"));
+    // a body that is not the form (no `file`: schemathesis sent `AAA`) is refused, in the page
+    for body in ["AAA", "", "platform=linux/arm64"] {
+        let request = Request::post("/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        let (response, page) = send(&s.app, request).await;
+        assert_eq!(response.status(), 400, "{body:?}");
+        assert_eq!(
+            header(&response, "content-type"),
+            "text/html; charset=utf-8"
+        );
+        let page = utf8(page);
+        assert!(page.contains("the form has no file field"), "{page}");
+    }
 
     // a file with no images is an answer that says so
     let (response, body) = post("/v1/check", b"# nothing yet\n".to_vec()).await;

@@ -10,6 +10,7 @@ use crate::summary::{PlatformEntry, Summary};
 
 /// One image's entry that satisfies a platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformMatch {
     /// The entry's platform, as mquery prints platforms.
@@ -20,6 +21,7 @@ pub struct PlatformMatch {
 /// The `platformCheck` object: what was asked, how containerd reads it, and the entries that
 /// satisfy it natively and compatibly (`null` when none does).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformCheck {
     pub requested: String,

@@ -11,6 +11,7 @@ use crate::summary::Summary;
 
 /// One side of a diff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DiffSide {
     /// The image as given.
@@ -23,6 +24,7 @@ pub struct DiffSide {
 
 /// The platforms NEW added and dropped relative to OLD.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Diff {
     pub old: DiffSide,

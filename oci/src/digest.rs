@@ -170,6 +170,24 @@ impl serde::Serialize for Digest {
     }
 }
 
+/// A digest is written `algorithm:hex` in every document (docs/json.md), its hex as long as
+/// the algorithm's ([`Algorithm::hex_len`]).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Digest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let alternatives = [Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512]
+            .map(|a| format!("{}:[0-9a-f]{{{}}}", a.name(), a.hex_len()));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(format!("^({})$", alternatives.join("|"))))
+            .description(Some("A content digest, `algorithm:hex`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Digest {}
+
 /// Deserializing validates, as parsing does: a stored or sent digest is a digest.
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Digest, D::Error> {

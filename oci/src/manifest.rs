@@ -63,6 +63,7 @@ pub enum ManifestError {
 
 /// A media type (`application/vnd.oci.image.index.v1+json`), as the registry wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct MediaType(String);
 

@@ -11,6 +11,7 @@ use crate::platform::Platform;
 
 /// One platform of an image, with the manifest that implements it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformEntry {
     #[serde(flatten)]
@@ -22,6 +23,7 @@ pub struct PlatformEntry {
 
 /// What a manifest digest means. Immutable for a digest, so it can be cached for a long time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub digest: Digest,

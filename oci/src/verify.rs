@@ -24,6 +24,7 @@ pub enum EntryContent {
 
 /// One thing `--verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Finding {
     /// The index says one platform, the entry's config another.
@@ -58,6 +59,7 @@ pub enum Finding {
 
 /// The `verification` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// Platform entries examined (the client reads at most 64), an unreadable one included.

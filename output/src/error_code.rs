@@ -72,6 +72,21 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// The schema of a code: one of [`ErrorCode::ALL`], as written (`UNKNOWN` is never sent).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(ErrorCode::ALL.map(ErrorCode::as_str)))
+            .description(Some("A code of the status table (docs/errors.md)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ErrorCode {}
+
 /// Lets tests and logs compare a code with its written form.
 impl PartialEq<&str> for ErrorCode {
     fn eq(&self, other: &&str) -> bool {

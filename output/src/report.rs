@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Memory,
@@ -18,14 +19,20 @@ pub enum Source {
 
 /// Cache metadata of an answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CacheInfo {
     pub source: Source,
     /// When the registry was asked (RFC 3339 in documents).
     #[serde(with = "crate::timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub fetched_at: SystemTime,
     /// When the answer stops being fresh; `None` when it is not cached.
     #[serde(with = "crate::timestamp::option")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, format = DateTime, required = true)
+    )]
     pub expires_at: Option<SystemTime>,
     pub stale: bool,
 }
@@ -44,6 +51,7 @@ impl CacheInfo {
 
 /// The v1 JSON document for one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The reference as the user wrote it.
@@ -95,6 +103,7 @@ pub type LookupResult = Result<Report, ErrorReport>;
 
 /// The JSON error document: `{"image", "reference" (when parsed), "error": {code, message}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorReport {
     /// The image as given; absent when the request named none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +126,7 @@ impl ErrorReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

@@ -10,10 +10,12 @@ use crate::LookupResult;
 /// A stack's answer: the JSON of `mquery check --json` and `POST /v1/check`, and the rows of
 /// the table the CLI prints and the page shows.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StackReport {
     /// The platform every image was judged by (`--platform`, containerd-normalized), if one
     /// was given.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub platform: Option<String>,
     pub status: Status,
     pub counts: Counts,
@@ -28,6 +30,7 @@ pub struct StackReport {
 
 /// What a stack's check concluded, as the CLI's exit code says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Every image was looked up and supports its platform (exit 0).
@@ -39,6 +42,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Distinct images looked up.
@@ -80,8 +84,54 @@ impl Serialize for ImageEntry {
     }
 }
 
+/// The schema of what [`ImageEntry`] serializes: its v1 document or its error document, each
+/// with `foundIn` (every `file:line` naming the image).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ImageEntry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder};
+        use utoipa::openapi::{Ref, Type};
+        let with_found_in = |document: &str| {
+            let found_in = ObjectBuilder::new()
+                .property(
+                    "foundIn",
+                    ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+                )
+                .required("foundIn");
+            AllOfBuilder::new()
+                .item(Ref::from_schema_name(document))
+                .item(found_in)
+        };
+        AnyOfBuilder::new()
+            .item(with_found_in("Report"))
+            .item(with_found_in("ErrorReport"))
+            .description(Some(
+                "An image's v1 document or error document, with `foundIn`; keys in alphabetical order.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ImageEntry {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use crate::{ErrorReport, Report};
+        use utoipa::PartialSchema as _;
+        schemas.push((Report::name().into_owned(), Report::schema()));
+        Report::schemas(schemas);
+        schemas.push((ErrorReport::name().into_owned(), ErrorReport::schema()));
+        ErrorReport::schemas(schemas);
+    }
+}
+
 /// A place that names no image to look up: `{"foundIn": ["file:line"], "problem": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProblemEntry {
     /// One `file:line`, or the file's name when the file has none (`-` for the row counting

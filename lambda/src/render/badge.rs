@@ -86,6 +86,23 @@ pub fn fit_message(names: &[String]) -> String {
     message
 }
 
+/// The shields.io endpoint document (docs/json.md, "The shields.io endpoint document").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShieldsEndpoint<'a> {
+    /// Always 1.
+    #[schema(minimum = 1, maximum = 1)]
+    schema_version: u8,
+    label: &'a str,
+    message: &'a str,
+    /// A shields.io colour name.
+    color: &'a str,
+    /// Present, `true`, when the lookup failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    is_error: bool,
+}
+
 impl Badge {
     pub fn for_summary(summary: &Summary) -> Badge {
         if let Some(artifact) = &summary.artifact_type {
@@ -173,17 +190,7 @@ impl Badge {
 
     /// The shields.io endpoint document.
     pub fn shields_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Endpoint<'a> {
-            schema_version: u8,
-            label: &'a str,
-            message: &'a str,
-            color: &'a str,
-            #[serde(skip_serializing_if = "std::ops::Not::not")]
-            is_error: bool,
-        }
-        serde_json::to_vec(&Endpoint {
+        serde_json::to_vec(&ShieldsEndpoint {
             schema_version: 1,
             label: &self.label,
             message: &self.message,

@@ -9,8 +9,10 @@ use serde::Serialize;
 
 use crate::inspect::Answer;
 
-#[derive(Serialize)]
-struct MqueryImage<'a> {
+/// The mquery-compatible answer (docs/json.md, "The mquery-compatible shape").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MqueryImage<'a> {
+    /// When the registry was asked, in epoch seconds.
     cachets: u64,
     islist: bool,
     imagename: &'a str,
@@ -19,8 +21,9 @@ struct MqueryImage<'a> {
     archlist: Vec<&'a Platform>,
 }
 
-#[derive(Serialize)]
-struct MqueryError<'a> {
+/// mquery's error answer: `{"error": "message"}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MqueryError<'a> {
     error: &'a str,
 }
 

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Format, params, set, typed};
+use super::{AppState, Format, openapi, params, set, typed};
 use crate::freshness::{NO_STORE, preflight_max_age};
 
 /// The largest file a check reads.
@@ -199,6 +199,20 @@ async fn lookup(inspector: &Inspector, image: &str) -> LookupResult {
 /// Kubernetes YAML, a Dockerfile or a list (at most 1 MiB and 200 distinct images, else 413);
 /// the answer is `mquery check --json`'s document, 200 whatever the verdicts (its `status`
 /// says them).
+#[utoipa::path(
+    post,
+    path = "/v1/check",
+    tag = "check",
+    params(openapi::CheckQuery),
+    request_body(description = "The file, as is: UTF-8, at most 1 MiB, at most 200 distinct images; any Content-Type. Without a body, an empty file: `status` is `error`, with the problem `no image references found`", content(
+        (Option<String> = "text/plain"),
+        (Option<serde_json::Value> = "application/yaml"),
+    )),
+    responses(
+        (status = 200, description = "The check document (docs/json.md), whatever the verdicts: its `status` says them", body = StackReport),
+        openapi::CheckErrors,
+    ),
+)]
 pub(super) async fn check_file(
     State(state): State<AppState>,
     uri: Uri,
@@ -222,6 +236,12 @@ pub(super) async fn check_file(
 
 /// CORS preflight for `/v1/check`, as template.yaml's API answers it in production: a page on
 /// another origin may post a file as `application/yaml`.
+#[utoipa::path(
+    options,
+    path = "/v1/check",
+    tag = "check",
+    responses((status = 204, description = "The CORS preflight: `Access-Control-Allow-Methods: POST`, `Access-Control-Allow-Headers: content-type`")),
+)]
 pub(super) async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     set(&mut response, header::ACCESS_CONTROL_ALLOW_METHODS, "POST");

@@ -8,9 +8,20 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
 use super::inspect::lookup;
-use super::{AppState, Format, caching, params, typed};
+use super::{AppState, Format, caching, openapi, params, typed};
 use crate::error::AppError;
 
+/// `GET /v1/diff`.
+#[utoipa::path(
+    get,
+    path = "/v1/diff",
+    tag = "image",
+    params(openapi::DiffQuery),
+    responses(
+        (status = 200, description = "The diff document (docs/json.md); the first failed lookup's error document otherwise", body = registry::Diff),
+        openapi::LookupErrors,
+    ),
+)]
 pub(super) async fn diff(State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
     let p = params::query(&uri);
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());

@@ -6,19 +6,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
 use registry::{PlatformCheck, Sense, Verification};
 
 use super::AppState;
 use super::caching::{self, Prepared};
 use super::negotiation;
+use super::openapi;
 use super::page::public_origin;
 use super::params::{self, Params, Platform};
 use crate::error::AppError;
 use crate::inspect::{Answer, parse_image};
-use crate::render::badge::Badge;
+use crate::render::badge::{Badge, ShieldsEndpoint};
 use crate::render::html::{self, PageContent};
-use crate::render::mquery;
+use crate::render::mquery::{self, MqueryImage};
+use output::Report;
 
 /// The formats an answer is rendered in: one per route and `format` value, each with one
 /// renderer ([`render`]) and one error form ([`AppError`]'s response).
@@ -60,6 +61,20 @@ impl Format {
 
 /// `GET /v1/inspect`: the v1 document, or mquery's text, as `format` or `Accept` asks. Every
 /// answer, an error too, varies by `Accept`.
+#[utoipa::path(
+    get,
+    path = "/v1/inspect",
+    tag = "image",
+    params(openapi::ImageQuery, openapi::InspectQuery),
+    responses(
+        (status = 200, description = "The v1 document, or mquery's text (docs/json.md, docs/cli.md)", content(
+            (Report = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+        openapi::InspectErrors,
+    ),
+)]
 pub(super) async fn inspect(
     State(state): State<AppState>,
     uri: Uri,
@@ -87,18 +102,67 @@ async fn negotiated(
     about_image(state, uri, headers, &p, answering).await
 }
 
-/// The GET handler of a route that speaks one format (`/mquery`, the badges).
-pub(super) fn speaks(format: Format) -> MethodRouter<AppState> {
-    get(
-        move |State(state): State<AppState>, uri: Uri, headers: HeaderMap| async move {
-            let answering = Answering {
-                format,
-                vary: false,
-                verify: false,
-            };
-            about_image(&state, &uri, &headers, &params::query(&uri), answering).await
-        },
-    )
+/// `GET /mquery`: the mquery-compatible JSON.
+#[utoipa::path(
+    get,
+    path = "/mquery",
+    tag = "image",
+    params(openapi::ImageQuery),
+    responses(
+        (status = 200, description = "The mquery-compatible JSON (docs/json.md)", body = MqueryImage),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+        openapi::MqueryErrors,
+    ),
+)]
+pub(super) async fn mquery(state: State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    speaks(Format::Mquery, state, uri, headers).await
+}
+
+/// `GET /v1/badge`: the SVG badge; every error is a 200 with an error badge.
+#[utoipa::path(
+    get,
+    path = "/v1/badge",
+    tag = "image",
+    params(openapi::BadgeQuery),
+    responses(
+        (status = 200, description = "A shields.io-style flat SVG badge; an error is an error badge (docs/errors.md)", content_type = "image/svg+xml", body = String),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+    ),
+)]
+pub(super) async fn badge(state: State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    speaks(Format::Svg, state, uri, headers).await
+}
+
+/// `GET /v1/shields`: the shields.io endpoint JSON; every error is a 200 with `isError`.
+#[utoipa::path(
+    get,
+    path = "/v1/shields",
+    tag = "image",
+    params(openapi::BadgeQuery),
+    responses(
+        (status = 200, description = "The shields.io endpoint document; an error has `isError` (docs/errors.md)", body = ShieldsEndpoint),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+    ),
+)]
+pub(super) async fn shields(state: State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    speaks(Format::Shields, state, uri, headers).await
+}
+
+/// A route that speaks one format (`/mquery`, the badges).
+async fn speaks(
+    format: Format,
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let answering = Answering {
+        format,
+        vary: false,
+        verify: false,
+    };
+    about_image(&state, &uri, &headers, &params::query(&uri), answering)
+        .await
+        .into_response()
 }
 
 /// How a route answers about an image.

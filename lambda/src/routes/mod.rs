@@ -8,6 +8,8 @@
 //! - `diff.rs`: `/v1/diff`;
 //! - `check.rs`: `POST /v1/check`, its CORS preflight, and the check behind it and the form;
 //! - `health.rs`: `/healthz`;
+//! - `openapi.rs`: the OpenAPI document (`/openapi.json`, docs/openapi.json), made from the
+//!   handlers' `#[utoipa::path]` attributes;
 //! - `params.rs`: the parameters of a query string or a form;
 //! - `negotiation.rs`: which format `format` or `Accept` asks for;
 //! - `caching.rs`: ETags, conditional requests and the prepared responses (the numbers of
@@ -34,6 +36,7 @@ mod health;
 mod inspect;
 mod middleware;
 mod negotiation;
+pub mod openapi;
 mod page;
 mod params;
 
@@ -61,15 +64,16 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(page::page).post(page::check_form))
         .route("/v1/inspect", get(inspect::inspect))
-        .route("/mquery", inspect::speaks(Format::Mquery))
-        .route("/v1/badge", inspect::speaks(Format::Svg))
-        .route("/v1/shields", inspect::speaks(Format::Shields))
+        .route("/mquery", get(inspect::mquery))
+        .route("/v1/badge", get(inspect::badge))
+        .route("/v1/shields", get(inspect::shields))
         .route("/v1/diff", get(diff::diff))
         .route(
             "/v1/check",
             post(check::check_file).options(check::preflight),
         )
         .route("/healthz", get(health::healthz))
+        .route("/openapi.json", get(openapi::openapi))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
@@ -90,6 +94,7 @@ async fn method_not_allowed(uri: Uri) -> Response {
     let allow = match uri.path() {
         "/v1/check" => "POST, OPTIONS",
         "/" => "GET, HEAD, POST",
+        // /v1/inspect, /mquery, /v1/badge, /v1/shields, /v1/diff, /healthz, /openapi.json
         _ => "GET, HEAD",
     };
     set(&mut response, header::ALLOW, allow);

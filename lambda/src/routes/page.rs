@@ -7,12 +7,23 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::inspect::{Answering, about_image};
-use super::{AppState, Format, check, params, typed};
+use super::{AppState, Format, check, openapi, params, typed};
 use crate::error::AppError;
 use crate::freshness::{NO_STORE, page_cache_control};
 use crate::render::html::{self, PageContent};
 
 /// `GET /[?image=REF[&platform=P]]`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "page",
+    params(openapi::PageQuery),
+    responses(
+        (status = 200, description = "The page: its forms, and with `image` the image's answer", content_type = "text/html", body = String),
+        (status = 304, description = "`If-None-Match` names the answer's ETag: no body"),
+        openapi::PageErrors,
+    ),
+)]
 pub(super) async fn page(
     State(state): State<AppState>,
     uri: Uri,
@@ -38,6 +49,16 @@ pub(super) async fn page(
 
 /// The page's "check a file" form (`POST /`, form-encoded `file`, `platform`, `compatible`):
 /// the same check as `/v1/check`, shown as a table under the form.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "page",
+    request_body(content = openapi::CheckForm, content_type = "application/x-www-form-urlencoded", description = "The form; without `file`, `400 INVALID_PARAMETER`"),
+    responses(
+        (status = 200, description = "The page with the check's table under the form", content_type = "text/html", body = String),
+        openapi::FormErrors,
+    ),
+)]
 pub(super) async fn check_form(
     State(state): State<AppState>,
     body: Body,
@@ -49,11 +70,12 @@ pub(super) async fn check_form(
         .await
         .map_err(in_page)?;
     let p = params::params(Some(&form));
-    // browsers send a textarea's line breaks as CRLF
+    // browsers send a textarea's line breaks as CRLF; the page's form always sends `file`, so
+    // a body without it is not the form
     let file = form_urlencoded::parse(&form)
         .find(|(key, _)| key == "file")
         .map(|(_, value)| value.replace("\r\n", "\n"))
-        .unwrap_or_default();
+        .ok_or_else(|| in_page(AppError::invalid_parameter("the form has no file field")))?;
     if file.len() > check::MAX_FILE {
         return Err(in_page(check::too_large("the file", check::MAX_FILE)));
     }

@@ -7,7 +7,7 @@ use registry::{PlatformSpec, Sense};
 use crate::error::AppError;
 
 /// The longest `platform` parameter accepted.
-const MAX_PLATFORM_PARAM: usize = 200;
+pub(super) const MAX_PLATFORM_PARAM: usize = 200;
 /// The longest `name` parameter of `/v1/check` kept.
 const MAX_NAME_PARAM: usize = 100;
 

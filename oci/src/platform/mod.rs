@@ -23,6 +23,7 @@ pub use spec::{PlatformSpec, PlatformSpecError};
 
 /// A platform an image supports, as its index entry or image config declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Platform {
     pub os: String,
     pub architecture: String,
