@@ -32,6 +32,8 @@ command -v htpasswd >/dev/null 2>&1 || apt_packages+=(apache2-utils)
 command -v zsh >/dev/null 2>&1 || apt_packages+=(zsh)
 command -v fish >/dev/null 2>&1 || apt_packages+=(fish)
 command -v groff >/dev/null 2>&1 || apt_packages+=(groff-base)
+# `ip` brings loopback up inside the empty network namespace the schemathesis test runs in
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
 apt_install setup "${apt_packages[@]}"
 
 venv=.cache/venv
