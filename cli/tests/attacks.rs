@@ -31,6 +31,9 @@ fn check(make: fn(&str) -> Attack) {
     if let Some(dotenv) = &attack.dotenv {
         std::fs::write(dir.path().join(".env"), dotenv).expect("write the .env");
     }
+    for (name, text) in &attack.beside {
+        std::fs::write(dir.path().join(name), text).expect("write a file it names");
+    }
 
     let mut command = address_space_limited(Path::new(env!("CARGO_BIN_EXE_mquery")), ADDRESS_SPACE);
     command
@@ -147,4 +150,24 @@ fn aliased_long_image() {
 #[test]
 fn lenient_growth() {
     check(mquery_tests::attacks::lenient_growth);
+}
+
+#[test]
+fn gitlab_variable_bomb() {
+    check(mquery_tests::attacks::gitlab_variable_bomb);
+}
+
+#[test]
+fn gitlab_extends_chain() {
+    check(mquery_tests::attacks::gitlab_extends_chain);
+}
+
+#[test]
+fn compose_include_fan_out() {
+    check(mquery_tests::attacks::compose_include_fan_out);
+}
+
+#[test]
+fn kustomize_tag_suffix_growth() {
+    check(mquery_tests::attacks::kustomize_tag_suffix_growth);
 }

@@ -321,4 +321,8 @@ attacks! {
     one_letter_lines => mquery_tests::attacks::one_letter_lines,
     aliased_long_image => mquery_tests::attacks::aliased_long_image,
     lenient_growth => mquery_tests::attacks::lenient_growth,
+    gitlab_variable_bomb => mquery_tests::attacks::gitlab_variable_bomb,
+    gitlab_extends_chain => mquery_tests::attacks::gitlab_extends_chain,
+    compose_include_fan_out => mquery_tests::attacks::compose_include_fan_out,
+    kustomize_tag_suffix_growth => mquery_tests::attacks::kustomize_tag_suffix_growth,
 }

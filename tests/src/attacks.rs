@@ -37,6 +37,10 @@ pub struct Attack {
     /// A `.env` to write beside the file: read by `mquery check` (as `docker compose` reads
     /// the project's), not by the service, which has no environment.
     pub dotenv: Option<String>,
+    /// Other files to write beside it (name, text): the files a Compose `include` or a
+    /// kustomization names, read by `mquery check`; the service is sent one file and reads
+    /// none of them.
+    pub beside: Vec<(String, String)>,
     /// The limit it reaches, in words (for failure messages).
     pub limit: &'static str,
     /// Whether an answer's text (lower-cased) names that limit.
@@ -103,6 +107,7 @@ pub fn nested_block_sequences(_registry: &str) -> Attack {
         file_name: "pod.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "YAML nesting deeper than 128 levels",
         names: names_depth,
     }
@@ -121,6 +126,7 @@ pub fn nested_flow_sequences(_registry: &str) -> Attack {
         file_name: "pod.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "YAML nesting deeper than 128 levels",
         names: names_depth,
     }
@@ -151,6 +157,7 @@ pub fn alias_bomb_kubernetes(registry: &str) -> Attack {
         file_name: "deployment.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "alias expansion over its budget (100,000 nodes)",
         names: names_aliases,
     }
@@ -168,6 +175,7 @@ pub fn alias_bomb_compose(registry: &str) -> Attack {
         file_name: "compose.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "alias expansion over its budget (100,000 nodes)",
         names: names_aliases,
     }
@@ -188,6 +196,7 @@ pub fn merge_key_bomb_compose(registry: &str) -> Attack {
         file_name: "compose.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "alias (merge) expansion over its budget",
         names: names_merges,
     }
@@ -207,6 +216,7 @@ pub fn merge_chain_compose(registry: &str) -> Attack {
         file_name: "compose.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "merge nesting deeper than 128 levels, or alias expansion over its budget",
         names: names_depth_or_merges,
     }
@@ -225,6 +235,7 @@ pub fn dockerfile_arg_expansion(_registry: &str) -> Attack {
         file_name: "Dockerfile",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "expansion over 4096 bytes",
         names: names_expansion,
     }
@@ -251,6 +262,7 @@ pub fn dockerfile_arg_chain(_registry: &str) -> Attack {
         file_name: "Dockerfile",
         text: format!("{}FROM ${{I}}\nRUN true\n", chain("ARG ")),
         dotenv: None,
+        beside: Vec::new(),
         limit: "expansion over 4096 bytes",
         names: names_expansion,
     }
@@ -266,6 +278,7 @@ pub fn dotenv_chain(_registry: &str) -> Attack {
         file_name: "compose.yaml",
         text: "services:\n  web:\n    image: ${I}\n".to_owned(),
         dotenv: Some(chain("")),
+        beside: Vec::new(),
         limit: "expansion over 4096 bytes",
         names: names_expansion,
     }
@@ -279,6 +292,7 @@ pub fn one_letter_lines(_registry: &str) -> Attack {
         file_name: "images.txt",
         text: "a\n".repeat((1 << 19) - 1),
         dotenv: None,
+        beside: Vec::new(),
         limit: "1000 rows, then one saying how many more were not shown",
         names: names_rows,
     }
@@ -298,6 +312,7 @@ pub fn aliased_long_image(_registry: &str) -> Attack {
         file_name: "pod.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "an image field over 4096 bytes, and 1000 rows",
         names: |answer| names_expansion(answer) && names_rows(answer),
     }
@@ -314,9 +329,96 @@ pub fn lenient_growth(_registry: &str) -> Attack {
         file_name: "compose.yaml",
         text,
         dotenv: None,
+        beside: Vec::new(),
         limit: "the re-reading's size (the strict YAML error stands), or, without a YAML \
                 file name, read as a list of 1000 rows",
         names: |answer| answer.contains("not valid yaml") || names_rows(answer),
+    }
+}
+
+/// GitLab CI variables that each name the one before ten times, nine deep: about 500 bytes
+/// that expand to a billion copies of one letter (GitLab expands a variable's references
+/// before the runner expands the image name).
+pub fn gitlab_variable_bomb(_registry: &str) -> Attack {
+    let mut text = String::from("variables:\n  V0: q\n");
+    for i in 1..=9 {
+        let before = format!("$V{}", i - 1);
+        text.push_str(&format!("  V{i}: \"{}\"\n", before.repeat(10)));
+    }
+    text.push_str("job:\n  image: $V9\n  script: [x]\n");
+    Attack {
+        name: "gitlab_variable_bomb",
+        file_name: ".gitlab-ci.yml",
+        text,
+        dotenv: None,
+        beside: Vec::new(),
+        limit: "expansion over 4096 bytes",
+        names: names_expansion,
+    }
+}
+
+/// 20,000 GitLab CI jobs, each extending the one before: resolving every job's chain in full
+/// would visit 200 million jobs; GitLab stops a chain at 10 levels, and so does the scan.
+pub fn gitlab_extends_chain(_registry: &str) -> Attack {
+    let mut text = String::from("j0:\n  image: q\n  script: [x]\n");
+    for i in 1..20_000 {
+        text.push_str(&format!("j{i}:\n  extends: j{}\n", i - 1));
+    }
+    Attack {
+        name: "gitlab_extends_chain",
+        file_name: ".gitlab-ci.yml",
+        text,
+        dotenv: None,
+        beside: Vec::new(),
+        limit: "extends 10 levels deep, and 1000 rows",
+        names: |answer| answer.contains("10 levels") && names_rows(answer),
+    }
+}
+
+/// Whether an answer says the other files were not read by the service, which reads none.
+fn names_service_reads_no_files(answer: &str) -> bool {
+    answer.contains("only mquery check on the command line reads")
+}
+
+/// A Compose file including 50 times a file that includes 50 times the next, 20 deep: 50^20
+/// files without a bound; `mquery check` reads 8 levels and 64 files at most.
+pub fn compose_include_fan_out(_registry: &str) -> Attack {
+    let include = |next: &str| format!("include:\n{}", format!("  - {next}\n").repeat(50));
+    let beside = (1..20)
+        .map(|i| (format!("f{i}.yaml"), include(&format!("f{}.yaml", i + 1))))
+        .collect();
+    Attack {
+        name: "compose_include_fan_out",
+        file_name: "compose.yaml",
+        text: format!("{}services:\n  s:\n    build: .\n", include("f1.yaml")),
+        dotenv: None,
+        beside,
+        limit: "8 levels and 64 files of includes (the service: no other file read)",
+        names: |answer| {
+            answer.contains("levels deep")
+                || answer.contains("more than 64 other files")
+                || names_service_reads_no_files(answer)
+        },
+    }
+}
+
+/// A kustomization of 200 image rules, each adding a 4,000-byte tag suffix to the same image,
+/// over a resource of 1,000 containers: 1.6 GB of image names without a bound (each rule runs
+/// twice on a pod's containers: kustomize issue 4814); an image stops growing at 4096 bytes.
+pub fn kustomize_tag_suffix_growth(_registry: &str) -> Attack {
+    let rule = format!("- name: q\n  tagSuffix: {}\n", "s".repeat(4000));
+    let containers = "  - {name: c, image: q}\n".repeat(1000);
+    Attack {
+        name: "kustomize_tag_suffix_growth",
+        file_name: "kustomization.yaml",
+        text: format!("resources:\n- pod.yaml\nimages:\n{}", rule.repeat(200)),
+        dotenv: None,
+        beside: vec![(
+            "pod.yaml".to_owned(),
+            format!("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n{containers}"),
+        )],
+        limit: "an image over 4096 bytes (the service: no other file read)",
+        names: |answer| names_expansion(answer) || names_service_reads_no_files(answer),
     }
 }
 
@@ -339,6 +441,10 @@ mod tests {
             one_letter_lines,
             aliased_long_image,
             lenient_growth,
+            gitlab_variable_bomb,
+            gitlab_extends_chain,
+            compose_include_fan_out,
+            kustomize_tag_suffix_growth,
         ] {
             let attack = make("127.0.0.1:5000");
             assert!(attack.text.len() < 1 << 20, "{}", attack.name);
@@ -350,6 +456,9 @@ mod tests {
                 attack.name
             );
             assert!(!attack.names_limit(attack.file_name), "{}", attack.name);
+            for (name, text) in &attack.beside {
+                assert!(text.len() < 1 << 20 && !attack.names_limit(text), "{name}");
+            }
         }
         assert!(alias_bomb_kubernetes("r").text.len() < 1024);
         assert!(alias_bomb_compose("r").text.len() < 1024);
