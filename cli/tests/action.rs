@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, platform};
+use mquery_tests::fixtures::{Pusher, push_db_and_cache};
 use mquery_tests::podman;
 use serde_json::Value;
 
@@ -174,18 +174,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 async fn registry() -> Distribution {
     let registry = Distribution::start_open();
-    let pusher = Pusher::open(&registry);
-    let both = vec![
-        platform("linux", "amd64", None),
-        platform("linux", "arm64", Some("v8")),
-    ];
-    pusher
-        .index_of("acme/db", Some("16"), Format::Oci, both)
-        .await;
-    let amd64 = vec![platform("linux", "amd64", None)];
-    pusher
-        .index_of("acme/cache", Some("7"), Format::Oci, amd64)
-        .await;
+    push_db_and_cache(&Pusher::open(&registry)).await;
     registry
 }
 

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{APP, Format, Pusher, open_with_app_and_pi, platform};
+use mquery_tests::fixtures::{
+    APP, Format, Pusher, open_with_app_and_pi, platform, push_db_and_cache,
+};
 use mquery_tests::helm::rendered_chart;
 
 fn mquery(registry: &Distribution, args: &[&str], stdin: Option<&str>) -> Output {
@@ -73,19 +75,9 @@ async fn registry() -> Distribution {
             platform("linux", "arm64", Some("v8")),
         ]
     };
-    pusher
-        .index_of("acme/db", Some("16"), Format::Oci, both())
-        .await;
+    push_db_and_cache(&pusher).await;
     pusher
         .index_of("acme/worker", Some("v1"), Format::Docker, both())
-        .await;
-    pusher
-        .index_of(
-            "acme/cache",
-            Some("7"),
-            Format::Oci,
-            vec![platform("linux", "amd64", None)],
-        )
         .await;
     registry
 }

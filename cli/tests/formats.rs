@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use mquery_tests::distribution::Distribution;
-use mquery_tests::fixtures::{Format, Pusher, platform};
+use mquery_tests::fixtures::{Format, Pusher, platform, push_db_and_cache};
 use serde_json::Value;
 
 /// The registry: `acme/db:16` on linux/amd64 and linux/arm64, `acme/cache:7` on linux/amd64
@@ -18,23 +18,13 @@ use serde_json::Value;
 async fn registry() -> Distribution {
     let registry = Distribution::start_open();
     let pusher = Pusher::open(&registry);
+    push_db_and_cache(&pusher).await;
     let both = || {
         vec![
             platform("linux", "amd64", None),
             platform("linux", "arm64", Some("v8")),
         ]
     };
-    pusher
-        .index_of("acme/db", Some("16"), Format::Oci, both())
-        .await;
-    pusher
-        .index_of(
-            "acme/cache",
-            Some("7"),
-            Format::Oci,
-            vec![platform("linux", "amd64", None)],
-        )
-        .await;
     for i in 0..10 {
         pusher
             .index_of("acme/many", Some(&format!("t{i}")), Format::Oci, both())

@@ -450,3 +450,19 @@ pub fn two_platform_index_body() -> Vec<u8> {
     // a literal of strings and numbers always serializes
     serde_json::to_vec(&index).unwrap_or_default()
 }
+
+/// Pushes the two images the stack tests judge against linux/arm64: `acme/db:16` (an OCI
+/// index of linux/amd64 and linux/arm64/v8) and `acme/cache:7` (linux/amd64 alone).
+pub async fn push_db_and_cache(pusher: &Pusher) {
+    let both = vec![
+        platform("linux", "amd64", None),
+        platform("linux", "arm64", Some("v8")),
+    ];
+    pusher
+        .index_of("acme/db", Some("16"), Format::Oci, both)
+        .await;
+    let amd64 = vec![platform("linux", "amd64", None)];
+    pusher
+        .index_of("acme/cache", Some("7"), Format::Oci, amd64)
+        .await;
+}
