@@ -410,7 +410,7 @@ async fn format_errors_are_clear() {
     for (args, said) in [
         (
             vec!["--format", "yaml", image.as_str()],
-            "unknown format \"yaml\"",
+            "invalid value 'yaml' for '--format <FORMAT>'",
         ),
         (
             vec!["--json", "--format", "sarif", image.as_str()],
