@@ -203,11 +203,20 @@ struct Disk;
 
 impl stack::files::Files for Disk {
     fn read(&self, path: &str) -> Result<String, String> {
+        // a FIFO or a device (`include: [/dev/stdin]`) would block or never end
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".to_owned());
+        }
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         let bytes = read_at_most(file, MAX_FILE as u64)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("larger than {} MiB", MAX_FILE >> 20))?;
         String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| m.is_dir())
     }
 }
 

@@ -520,3 +520,44 @@ async fn colour_on_a_terminal_never_in_a_pipe_and_not_with_no_color() {
         "{seen:?}"
     );
 }
+
+/// A registry's platform strings cannot forge a workflow command or drive a terminal in any
+/// format: the table's platform cells are printable text (found by a review: they were not).
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_strings_cannot_forge_a_command() {
+    let registry = Distribution::start_open();
+    let pusher = Pusher::open(&registry);
+    let hostile = vec![
+        platform("linux", "amd64", Some("v2\n::stop-commands::pwned")),
+        platform("linux", "arm64", Some("v8\u{1b}[31m")),
+    ];
+    pusher
+        .index_of("acme/evil", Some("1"), Format::Oci, hostile)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = registry.image("acme/evil:1");
+    std::fs::write(dir.path().join("list.txt"), format!("{image}\n")).expect("write");
+    for format in ["github", "text", "markdown"] {
+        let out = mquery(
+            &registry,
+            dir.path(),
+            &[
+                "check",
+                "--platform",
+                "linux/riscv64",
+                "--format",
+                format,
+                "list.txt",
+            ],
+        );
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(3), "{format}: {text}");
+        assert!(
+            text.lines()
+                .all(|l| !l.starts_with("::") || l.starts_with("::error ")),
+            "{format}: {text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{format}: {text:?}");
+        assert!(text.contains("\\x0a::stop-commands"), "{format}: {text}");
+    }
+}

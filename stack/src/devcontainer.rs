@@ -3,9 +3,10 @@
 //! (devcontainers/cli src/spec-node/configContainer.ts: `jsonc.parse`, whose errors it does
 //! not check, so trailing commas pass too). The properties, from the spec's schema
 //! (devcontainers/spec schemas/devContainer.base.schema.json):
+//! - `build.dockerfile` (or the older `dockerFile`): built locally from that Dockerfile (a
+//!   row that says so; check the Dockerfile itself), whether or not `image` is there too, as
+//!   the CLI decides (src/spec-node/configContainer.ts, `isDockerFileConfig` first);
 //! - `image`: the image (a row);
-//! - `build.dockerfile` (or the older `dockerFile`) without `image`: built locally from that
-//!   Dockerfile (a row that says so; check the Dockerfile itself);
 //! - `dockerComposeFile` with `service`: the container is that service of the Compose file
 //!   (a row that says so; check the Compose file).
 //!
@@ -45,7 +46,18 @@ pub(crate) fn scan(name: &str, text: &str) -> Option<Scan> {
     }
     let mut rows = Rows::default();
     let at = |id: Id| format!("{name}:{}", tree.line(id));
-    let row = if let Some(image) = image {
+    // the CLI's order (configContainer.ts): a Dockerfile configuration first, then `image`
+    let row = if let Some(dockerfile) = dockerfile {
+        let file = tree.text(dockerfile).unwrap_or("?");
+        Found {
+            location: at(dockerfile),
+            image: Err(Problem::Elsewhere(format!(
+                "built from the Dockerfile {}: check that file",
+                output::clip(file, crate::limits::MAX_QUOTED)
+            ))),
+            platform: None,
+        }
+    } else if let Some(image) = image {
         Found {
             location: at(image),
             image: crate::yaml::text_field(&tree, image).and_then(|i| match i.find("${") {
@@ -55,16 +67,6 @@ pub(crate) fn scan(name: &str, text: &str) -> Option<Scan> {
                 }
                 None => crate::reference(i),
             }),
-            platform: None,
-        }
-    } else if let Some(dockerfile) = dockerfile {
-        let file = tree.text(dockerfile).unwrap_or("?");
-        Found {
-            location: at(dockerfile),
-            image: Err(Problem::Elsewhere(format!(
-                "built from the Dockerfile {}: check that file",
-                output::clip(file, crate::limits::MAX_QUOTED)
-            ))),
             platform: None,
         }
     } else {

@@ -13,6 +13,11 @@ pub trait Files: std::fmt::Debug + Send + Sync {
     /// The text of the file at `path` (the naming file's directory joined with the path it
     /// names, see [`join`]), or a sentence saying why it cannot be read.
     fn read(&self, path: &str) -> Result<String, String>;
+
+    /// Whether `path` is a directory (a kustomization's resource may be one).
+    fn is_dir(&self, _path: &str) -> bool {
+        false
+    }
 }
 
 /// What one top-level file's scan may still read of other files.
@@ -45,8 +50,9 @@ impl Budget {
                 "more than {MAX_INCLUDED_FILES} other files read for one file"
             ));
         }
-        self.read += 1;
+        // only what was read counts: a probe for a file that is not there costs nothing
         let text = self.files.read(path)?;
+        self.read += 1;
         self.bytes += text.len();
         if self.bytes > MAX_INCLUDED_BYTES {
             return Err(format!(

@@ -41,3 +41,12 @@ pub const MAX_INCLUDED_BYTES: usize = 64 << 20;
 /// The most entries one kustomization may list in `resources` (with `bases`), in
 /// `components`, and in `images` (with `imageTags`): real ones list tens.
 pub const MAX_KUSTOMIZE_ENTRIES: usize = 1000;
+
+/// The work one GitLab CI file's resolution may do in all its jobs: `extends` bases visited,
+/// variables followed, services resolved. A large real file (hundreds of jobs) spends a few
+/// thousand.
+pub const MAX_GITLAB_STEPS: usize = 100_000;
+
+/// The service entries one Compose file's `extends` resolution may look at, in all its
+/// services and the files they extend.
+pub const MAX_RESOLVE_WORK: usize = 2_000_000;

@@ -131,6 +131,10 @@ impl stack::files::Files for Disk {
     fn read(&self, path: &str) -> Result<String, String> {
         std::fs::read_to_string(path).map_err(|e| e.to_string())
     }
+
+    fn is_dir(&self, path: &str) -> bool {
+        std::path::Path::new(path).is_dir()
+    }
 }
 
 /// A kustomization at `path` (under the fixtures, or absolute), read with its files.
@@ -185,35 +189,59 @@ fn kustomize_components_rewrite_the_including_resources() {
         env!("CARGO_MANIFEST_DIR")
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let overlay = dir.path().join("kustomization.yaml");
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(app.join("empty")).expect("mkdir");
+    std::fs::copy(
+        format!("{fixtures}/base/cartservice.yaml"),
+        app.join("cartservice.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("outside.yaml"), "kind: Pod\n").expect("write");
+    let overlay = app.join("kustomization.yaml");
     std::fs::write(
         &overlay,
         format!(
-            "resources:\n- {fixtures}/base/cartservice.yaml\ncomponents:\n- {fixtures}/components/container-images-tag\n- {fixtures}/components/container-images-registry\n- ../nowhere\n"
+            "resources:\n- cartservice.yaml\n- ../outside.yaml\n- empty\ncomponents:\n- {fixtures}/components/container-images-tag\n- {fixtures}/components/container-images-registry\n- ../nowhere\n"
         ),
     )
     .expect("write");
     let found = kustomized(&overlay.display().to_string());
-    let cart = "kustomize/microservices-demo/base/cartservice.yaml";
-    assert_eq!(found[0].0, format!("{}:6", overlay.display()));
+    let cart = format!("{}/cartservice.yaml", app.display());
+    let shown = |line: usize| format!("{}:{line}", overlay.display());
+    // kustomize's load restrictor: a file above the kustomization's directory is refused,
+    // there or not
+    let refused = |row: &(String, Result<String, Problem>), line: usize, file: &str| {
+        assert_eq!(row.0, shown(line));
+        let want = format!(
+            "security; file '{}/{file}' is not in or below '{}'",
+            dir.path().display(),
+            app.display()
+        );
+        assert_eq!(row.1, Err(Problem::Kustomize(want)));
+    };
+    refused(&found[0], 8, "nowhere");
+    refused(&found[1], 3, "outside.yaml");
+    assert_eq!(found[2].0, shown(4));
     assert!(
-        matches!(&found[0].1, Err(Problem::Unread(m)) if m.starts_with("../nowhere: ")),
+        matches!(&found[2].1, Err(Problem::Unread(m)) if m.contains("unable to find one of 'kustomization.yaml'")),
         "{found:?}"
     );
     assert_eq!(
-        found[1..],
+        found[3..],
         [
-            at(
-                cart,
-                46,
-                "CONTAINER_IMAGES_REGISTRY/cartservice:CONTAINER_IMAGES_TAG"
+            (
+                format!("{cart}:46"),
+                Ok("CONTAINER_IMAGES_REGISTRY/cartservice:CONTAINER_IMAGES_TAG".to_owned())
             ),
-            at(cart, 118, "CONTAINER_IMAGES_REGISTRY/redis:alpine"),
+            (
+                format!("{cart}:118"),
+                Ok("CONTAINER_IMAGES_REGISTRY/redis:alpine".to_owned())
+            ),
         ]
     );
     // the service has no files: each resource says so
     let text = std::fs::read_to_string(&overlay).expect("read");
     let alone = scan("kustomization.yaml", &text, &Context::default());
-    assert_eq!(alone.found.len(), 4);
+    assert_eq!(alone.found.len(), 6);
     assert!(alone.found.iter().all(|f| matches!(&f.image, Err(Problem::Unread(m)) if m.contains("only mquery check on the command line"))));
 }

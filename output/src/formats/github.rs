@@ -21,7 +21,8 @@ pub fn render(report: &StackReport) -> String {
         };
         for place in places {
             let mut properties = Vec::new();
-            if let Some(place) = place {
+            // standard input is no file of the repository
+            if let Some(place) = place.filter(|p| p.file != "-") {
                 properties.push(format!(
                     "file={}",
                     property(place.file.trim_start_matches("./"))

@@ -170,10 +170,11 @@ pub fn finding(row: &Row) -> Option<Finding<'_>> {
     let (rule, title, message) = match (&row.verdict, &image) {
         (Verdict::Unsupported { platform }, Some(image)) => (
             Rule::PlatformMissing,
-            format!("{image} does not support {platform}"),
+            format!("{image} does not support {}", printable(platform)),
             format!(
-                "{image} does not run on {platform}: its platforms are {}.",
-                row.platforms.as_deref().unwrap_or("none")
+                "{image} does not run on {}: its platforms are {}.",
+                printable(platform),
+                printable(row.platforms.as_deref().unwrap_or("none"))
             ),
         ),
         (Verdict::Failed(reason), Some(image)) => (

@@ -24,7 +24,11 @@ impl StackReport {
                         .as_deref()
                         .map_or_else(|| "-".to_owned(), |i| clip(i, 60)),
                     printable(&list_cell(&row.found_in)).into_owned(),
-                    row.platforms.clone().unwrap_or_else(|| "-".to_owned()),
+                    // registry strings: printable, so no cell can drive a terminal or start
+                    // a line of its own (a GitHub workflow command among them)
+                    row.platforms
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), |p| printable(p).into_owned()),
                     row.verdict.text(),
                 ]
             })
@@ -81,8 +85,10 @@ impl Verdict {
     /// The verdict column.
     pub fn text(&self) -> String {
         match self {
-            Verdict::Supported { platform, entry } => format!("{platform}: yes ({entry})"),
-            Verdict::Unsupported { platform } => format!("{platform}: no"),
+            Verdict::Supported { platform, entry } => {
+                format!("{}: yes ({})", printable(platform), printable(entry))
+            }
+            Verdict::Unsupported { platform } => format!("{}: no", printable(platform)),
             Verdict::LookedUp => "-".to_owned(),
             Verdict::Failed(reason) => format!("error: {reason}"),
             Verdict::NotChecked(reason) | Verdict::BuiltLocally(reason) => {

@@ -27,21 +27,45 @@ pub(crate) fn scan(name: &str, parsed: Result<Kustomization, Found>, context: &C
         Ok(kustomization) => {
             let mut builder = Builder {
                 budget: context.files.clone().map(Budget::new),
+                rewrites: MAX_REWRITES,
                 rows: &mut rows,
             };
+            // the chain holds paths as joined, so a kustomization naming its own directory
+            // is caught at once
             builder.kustomization(
                 name,
                 &kustomization,
                 &mut Vec::new(),
-                &mut vec![name.to_owned()],
+                &mut vec![join("", name)],
             );
         }
     }
     rows.scan(Kind::Kustomization)
 }
 
+/// The most image-rule applications one kustomization's scan makes (each compiles and matches
+/// a rule's name, of at most [`MAX_RULE_NAME`] bytes).
+const MAX_REWRITES: usize = 500_000;
+
+/// The longest rule name applied: no longer name matches a valid reference (a repository name
+/// is at most 255 characters), so a longer one is left out instead of matched.
+const MAX_RULE_NAME: usize = 512;
+
+/// Whether the file `path` is in or below the directory of the kustomization `name`.
+fn within(name: &str, path: &str) -> bool {
+    let root = join(name, ".");
+    match root.as_str() {
+        "." => !path.starts_with("../") && path != ".." && !path.starts_with('/'),
+        root => path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/')),
+    }
+}
+
 struct Builder<'r> {
     budget: Option<Budget>,
+    /// Rule applications left ([`MAX_REWRITES`]).
+    rewrites: usize,
     rows: &'r mut Rows,
 }
 
@@ -99,6 +123,7 @@ impl Builder<'_> {
             }
         }
         rules.extend(kustomization.images.iter().cloned());
+        rules.retain(|rule| rule.name.len() <= MAX_RULE_NAME);
         outer.insert(0, rules);
         for entry in &kustomization.resources {
             if let Some(read) = self.read(name, entry, chain) {
@@ -143,16 +168,36 @@ impl Builder<'_> {
         };
         let path = join(name, &entry.path);
         let depth = chain.len();
-        // a file is a resource; otherwise a directory's kustomization
-        let read = match budget.read(&path, depth) {
-            Ok(text) => Ok((path.clone(), text)),
-            Err(first) => FILE_NAMES
+        // a directory holds a kustomization (api/konfig/general.go's names); a file is a
+        // resource, and must be in or below the kustomization's directory (kustomize's
+        // default load restrictor, api/internal/loader/loadrestrictions.go `RootOnly`)
+        let read = if budget.files.is_dir(&path) {
+            FILE_NAMES
                 .iter()
                 .find_map(|f| {
-                    let inner = format!("{path}/{f}");
+                    let inner = join("", &format!("{path}/{f}"));
                     budget.read(&inner, depth).ok().map(|text| (inner, text))
                 })
-                .ok_or(first),
+                .ok_or_else(|| {
+                    format!(
+                        "unable to find one of 'kustomization.yaml', 'kustomization.yml' or \
+                         'Kustomization' in directory '{path}'"
+                    )
+                })
+        } else if !within(name, &path) {
+            let root = join(name, ".");
+            self.push(Found {
+                location: at,
+                image: Err(Problem::Kustomize(format!(
+                    "security; file '{}' is not in or below '{}'",
+                    output::clip(&path, crate::limits::MAX_QUOTED),
+                    output::clip(&root, crate::limits::MAX_QUOTED)
+                ))),
+                platform: None,
+            });
+            return None;
+        } else {
+            budget.read(&path, depth).map(|text| (path.clone(), text))
         };
         match read {
             Ok((file, _)) if chain.contains(&file) => {
@@ -253,7 +298,23 @@ impl Builder<'_> {
         path: &[&str],
         levels: &[Vec<ImageRule>],
     ) {
+        // a row past the cap is counted, never computed
+        if !self.rows.room() {
+            return;
+        }
         let passes = passes(kind, path);
+        let rewrites: usize = levels.iter().map(|rules| rules.len() * passes).sum();
+        if rewrites > self.rewrites {
+            self.rewrites = 0;
+            return self.rows.push(Found {
+                location: format!("{name}:{}", tree.line(image)),
+                image: Err(Problem::Limit(format!(
+                    "the image rules were applied more than {MAX_REWRITES} times in this check"
+                ))),
+                platform: None,
+            });
+        }
+        self.rewrites -= rewrites;
         let rewritten = crate::yaml::text_field(tree, image).and_then(|written| {
             let mut image = written.to_owned();
             for rules in levels {
@@ -267,7 +328,7 @@ impl Builder<'_> {
             }
             crate::reference(&image)
         });
-        self.push(Found {
+        self.rows.push(Found {
             location: format!("{name}:{}", tree.line(image)),
             image: rewritten,
             platform: None,

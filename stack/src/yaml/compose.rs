@@ -20,7 +20,7 @@ use super::tree::{Id, Tree};
 use super::{location, refused, text_field};
 use crate::files::{Budget, join};
 use crate::interpolate::interpolate_vars;
-use crate::limits::MAX_EXPANSION;
+use crate::limits::{MAX_EXPANSION, MAX_RESOLVE_WORK};
 use crate::{Context, Found, Problem, Rows, reference};
 
 type Vars = HashMap<String, String>;
@@ -30,19 +30,26 @@ type Vars = HashMap<String, String>;
 pub(super) fn scan(name: &str, tree: &Tree, doc: Id, context: &Context, rows: &mut Rows) {
     let mut reader = Reader {
         budget: context.files.clone().map(Budget::new),
+        work: MAX_RESOLVE_WORK,
         rows,
     };
+    // the chain holds paths as joined (`./compose.yaml` is `compose.yaml`), so a file that
+    // includes itself is caught at once
     reader.file(
         name,
         tree,
         doc,
         context.vars.as_ref(),
-        &mut vec![name.to_owned()],
+        &mut vec![join("", name)],
     );
 }
 
 struct Reader<'r> {
     budget: Option<Budget>,
+    /// Service entries still to look at while resolving `extends` ([`MAX_RESOLVE_WORK`]): a
+    /// lookup costs the entries it passes, so no file of many services extending long chains
+    /// costs more.
+    work: usize,
     rows: &'r mut Rows,
 }
 
@@ -107,6 +114,10 @@ impl Reader<'_> {
                         let own = tree.text(key).unwrap_or_default().to_owned();
                         let mut seen = vec![(name.to_owned(), own)];
                         match self.extends(name, tree, extends, vars, chain.len(), &mut seen) {
+                            // its own `build:` when the bases name no image
+                            Ok(Inherited::Nothing) if tree.get(service, "build").is_some() => {
+                                Inherited::Built
+                            }
                             Ok(inherited) => inherited,
                             Err(row) => Inherited::Image(row),
                         }
@@ -194,7 +205,26 @@ impl Reader<'_> {
             platform: None,
         };
         let (from_file, own) = seen.last().cloned().unwrap_or_default();
-        let Some(found) = services.and_then(|s| tree.get(s, base)) else {
+        let spent = || {
+            Problem::Limit(format!(
+                "resolving extends looked at more than {MAX_RESOLVE_WORK} services"
+            ))
+        };
+        if self.work == 0 {
+            return Err(fail(spent()));
+        }
+        let entries = services.map(|s| tree.entries(s)).unwrap_or_default();
+        let position = entries
+            .iter()
+            .position(|&(k, _)| tree.text(k) == Some(base));
+        // the copy of the entries is the cost, wherever the base is
+        let cost = entries.len();
+        if cost > self.work {
+            self.work = 0;
+            return Err(fail(spent()));
+        }
+        self.work -= cost;
+        let Some(found) = position.map(|p| entries[p].1) else {
             return Err(fail(compose_error(format!(
                 "cannot extend service {own:?} in {from_file}: service {base:?} not found in {path}"
             ))));

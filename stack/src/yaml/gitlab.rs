@@ -18,11 +18,12 @@
 //! One row per place an image is written and name it resolves to: a template used by ten jobs
 //! is one row, at the template's line.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use super::tree::{Id, Tree};
 use super::{location, text_field};
-use crate::limits::MAX_EXPANSION;
+use crate::limits::{MAX_EXPANSION, MAX_GITLAB_STEPS};
 use crate::{Found, Problem, Rows};
 
 /// The top-level keys that are not jobs (root.rb; `types` is the old name of `stages`).
@@ -72,6 +73,56 @@ pub(super) fn is_gitlab_ci(tree: &Tree, doc: Id) -> bool {
     has_job
         || (tree.get(doc, "stages").is_some()
             && (tree.get(doc, "image").is_some() || tree.get(doc, "default").is_some()))
+        || includes(tree, doc)
+            .iter()
+            .any(|&item| INCLUDE_KEYS.iter().any(|k| tree.get(item, k).is_some()))
+}
+
+/// The keys of a GitLab `include:` item (gitlabhq lib/gitlab/ci/config/entry/include.rb);
+/// Compose's items have `path` instead.
+const INCLUDE_KEYS: [&str; 6] = [
+    "local",
+    "project",
+    "file",
+    "template",
+    "remote",
+    "component",
+];
+
+/// The items of the document's `include:` (one item, or a list).
+fn includes(tree: &Tree, doc: Id) -> Vec<Id> {
+    match tree.get(doc, "include") {
+        Some(include) if tree.is_mapping(include) || tree.text(include).is_some() => vec![include],
+        Some(include) => tree.items(include).to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// The work one file's resolution may do: `extends` bases visited, variables followed,
+/// services resolved, in all its jobs ([`MAX_GITLAB_STEPS`]). Past it the remaining jobs are one row that says so.
+struct Steps(Cell<usize>);
+
+impl Steps {
+    fn spend(&self, n: usize) -> Result<(), Problem> {
+        let left = self.0.get();
+        if left < n {
+            self.0.set(0);
+            return Err(Problem::Limit(format!(
+                "the file's resolution budget ({MAX_GITLAB_STEPS} steps of extends, variables \
+                 and services) is spent"
+            )));
+        }
+        self.0.set(left - n);
+        Ok(())
+    }
+}
+
+/// What every job falls back to, resolved once: `default:`'s and the top-level `image` and
+/// `services`, and the file's `variables`.
+struct Fallback<'t> {
+    image: Option<Id>,
+    services: Option<Id>,
+    variables: HashMap<&'t str, Id>,
 }
 
 /// The images and services of every job that runs, in the order written.
@@ -79,6 +130,40 @@ pub(super) fn scan(name: &str, tree: &Tree, doc: Id, rows: &mut Rows) {
     let jobs = jobs(tree, doc);
     let by_name: HashMap<&str, Id> = jobs.iter().copied().collect();
     let default = tree.get(doc, "default").filter(|&d| tree.is_mapping(d));
+    let defaults: Vec<Id> = default.into_iter().chain([doc]).collect();
+    let fallback = Fallback {
+        image: defaults.iter().find_map(|&l| image_name(tree, l)),
+        services: defaults.iter().find_map(|&l| tree.get(l, "services")),
+        variables: tree
+            .get(doc, "variables")
+            .map(|v| {
+                tree.entries(v)
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((tree.text(k)?, v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    // the files it includes are not read: each is a row naming it, listed, not a problem
+    for item in includes(tree, doc) {
+        let named = INCLUDE_KEYS
+            .iter()
+            .find_map(|k| tree.get(item, k).map(|v| (*k, v)))
+            .and_then(|(k, v)| Some(format!("{k} {}", tree.text(v)?)))
+            .or_else(|| tree.text(item).map(str::to_owned))
+            .unwrap_or_else(|| "a file".to_owned());
+        if rows.room() {
+            rows.push(Found {
+                location: location(name, tree, item),
+                image: Err(Problem::Elsewhere(format!(
+                    "includes {}, which mquery does not read: check it too",
+                    output::clip(&named, crate::limits::MAX_QUOTED)
+                ))),
+                platform: None,
+            });
+        }
+    }
+    let steps = Steps(Cell::new(MAX_GITLAB_STEPS));
     let mut seen: HashSet<(Id, Result<String, Problem>)> = HashSet::new();
     let mut push = |rows: &mut Rows, at: Id, image: Result<String, Problem>| {
         if seen.insert((at, image.clone())) && rows.room() {
@@ -93,44 +178,61 @@ pub(super) fn scan(name: &str, tree: &Tree, doc: Id, rows: &mut Rows) {
         if job_name.starts_with('.') {
             continue;
         }
-        // the mappings a key is looked up in, first to last: the job, its bases, the defaults
+        // every job spends a step at least: the loop ends with the budget
+        if steps.0.get() == 0 {
+            break;
+        }
+        // the mappings a key is looked up in, first to last: the job and its bases
         let mut chain = Vec::new();
-        if let Err((at, problem)) = bases(tree, &by_name, job, 0, &mut Vec::new(), &mut chain) {
+        if let Err((at, problem)) =
+            bases(tree, &by_name, job, 0, &mut Vec::new(), &mut chain, &steps)
+        {
             push(rows, at, Err(problem));
             continue;
         }
-        let variables = |var: &str| variable(tree, &chain, doc, var);
-        let defaults = default.into_iter().chain([doc]);
-        let layers: Vec<Id> = chain.iter().copied().chain(defaults).collect();
+        let variables = |var: &str| variable(tree, &chain, &fallback, var);
         // image: the first layer naming one (a mapping without `name` merges with the next)
-        let image = layers.iter().find_map(|&layer| {
-            let image = tree.get(layer, "image")?;
-            match tree.is_mapping(image) {
-                true => tree.get(image, "name"),
-                false => Some(image),
-            }
-        });
+        let image = chain
+            .iter()
+            .find_map(|&layer| image_name(tree, layer))
+            .or(fallback.image);
         if let Some(image) = image {
-            push(rows, image, resolve(tree, image, &variables));
+            push(rows, image, resolve(tree, image, &variables, &steps));
         }
         // services: lists are replaced, not merged: the first layer that has them
-        if let Some(services) = layers.iter().find_map(|&l| tree.get(l, "services")) {
-            for &service in tree.items(services) {
-                let named = match tree.is_mapping(service) {
-                    true => tree.get(service, "name"),
-                    false => Some(service),
-                };
-                match named {
-                    Some(named) => push(rows, named, resolve(tree, named, &variables)),
-                    None => push(rows, service, Err(Problem::NoImage)),
-                }
+        let services = chain
+            .iter()
+            .find_map(|&l| tree.get(l, "services"))
+            .or(fallback.services);
+        for &service in services.map_or(&[][..], |s| tree.items(s)) {
+            if let Err(limit) = steps.spend(1) {
+                push(rows, service, Err(limit));
+                break;
+            }
+            let named = match tree.is_mapping(service) {
+                true => tree.get(service, "name"),
+                false => Some(service),
+            };
+            match named {
+                Some(named) => push(rows, named, resolve(tree, named, &variables, &steps)),
+                None => push(rows, service, Err(Problem::NoImage)),
             }
         }
     }
 }
 
+/// The node naming the image of the mapping `layer`: its `image`, or that mapping's `name`.
+fn image_name(tree: &Tree, layer: Id) -> Option<Id> {
+    let image = tree.get(layer, "image")?;
+    match tree.is_mapping(image) {
+        true => tree.get(image, "name"),
+        false => Some(image),
+    }
+}
+
 /// Appends `job` and, through `extends`, its bases to `chain` in precedence order (a later
-/// base before an earlier one); `Err`: where and why the extends cannot be resolved.
+/// base before an earlier one); a base already in the chain is not walked again (its keys
+/// are already there, ahead of it). `Err`: where and why the extends cannot be resolved.
 fn bases(
     tree: &Tree,
     by_name: &HashMap<&str, Id>,
@@ -138,12 +240,17 @@ fn bases(
     depth: usize,
     path: &mut Vec<Id>,
     chain: &mut Vec<Id>,
+    steps: &Steps,
 ) -> Result<(), (Id, Problem)> {
+    steps.spend(1).map_err(|limit| (job, limit))?;
     if path.contains(&job) {
         return Err((
             job,
             Problem::Gitlab("circular dependency detected in `extends`".into()),
         ));
+    }
+    if chain.contains(&job) {
+        return Ok(());
     }
     chain.push(job);
     let Some(extends) = tree.get(job, "extends") else {
@@ -176,7 +283,7 @@ fn bases(
                 )),
             ));
         };
-        bases(tree, by_name, base_job, depth + 1, path, chain)?;
+        bases(tree, by_name, base_job, depth + 1, path, chain, steps)?;
     }
     path.pop();
     Ok(())
@@ -184,26 +291,27 @@ fn bases(
 
 /// The value of the variable `var` for a job: its own and its bases' `variables` (first in
 /// `chain` wins), then the file's; a value is a string, a number, or a mapping with `value`.
-fn variable(tree: &Tree, chain: &[Id], doc: Id, var: &str) -> Option<String> {
-    chain.iter().chain([&doc]).find_map(|&layer| {
-        let value = tree.get(tree.get(layer, "variables")?, var)?;
-        let value = match tree.is_mapping(value) {
-            true => tree.get(value, "value")?,
-            false => value,
-        };
-        match &tree.node(value).value {
-            // a value longer than any image is cut where the expansion will refuse it, so no
-            // long value is copied whole
-            super::tree::Value::Scalar { text, .. } => {
-                let mut end = text.len().min(MAX_EXPANSION + 1);
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                Some(text[..end].to_owned())
+fn variable(tree: &Tree, chain: &[Id], fallback: &Fallback, var: &str) -> Option<String> {
+    let value = chain
+        .iter()
+        .find_map(|&layer| tree.get(tree.get(layer, "variables")?, var))
+        .or_else(|| fallback.variables.get(var).copied())?;
+    let value = match tree.is_mapping(value) {
+        true => tree.get(value, "value")?,
+        false => value,
+    };
+    match &tree.node(value).value {
+        // a value longer than any image is cut where the expansion will refuse it, so no
+        // long value is copied whole
+        super::tree::Value::Scalar { text, .. } => {
+            let mut end = text.len().min(MAX_EXPANSION + 1);
+            while !text.is_char_boundary(end) {
+                end -= 1;
             }
-            _ => None,
+            Some(text[..end].to_owned())
         }
-    })
+        _ => None,
+    }
 }
 
 /// The image name written at `at`, its variables expanded.
@@ -211,21 +319,29 @@ fn resolve(
     tree: &Tree,
     at: Id,
     variables: &dyn Fn(&str) -> Option<String>,
+    steps: &Steps,
 ) -> Result<String, Problem> {
     let text = text_field(tree, at)?;
     let mut out = String::new();
-    expand(text, variables, 0, &mut out)?;
+    expand(text, variables, 0, &mut out, steps)?;
     Ok(out)
 }
 
 /// `$NAME`, `${NAME}` and `$$` (a `$`) in `text`, each variable's value expanded in turn, into
-/// `out`: at most [`MAX_EXPANSION`] bytes and [`MAX_VARIABLE_DEPTH`] levels.
+/// `out`: at most [`MAX_EXPANSION`] bytes and [`MAX_VARIABLE_DEPTH`] levels; every variable
+/// followed costs a step, so empty values referenced a billion times end too.
 fn expand(
     text: &str,
     variables: &dyn Fn(&str) -> Option<String>,
     depth: usize,
     out: &mut String,
+    steps: &Steps,
 ) -> Result<(), Problem> {
+    let too_long = || {
+        Problem::Limit(format!(
+            "an image name expands to more than {MAX_EXPANSION} bytes"
+        ))
+    };
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -248,6 +364,7 @@ fn expand(
         if name.is_empty() {
             out.push('$');
         } else {
+            steps.spend(1)?;
             let value =
                 variables(name).ok_or_else(|| Problem::UnresolvedVariable(name.to_owned()))?;
             if depth >= MAX_VARIABLE_DEPTH {
@@ -255,20 +372,16 @@ fn expand(
                     "variables refer to variables more than {MAX_VARIABLE_DEPTH} levels deep"
                 )));
             }
-            expand(&value, variables, depth + 1, out)?;
+            expand(&value, variables, depth + 1, out, steps)?;
         }
         if out.len() > MAX_EXPANSION {
-            return Err(Problem::Limit(format!(
-                "an image name expands to more than {MAX_EXPANSION} bytes"
-            )));
+            return Err(too_long());
         }
         rest = next;
     }
     out.push_str(rest);
     match out.len() > MAX_EXPANSION {
-        true => Err(Problem::Limit(format!(
-            "an image name expands to more than {MAX_EXPANSION} bytes"
-        ))),
+        true => Err(too_long()),
         false => Ok(()),
     }
 }
@@ -417,6 +530,64 @@ e:
         let deep: String = (0..20).map(|i| format!("  W{i}: $W{}\n", i + 1)).collect();
         let text = format!("variables:\n{deep}job:\n  image: $W0\n  script: [x]\n");
         assert!(matches!(&gitlab_rows(&text)[0].1, Err(Problem::Limit(m)) if m.contains("levels")));
+    }
+
+    /// A base reached many ways is walked once; a billion references to an empty variable
+    /// end at the file's step budget (both found by a review, before any limit held them).
+    #[test]
+    fn repeated_bases_and_empty_variables_are_bounded() {
+        let mut text = String::from(".t0: {image: alpine, script: [x]}\n");
+        for n in 1..10 {
+            let bases = vec![format!(".t{}", n - 1); 10].join(", ");
+            text.push_str(&format!(".t{n}: {{extends: [{bases}]}}\n"));
+        }
+        text.push_str(&format!(
+            "job: {{extends: [{}], script: [x]}}\n",
+            vec![".t9"; 10].join(", ")
+        ));
+        assert_eq!(
+            gitlab_rows(&text),
+            [image_at(".gitlab-ci.yml:1", "alpine", None)]
+        );
+        let mut text = String::from("variables:\n  V0: \"\"\n");
+        for i in 1..=9 {
+            text.push_str(&format!(
+                "  V{i}: \"{}\"\n",
+                format!("$V{}", i - 1).repeat(100)
+            ));
+        }
+        text.push_str("job:\n  image: \"x$V9\"\n  script: [x]\n");
+        let rows = gitlab_rows(&text);
+        assert!(
+            matches!(&rows[0].1, Err(Problem::Limit(m)) if m.contains("budget")),
+            "{rows:?}"
+        );
+    }
+
+    /// GitLab's includes are named, not read; a file of includes alone is GitLab's, not a
+    /// Compose file.
+    #[test]
+    fn includes_are_listed() {
+        let text = "include:\n  - template: Auto-DevOps.gitlab-ci.yml\n  - local: ci/build.yml\nvariables:\n  A: b\n";
+        assert_eq!(
+            gitlab_rows(text),
+            [
+                (
+                    ".gitlab-ci.yml:2".into(),
+                    Err(Problem::Elsewhere(
+                        "includes template Auto-DevOps.gitlab-ci.yml, which mquery does not read: check it too".into()
+                    )),
+                    None
+                ),
+                (
+                    ".gitlab-ci.yml:3".into(),
+                    Err(Problem::Elsewhere(
+                        "includes local ci/build.yml, which mquery does not read: check it too".into()
+                    )),
+                    None
+                ),
+            ]
+        );
     }
 
     #[test]

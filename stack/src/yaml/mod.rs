@@ -68,6 +68,7 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
             || (tree
                 .get(d, "include")
                 .is_some_and(|i| !tree.items(i).is_empty())
+                && only_compose_keys(&tree, d)
                 && !gitlab::is_gitlab_ci(&tree, d))
     });
     if let Some(doc) = compose_doc {
@@ -97,6 +98,20 @@ pub fn scan(name: &str, text: &str, context: &Context) -> Result<Option<Scan>, F
         containers(name, &tree, doc, &mut rows);
     }
     Ok(Some(rows.scan(Kind::Kubernetes)))
+}
+
+/// The top-level keys of a Compose file (compose-spec's schema: compose-go
+/// schema/compose-spec.json), and extensions (`x-`).
+const COMPOSE_KEYS: [&str; 9] = [
+    "version", "name", "include", "services", "networks", "volumes", "configs", "secrets", "models",
+];
+
+/// Whether every top-level key of `doc` is one a Compose file may have.
+fn only_compose_keys(tree: &Tree, doc: Id) -> bool {
+    tree.entries(doc).iter().all(|&(k, _)| {
+        tree.text(k)
+            .is_some_and(|k| COMPOSE_KEYS.contains(&k) || k.starts_with("x-"))
+    })
 }
 
 /// A CI configuration: a GitHub Actions workflow, or GitLab CI's (whose configuration is the

@@ -244,3 +244,29 @@ fn includes_are_bounded() {
         |r| matches!(&r.1, Err(Problem::Unread(m)) if m.contains("more than 64 other files"))
     ));
 }
+
+/// A service with its own `build:` whose bases name no image is built locally; many services
+/// extending a long chain of many stop at the resolution budget (both found by a review).
+#[test]
+fn build_with_extends_and_the_resolution_budget() {
+    let text = "services:\n  base:\n    environment: {A: \"1\"}\n  web:\n    extends: base\n    build: .\n";
+    assert_eq!(
+        compose_rows("compose.yaml", text, &Context::default()),
+        [problem("compose.yaml:4", Problem::BuiltLocally)]
+    );
+    let mut text = String::from("services:\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("  s{i}: {{extends: z0}}\n"));
+    }
+    for i in 0..30 {
+        text.push_str(&format!("  z{i}: {{extends: z{}}}\n", i + 1));
+    }
+    text.push_str("  z30: {image: alpine}\n");
+    let scan = scan("compose.yaml", &text, &Context::default());
+    let limited = scan
+        .found
+        .iter()
+        .filter(|f| matches!(&f.image, Err(Problem::Limit(m)) if m.contains("services")))
+        .count();
+    assert!(limited > 0, "{:?}", &scan.found[..3]);
+}
