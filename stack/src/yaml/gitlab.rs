@@ -543,7 +543,7 @@ e:
         }
         text.push_str(&format!(
             "job: {{extends: [{}], script: [x]}}\n",
-            vec![".t9"; 10].join(", ")
+            [".t9"; 10].join(", ")
         ));
         assert_eq!(
             gitlab_rows(&text),
