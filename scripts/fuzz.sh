@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the reference parser, the platform parser, the manifest summarizer, the cache
-# store's decode path, the stack scanner and a pull token's claims (what it grants) with
+# store's decode path, the stack scanner (one file, and files naming each other) and a pull
+# token's claims (what it grants) with
 # cargo-fuzz (libFuzzer + AddressSanitizer) for a bounded time each:
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 20)
 # Seeds are the committed corpus in fuzz/corpus/TARGET; the run grows a copy under
@@ -25,11 +26,11 @@ export RUSTC_BOOTSTRAP=1
 # one input (the default is 20 minutes, longer than the whole run) are crashes.
 target_flags() {
   case "$1" in
-    scan) echo "-rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=10" ;;
+    scan | scan_files) echo "-rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=10" ;;
     *) echo "" ;;
   esac
 }
-for target in reference platform manifest store scan token_claims; do
+for target in reference platform manifest store scan scan_files token_claims; do
   corpus="target/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp fuzz/corpus/"$target"/* "$corpus"/

@@ -12,7 +12,16 @@ use stack::plan::Plan;
 use stack::limits::MAX_ROWS;
 
 /// The name a file is posted or read under: a hint for its kind, chosen by the first byte.
-const NAMES: [&str; 4] = ["compose.yaml", "Dockerfile", "list.txt", "k8s.yaml"];
+const NAMES: [&str; 8] = [
+    "compose.yaml",
+    "Dockerfile",
+    "list.txt",
+    "k8s.yaml",
+    ".gitlab-ci.yml",
+    "ci.yml",
+    "devcontainer.json",
+    "kustomization.yaml",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
