@@ -1,6 +1,7 @@
 //! `mquery IMAGE...`: is a container image multi-platform, and which platforms does it
 //! support? Prints mquery's text (or the v1 JSON document with `--json`); `mquery diff` and
-//! `mquery check` (`check.rs`) are its subcommands. The options, output, environment and exit
+//! `mquery check` (`check.rs`) are its subcommands, `--endpoint`'s backend is `service.rs`,
+//! a stack's progress line `progress.rs`. The options, output, environment and exit
 //! status are documented in docs/cli.md.
 //!
 //! Exit codes: 0 success, 1 any error, 3 an image does not support `--platform`, 4 `mquery
@@ -10,6 +11,8 @@
 mod check;
 mod config;
 mod login;
+mod progress;
+mod service;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -21,6 +24,8 @@ use registry::{Client, ErrorCode, PlatformCheck, PlatformSpec, Reference, Sense}
 use stack::plan::Asked;
 
 use crate::config::Config;
+use crate::progress::Progress;
+use crate::service::Service;
 
 /// Reads `source` to its end when it holds at most `max` bytes; `Ok(None)` when it holds more
 /// (only `max + 1` bytes are read to know). Every file the command reads goes through it.
@@ -337,98 +342,6 @@ enum Backend {
     Service(Service),
 }
 
-/// A deployed mquery service, asked through `/v1/inspect`.
-#[derive(Debug, Clone)]
-struct Service {
-    http: reqwest::Client,
-    inspect: reqwest::Url,
-}
-
-impl Service {
-    fn new(
-        base: reqwest::Url,
-        client: &registry::ClientConfig,
-    ) -> Result<Service, registry::Error> {
-        let setup = |detail: String| registry::Error::ClientSetup { detail };
-        let inspect = reqwest::Url::parse(&format!(
-            "{}/v1/inspect",
-            base.as_str().trim_end_matches('/')
-        ))
-        .map_err(|e| setup(format!("invalid endpoint {base}: {e}")))?;
-        // the same roots as registry lookups: system store or compiled-in, plus MQUERY_CA_FILE
-        let tls =
-            registry::tls::client_config(&client.extra_roots).map_err(|e| setup(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(client.user_agent.clone())
-            .connect_timeout(client.connect_timeout)
-            // the service has its own registry deadline; leave it room to answer
-            .timeout(client.lookup_timeout + std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Service { http, inspect })
-    }
-
-    async fn lookup(&self, image: &str, reference: &Reference, verify: bool) -> LookupResult {
-        let mut url = self.inspect.clone();
-        url.query_pairs_mut().append_pair("image", image);
-        if verify {
-            url.query_pairs_mut().append_pair("verify", "1");
-        }
-        let canonical = Some(reference.canonical());
-        let unreachable = |detail: String| {
-            error_report(
-                image,
-                canonical.clone(),
-                ErrorCode::UpstreamError,
-                &format!(
-                    "mquery service at {} failed: {detail}",
-                    self.inspect.origin().ascii_serialization()
-                ),
-            )
-        };
-        let response = self
-            .http
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| match registry::tls::certificate_problem(&e) {
-                Some(problem) => error_report(
-                    image,
-                    canonical.clone(),
-                    ErrorCode::UpstreamError,
-                    &format!(
-                        "certificate not trusted: {}: {problem}",
-                        self.inspect.origin().ascii_serialization()
-                    ),
-                ),
-                None => unreachable(e.without_url().to_string()),
-            })?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(e.without_url().to_string()))?;
-        if status.is_success() {
-            let report = serde_json::from_slice::<Report>(&body)
-                .map_err(|e| unreachable(format!("unexpected answer: {e}")))?;
-            if verify && report.verification.is_none() {
-                // an older service: a silent pass would be a lie
-                return Err(unreachable(
-                    "the service does not support verify=1".to_owned(),
-                ));
-            }
-            Ok(report)
-        } else {
-            match serde_json::from_slice::<ErrorReport>(&body) {
-                Ok(error) => Err(error),
-                Err(_) => Err(unreachable(format!("HTTP {}", status.as_u16()))),
-            }
-        }
-    }
-}
-
 /// Looks all images up concurrently; answers come back in the order given. Looked up here,
 /// they are prepared first: one token request and one connection per registry
 /// ([`registry::Client::prepare`]).
@@ -467,48 +380,6 @@ async fn lookup_all(
                 .unwrap_or_else(|u| Err(ErrorReport::of_image(u.item(), u.code(), u.to_string())))
         })
         .collect()
-}
-
-/// The line on stderr that counts a large stack's lookups as they finish (docs/cli.md,
-/// "Colour and progress"), rewritten in place and erased at the end; shown only on a
-/// terminal, and only from [`Progress::FROM`] images.
-struct Progress {
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
-    shown: bool,
-}
-
-impl Progress {
-    const FROM: usize = 10;
-
-    fn new(terminal: bool, total: usize) -> Progress {
-        Progress {
-            total,
-            done: std::sync::atomic::AtomicUsize::new(0),
-            shown: terminal && total >= Progress::FROM,
-        }
-    }
-
-    fn one_more(&self) {
-        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if self.shown {
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(
-                stderr,
-                "\r\x1b[2Kmquery: looked up {done} of {} images",
-                self.total
-            );
-            let _ = stderr.flush();
-        }
-    }
-
-    fn clear(&self) {
-        if self.shown {
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "\r\x1b[2K");
-            let _ = stderr.flush();
-        }
-    }
 }
 
 async fn lookup(backend: &Backend, image: &str, verify: bool) -> LookupResult {
