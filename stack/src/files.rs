@@ -64,6 +64,21 @@ impl Budget {
     }
 }
 
+/// Why the file `path` a scanned file names was not read: the scan has no files (the
+/// service, sent one file).
+pub(crate) fn not_read(path: &str) -> crate::Problem {
+    let shown = output::clip(path, crate::limits::MAX_QUOTED);
+    crate::Problem::Unread(format!(
+        "names the file {shown}, which only mquery check on the command line reads"
+    ))
+}
+
+/// Why the file `path` could not be read: the reader's or the budget's sentence.
+pub(crate) fn unreadable(path: &str, why: &str) -> crate::Problem {
+    let shown = output::clip(path, crate::limits::MAX_QUOTED);
+    crate::Problem::Unread(format!("{shown}: {}", output::printable(why)))
+}
+
 /// `path` as the file `from` names it: relative paths are relative to `from`'s directory
 /// (compose-go loader/include.go and extends.go resolve them against the including file's
 /// directory), `.` and `..` components resolved by hand, as written (no disk access).

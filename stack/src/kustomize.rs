@@ -18,7 +18,7 @@ pub(crate) use build::scan;
 pub use image::{apply, passes, transform};
 
 use crate::limits::{MAX_EXPANSION, MAX_KUSTOMIZE_ENTRIES};
-use crate::yaml::tree::{Id, LoadError, Tree, Value};
+use crate::yaml::tree::{Id, Tree, Value};
 use crate::{Found, Problem};
 
 /// A path a kustomization names, with the line it is written on.
@@ -130,7 +130,7 @@ pub fn parse(name: &str, text: &str) -> Option<Result<Kustomization, Found>> {
     let named = FILE_NAMES.contains(&base);
     let tree = match Tree::load(text) {
         Ok(tree) => tree,
-        Err(error) => return named.then(|| Err(refusal(name, error))),
+        Err(error) => return named.then(|| Err(crate::yaml::refused(name, error))),
     };
     // kustomize reads one document; a stream of several is Kubernetes YAML
     let [doc] = tree.documents[..] else {
@@ -156,12 +156,6 @@ enum Detected {
     Declared,
     /// Neither: its fields.
     Fields,
-}
-
-/// The problem row of a YAML file the bounded loader did not read (yaml/tree.rs): where,
-/// and the parser's message or the limit's sentence.
-pub(crate) fn refusal(name: &str, error: LoadError) -> Found {
-    crate::yaml::refused(name, error)
 }
 
 /// Whether a key names `field` as Go's `encoding/json` matches names: exactly or without

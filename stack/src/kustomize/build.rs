@@ -12,12 +12,9 @@
 
 use super::{Entry, FILE_NAMES, ImageRule, Kustomization, parse, passes, transform};
 use crate::files::{Budget, join};
+use crate::yaml::CONTAINER_FIELDS;
 use crate::yaml::tree::{Id, Tree};
 use crate::{Context, Found, Kind, Problem, Rows, Scan};
-
-/// The pod-spec fields whose items are containers (the Kubernetes scan's, yaml/mod.rs): all
-/// are images the workload runs; kustomize rewrites the first two ([`passes`]).
-const CONTAINER_FIELDS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
 /// The scan of the kustomization `name`, already parsed.
 pub(crate) fn scan(name: &str, parsed: Result<Kustomization, Found>, context: &Context) -> Scan {
@@ -76,14 +73,6 @@ impl Builder<'_> {
         }
     }
 
-    fn unread(&mut self, location: String, reason: String) {
-        self.push(Found {
-            location,
-            image: Err(Problem::Unread(reason)),
-            platform: None,
-        });
-    }
-
     /// The resources and components of the kustomization `name`; `outer`: the rule lists of
     /// the kustomizations including it, the nearest first; `chain`: the kustomization files
     /// read so far, this one last. Components come first: their image rules apply to this
@@ -112,14 +101,13 @@ impl Builder<'_> {
                     }
                 }
                 Some(Err(row)) => self.push(row),
-                None => self.push(Found {
-                    location: format!("{name}:{}", entry.line),
-                    image: Err(Problem::Kustomize(format!(
+                None => self.push(problem_row(
+                    format!("{name}:{}", entry.line),
+                    Problem::Kustomize(format!(
                         "the component {} holds no kustomization",
                         output::clip(&entry.path, crate::limits::MAX_QUOTED)
-                    ))),
-                    platform: None,
-                }),
+                    )),
+                )),
             }
         }
         rules.extend(kustomization.images.iter().cloned());
@@ -151,19 +139,13 @@ impl Builder<'_> {
         let shown = output::clip(&entry.path, crate::limits::MAX_QUOTED);
         let remote = ["://", "github.com/", "git@"];
         if remote.iter().any(|r| entry.path.contains(r)) {
-            self.unread(
-                at,
-                format!("the remote resource {shown} is not fetched: check it where it is built"),
-            );
+            let why =
+                format!("the remote resource {shown} is not fetched: check it where it is built");
+            self.push(problem_row(at, Problem::Unread(why)));
             return None;
         }
         let Some(budget) = self.budget.as_mut() else {
-            self.unread(
-                at,
-                format!(
-                    "names the file {shown}, which only mquery check on the command line reads"
-                ),
-            );
+            self.push(problem_row(at, crate::files::not_read(&entry.path)));
             return None;
         };
         let path = join(name, &entry.path);
@@ -186,15 +168,14 @@ impl Builder<'_> {
                 })
         } else if !within(name, &path) {
             let root = join(name, ".");
-            self.push(Found {
-                location: at,
-                image: Err(Problem::Kustomize(format!(
+            self.push(problem_row(
+                at,
+                Problem::Kustomize(format!(
                     "security; file '{}' is not in or below '{}'",
                     output::clip(&path, crate::limits::MAX_QUOTED),
                     output::clip(&root, crate::limits::MAX_QUOTED)
-                ))),
-                platform: None,
-            });
+                )),
+            ));
             return None;
         } else {
             budget.read(&path, depth).map(|text| (path.clone(), text))
@@ -203,19 +184,15 @@ impl Builder<'_> {
             Ok((file, _)) if chain.contains(&file) => {
                 let mut steps = chain.to_vec();
                 steps.push(file);
-                self.push(Found {
-                    location: at,
-                    image: Err(Problem::Kustomize(format!(
-                        "cycle detected: {}",
-                        steps.join(" includes ")
-                    ))),
-                    platform: None,
-                });
+                self.push(problem_row(
+                    at,
+                    Problem::Kustomize(format!("cycle detected: {}", steps.join(" includes "))),
+                ));
                 None
             }
             Ok(read) => Some(read),
             Err(e) => {
-                self.unread(at, format!("{shown}: {}", output::printable(&e)));
+                self.push(problem_row(at, crate::files::unreadable(&entry.path, &e)));
                 None
             }
         }
@@ -333,5 +310,14 @@ impl Builder<'_> {
             image: rewritten,
             platform: None,
         });
+    }
+}
+
+/// A row at `location` that names no image, and why.
+fn problem_row(location: String, problem: Problem) -> Found {
+    Found {
+        location,
+        image: Err(problem),
+        platform: None,
     }
 }

@@ -349,14 +349,11 @@ impl Reader<'_> {
 
     /// The text of another file, when the scan may read it.
     fn other_file(&mut self, path: &str, depth: usize) -> Result<String, Problem> {
-        let shown = output::clip(path, crate::limits::MAX_QUOTED);
         match self.budget.as_mut() {
-            None => Err(Problem::Unread(format!(
-                "names the file {shown}, which only mquery check on the command line reads"
-            ))),
+            None => Err(crate::files::not_read(path)),
             Some(budget) => budget
                 .read(path, depth)
-                .map_err(|e| Problem::Unread(format!("{shown}: {}", output::printable(&e)))),
+                .map_err(|e| crate::files::unreadable(path, &e)),
         }
     }
 }

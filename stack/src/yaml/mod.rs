@@ -15,7 +15,8 @@ use tree::{Id, LoadError, Tree};
 
 /// The pod-spec fields that hold containers, wherever a pod template sits (Pod, Deployment,
 /// StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, a `kind: List` of any of them).
-const CONTAINER_FIELDS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+pub(crate) const CONTAINER_FIELDS: [&str; 3] =
+    ["containers", "initContainers", "ephemeralContainers"];
 
 fn location(name: &str, tree: &Tree, id: Id) -> String {
     format!("{name}:{}", tree.line(id))
